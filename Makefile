@@ -1,0 +1,47 @@
+# socklab: `make demo` runs the compose demo, `make test` runs the whole suite; both set up everything
+# they need on a fresh machine (a .venv, the Compose v2 plugin, the base image, the images).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# Ryuk, testcontainers' reaper, is an image from a registry; socklab removes what it makes by label.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+
+.PHONY: help setup base images demo test test-fast lint clean
+
+help:
+	@echo "make demo    set up, then docker compose up --scale client=3 until all three answered, then down"
+	@echo "make test    set up, then the whole test suite (fast tests and lab tests)"
+	@echo "make setup | base | images | test-fast | lint | clean"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --editable '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+	$(BIN)/socklab compose
+
+base: setup
+	$(BIN)/socklab base
+
+images: base
+	$(BIN)/socklab images
+
+demo: images
+	$(BIN)/socklab demo
+
+test: base
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not lab" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: $(STAMP)
+	$(BIN)/socklab clean

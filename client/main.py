@@ -1,0 +1,48 @@
+"""``python -m client``: a thin command line over ``exchange``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from labconfig import ConfigError, load
+
+from . import __version__
+from .config import ClientConfig
+from .errors import ExitCode
+from .exchange import Result, exchange
+from .protocol import show
+
+
+def classic_line(result: Result) -> str:
+    """The original's line, plus where it happened."""
+    where = f"host {result.host}, server {result.server}"
+    if result.answer_seconds is not None:
+        where += f", {result.connect_seconds or 0:.3f} s to connect, {result.answer_seconds:.3f} s to answer"
+    return f"char from server = {show(result.received)}  [{where}]" if result.received is not None else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load(
+            ClientConfig,
+            argv,
+            prog="python -m client",
+            description=(
+                f"socklab client {__version__}: connect to the server, send one character, print the "
+                "character it answers. Exit codes: 0 right answer, 2 bad configuration, 3 could not "
+                "connect, 4 timed out waiting, 5 closed without an answer, 6 wrong answer."
+            ),
+        )
+    except ConfigError as exc:
+        print(f"socklab client: bad configuration: {exc}", file=sys.stderr, flush=True)
+        return ExitCode.CONFIG
+    result = exchange(config)
+    if config.json:
+        print(json.dumps(result.as_json_dict()), flush=True)
+    elif line := classic_line(result):
+        print(line, flush=True)
+    if result.error:
+        print(f"socklab client: {result.error}", file=sys.stderr, flush=True)
+    return result.exit_code

@@ -1,0 +1,127 @@
+"""Configuration as one frozen dataclass, read from prefixed environment variables and the same CLI flags.
+
+Both images run this (it is stdlib only), so the server and the client spell their knobs the same way:
+the field ``idle_timeout`` is ``SOCKLAB_IDLE_TIMEOUT`` in the environment and ``--idle-timeout`` on the
+command line; a flag beats the environment, which beats the field's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["ConfigError", "env_name", "flag_name", "load", "option", "parser_for"]
+
+PREFIX = "SOCKLAB_"
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message names the variable or flag and the value."""
+
+
+def option(default: Any, help: str, *, metavar: str | None = None) -> Any:  # noqa: A002 - argparse's word
+    """A dataclass field that is also an environment variable and a flag with ``help``."""
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+def env_name(field_name: str, prefix: str = PREFIX) -> str:
+    return prefix + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use true/false, 1/0, yes/no, on/off)")
+
+
+def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    # Annotations are strings under `from __future__ import annotations`; the knobs use four plain types.
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    return {"bool": _parse_bool, "int": int, "float": float, "str": str}[kind]
+
+
+def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = env_name(field.name, prefix)
+        if name in environ:
+            try:
+                values[field.name] = _converter(field)(environ[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}={environ[name]!r}: {exc}") from exc
+    return values
+
+
+def parser_for(
+    cls: type[T],
+    *,
+    prog: str,
+    description: str,
+    environ: Mapping[str, str] | None = None,
+    prefix: str = PREFIX,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """An argument parser with one flag per field; its defaults already include the environment."""
+    environ = os.environ if environ is None else environ
+    from_env = _from_environment(cls, environ, prefix)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        default = from_env.get(field.name, field.default)
+        help_text = f"{field.metadata.get('help', '')} [env {env_name(field.name, prefix)}]"
+        convert = _converter(field)
+        if convert is _parse_bool:
+            parser.add_argument(
+                flag_name(field.name),
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(
+                flag_name(field.name),
+                dest=field.name,
+                type=convert,
+                default=default,
+                metavar=field.metadata.get("metavar") or field.name.upper(),
+                help=help_text,
+            )
+    return parser
+
+
+def load(
+    cls: type[T],
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    prog: str = "socklab",
+    description: str = "",
+    prefix: str = PREFIX,
+) -> T:
+    """Build ``cls`` from flags over environment over defaults.
+
+    Raises ConfigError for a bad environment value or a value the dataclass rejects in
+    ``__post_init__``; argparse itself exits with status 2 for a malformed flag, as CLIs do.
+    """
+    parser = parser_for(cls, prog=prog, description=description, environ=environ, prefix=prefix)
+    namespace = parser.parse_args(argv)
+    try:
+        return cls(**vars(namespace))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

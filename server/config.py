@@ -1,0 +1,39 @@
+"""The server's knobs: one frozen dataclass, ``SOCKLAB_*`` in the environment, the same as flags."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from labconfig import option
+
+MODELS = ("fork", "thread", "serial")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    bind: str = option("0.0.0.0", "address to listen on (0.0.0.0: every interface)", metavar="ADDRESS")
+    port: int = option(9736, "TCP port to listen on (0 picks a free one)")
+    backlog: int = option(5, "listen() backlog: completed connections the kernel queues before accept()")
+    delay: float = option(5.0, "seconds to wait between reading the byte and answering", metavar="SECONDS")
+    idle_timeout: float = option(30.0, "close a client that sends nothing for this long", metavar="SECONDS")
+    grace: float = option(10.0, "on SIGTERM, how long accepted connections may take to finish", metavar="SECONDS")
+    model: str = option("fork", f"concurrency model: {', '.join(MODELS)}", metavar="MODEL")
+    resolve_names: bool = option(True, "look up each peer's host name for the log (reverse DNS)")
+    log_probes: bool = option(
+        False, "log loopback connections that close without sending (the image's health check makes them)"
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is outside 0-65535")
+        if self.backlog < 0:
+            raise ValueError(f"backlog {self.backlog} is negative")
+        for name in ("delay", "idle_timeout", "grace"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} {value} must be a finite number of seconds >= 0")
+        if self.idle_timeout == 0:
+            raise ValueError("idle_timeout 0 would close every client at once; use a positive number")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")

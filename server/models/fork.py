@@ -1,0 +1,78 @@
+"""One forked child per connection, as the original C server.
+
+The parent closes its copy of the connection and goes back to accept(); the child serves and exits.
+Children are reaped as soon as they exit: SIGCHLD wakes the accept loop, which calls waitpid(WNOHANG),
+so no zombie outlives its connection by more than one loop turn — and the parent knows which children
+are still serving, which SIGCHLD=SIG_IGN (the original's trick) would hide from it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+
+class ForkingMixIn:
+    model = "fork"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.children: set[int] = set()
+        signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())  # type: ignore[attr-defined]
+
+    def process_request(self, conn: socket.socket, address: tuple) -> None:
+        pid = os.fork()
+        if pid:
+            self.children.add(pid)
+            conn.close()
+            return
+        # The child: serve this one connection and leave without running the parent's cleanup.
+        status = 1
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # A SIGTERM sent to the whole group must not cut an answer short: the parent drains, and
+            # kills what is left when the grace period ends. Ctrl-C still ends everything at once.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            self.listener.close()  # type: ignore[attr-defined]
+            self.finish_request(conn, address)  # type: ignore[attr-defined]
+            status = 0
+        except BaseException as exc:  # noqa: BLE001 - a child must never return into the accept loop
+            self.log.error(f"child {os.getpid()} failed: {exc!r}")  # type: ignore[attr-defined]
+        finally:
+            os._exit(status)
+
+    def service_actions(self) -> None:
+        self._reap(block=False)
+
+    def _reap(self, block: bool) -> None:
+        while self.children:
+            try:
+                pid, _status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            if block:
+                return
+
+    def in_flight(self) -> int:
+        return len(self.children)
+
+    def drain(self, deadline: float) -> int:
+        while self.children and time.monotonic() < deadline:
+            self._reap(block=False)
+            if self.children:
+                time.sleep(0.05)  # waitpid has no timeout; a short nap keeps the deadline honest
+        if self.children:
+            for pid in self.children:
+                os.kill(pid, signal.SIGKILL)
+            abandoned = len(self.children)
+            while self.children:
+                self._reap(block=True)
+            return abandoned
+        return 0

@@ -1,0 +1,250 @@
+"""A throwaway lab: one network, one server under the alias ``server``, client containers on demand.
+
+Resources are context managers (testcontainers' ``Network`` and ``DockerContainer``); everything carries
+this run's labels, and leaving the ``Lab`` removes it all, also after a failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import docker
+import docker.errors
+import requests
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+from .analysis import Interval, Verdict, judge
+from .labels import new_run_id, remove_run, run_labels
+from .progress import Progress, quiet
+from .readiness import ConnectWaitStrategy, container_address
+
+# Ryuk (testcontainers' reaper) is an image from a registry; socklab removes its objects by label instead.
+if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+    testcontainers_config.ryuk_disabled = True
+
+SERVER_ALIAS = "server"
+PORT = 9736
+START_WORKERS = 8  # parallel `docker start` calls; more only queue inside dockerd (measured: ~4 starts/s)
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    """One client container's run: its exit code, its output, its ``--json`` result if it printed one."""
+
+    name: str
+    exit_code: int
+    stdout: str
+    stderr: str
+    result: dict | None = None
+
+    @property
+    def received(self) -> str | None:
+        return self.result.get("received") if self.result else None
+
+    @property
+    def interval(self) -> Interval | None:
+        r = self.result
+        if not r or r.get("connected_at") is None or r.get("answered_at") is None or r.get("outcome") != "ok":
+            return None
+        return Interval(r.get("host") or self.name, r["connected_at"], r["answered_at"])
+
+    def describe(self) -> str:
+        return f"{self.name} exited {self.exit_code}: {(self.stdout + self.stderr).strip()[-500:]}"
+
+
+def _parse_result(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+@dataclass
+class Lab:
+    """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``."""
+
+    server_image: str
+    client_image: str
+    delay: float = 5.0
+    port: int = PORT
+    run_id: str = field(default_factory=new_run_id)
+    purpose: str = "lab"
+    server_env: dict[str, str] = field(default_factory=dict)
+    startup_timeout: float = 30.0
+    progress: Progress = quiet
+
+    def __post_init__(self) -> None:
+        self.labels = run_labels(self.run_id, self.purpose)
+        self.docker = docker.from_env()
+        self.network: Network | None = None
+        self.server: DockerContainer | None = None
+        self._clients_started = 0
+
+    # --- life cycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> Lab:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.network = Network(docker_network_kw={"labels": self.labels})
+        self.network.name = f"socklab-{self.run_id}"
+        self.network.create()
+        self.progress(f"network {self.network.name}; starting server {self.server_image}")
+        self.start_server(self.server_image)
+
+    def start_server(self, image: str, *, name_suffix: str = "server") -> DockerContainer:
+        """Start a server container under the alias ``server`` and wait until it accepts a connection."""
+        assert self.network is not None
+        env = {"SOCKLAB_DELAY": f"{self.delay:g}", "SOCKLAB_PORT": str(self.port), **self.server_env}
+        container = (
+            DockerContainer(image)
+            .with_network(self.network)
+            .with_network_aliases(SERVER_ALIAS)
+            .with_envs(**env)
+            .with_name(f"socklab-{self.run_id}-{name_suffix}")
+            .with_kwargs(labels=self.labels)
+            .waiting_for(ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(self.startup_timeout))
+        )
+        self.server = container
+        container.start()
+        self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
+        return container
+
+    def close(self) -> None:
+        """Remove the server, the clients and the network; then anything else labelled with this run."""
+        if self.server is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.server.stop()
+        if self.network is not None and self.network._network is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.network.remove()
+        remove_run(self.docker, self.run_id)
+        self.docker.close()
+
+    # --- what a test or the CLI asks of it ----------------------------------------------------------
+    def server_address(self) -> str:
+        """The server container's address on the lab network (reachable from the host on Linux)."""
+        assert self.server is not None and self.network is not None
+        self.server.reload()
+        return container_address(self.server, self.network.name)
+
+    def server_logs(self) -> str:
+        assert self.server is not None
+        out, err = self.server.get_logs()
+        return (out + err).decode(errors="replace")
+
+    def wait_for_server_log(self, pattern: str, timeout: float = 30) -> None:
+        """Wait until the server's log matches ``pattern`` (a regex); fail if it exits first."""
+        assert self.server is not None
+        strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timeout)
+        strategy.with_poll_interval(0.05).wait_until_ready(self.server)
+
+    def server_labels(self) -> dict[str, str]:
+        return self.docker.images.get(self.server_image).labels or {}
+
+    def stop_server(self, timeout: float = 15) -> int:
+        """``docker stop`` the server (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
+        assert self.server is not None
+        wrapped = self.server.get_wrapped_container()
+        wrapped.stop(timeout=int(timeout))
+        wrapped.reload()
+        return int(wrapped.attrs["State"]["ExitCode"])
+
+    def run_clients(
+        self,
+        count: int,
+        *,
+        char: str = "A",
+        env: dict[str, str] | None = None,
+        image: str | None = None,
+        timeout: float | None = None,
+    ) -> list[ClientRun]:
+        """Start ``count`` client containers at once, wait until each exits, collect and remove them."""
+        assert self.network is not None
+        timeout = timeout or (30 + self.delay * 2 + 30)
+        first = self._clients_started
+        self._clients_started += count
+        containers = [
+            DockerContainer(image or self.client_image)
+            .with_network(self.network)
+            .with_envs(SOCKLAB_JSON="true", SOCKLAB_CHAR=char, SOCKLAB_PORT=str(self.port), **(env or {}))
+            .with_name(f"socklab-{self.run_id}-client-{first + k + 1}")
+            .with_kwargs(labels=self.labels)
+            for k in range(count)
+        ]
+        started = 0
+
+        def start(container: DockerContainer) -> None:
+            nonlocal started
+            container.start()
+            started += 1
+            if started % 10 == 0 or started == count:
+                self.progress(f"started {started}/{count} clients")
+
+        try:
+            with ThreadPoolExecutor(START_WORKERS) as pool:
+                list(pool.map(start, containers))
+            return [self._collect(c, timeout) for c in containers]
+        finally:
+            for container in containers:
+                if container._container is not None:
+                    with contextlib.suppress(docker.errors.NotFound):
+                        container.stop()
+
+    def _collect(self, container: DockerContainer, timeout: float) -> ClientRun:
+        wrapped = container.get_wrapped_container()
+        try:
+            exit_code = int(wrapped.wait(timeout=timeout)["StatusCode"])
+        except requests.exceptions.RequestException:  # the docker SDK's read timeout
+            wrapped.kill()
+            exit_code = -1
+        out, err = container.get_logs()
+        stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+        return ClientRun(wrapped.name, exit_code, stdout, stderr, _parse_result(stdout))
+
+
+@dataclass(frozen=True)
+class LabReport:
+    server_image: str
+    client_image: str
+    delay: float
+    runs: list[ClientRun]
+    verdict: Verdict
+    server_log: str
+
+
+def run_lab(
+    *,
+    clients: int,
+    server_image: str,
+    client_image: str,
+    delay: float = 5.0,
+    progress: Progress = quiet,
+) -> LabReport:
+    """Start a lab, run ``clients`` clients at once, judge the run, remove everything."""
+    with Lab(server_image=server_image, client_image=client_image, delay=delay, progress=progress) as lab:
+        runs = lab.run_clients(clients)
+        intervals = [run.interval for run in runs if run.interval is not None and run.exit_code == 0]
+        verdict = judge(intervals, clients=clients, delay=delay)
+        return LabReport(server_image, client_image, delay, runs, verdict, lab.server_logs())
