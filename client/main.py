@@ -17,7 +17,8 @@ from .protocol import show
 
 def classic_line(result: Result) -> str:
     """The original's line, plus where it happened."""
-    where = f"host {result.host}, server {result.server}"
+    own = result.address.rsplit(":", 1)[0] if result.address else "-"
+    where = f"host {result.host} {own}, server {result.server}"
     if result.answer_seconds is not None:
         where += f", {result.connect_seconds or 0:.3f} s to connect, {result.answer_seconds:.3f} s to answer"
     return f"char from server = {show(result.received)}  [{where}]" if result.received is not None else ""

@@ -53,7 +53,7 @@ def cmd_compose(_args: argparse.Namespace) -> ExitCode:
 def cmd_demo(args: argparse.Namespace) -> ExitCode:
     from .demo import run_demo
 
-    result = run_demo(clients=args.clients, progress=to_stderr("demo"))
+    result = run_demo(clients=args.clients, project=args.project, progress=to_stderr("demo"))
     print()
     for answer in result.answers:
         print(f"{answer.container}: {answer.line}  (exit {answer.exit_code})")
@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="docker compose up --scale client=N until every client answered, then down")
     p.add_argument("--clients", type=int, default=3, help="how many client containers")
+    p.add_argument(
+        "--project",
+        default=os.environ.get("COMPOSE_PROJECT_NAME", "socklab"),
+        help="compose project name [env COMPOSE_PROJECT_NAME]",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="a throwaway lab: N clients at once, a row each, a concurrency verdict")
