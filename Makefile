@@ -30,7 +30,8 @@ base: setup
 images: base
 	$(BIN)/socklab images
 
-demo: images
+demo: base
+	$(BIN)/socklab images --no-c
 	$(BIN)/socklab demo
 
 test: base

@@ -18,6 +18,8 @@ class ClientConfig:
     connect_deadline: float = option(30.0, "keep retrying 'refused' and 'name not found' this long", metavar="SECONDS")
     reply_timeout: float = option(60.0, "give up waiting for the answer after this long", metavar="SECONDS")
     json: bool = option(False, "print one JSON result line instead of the classic line")
+    repeat: int = option(1, "how many exchanges, one after another, each with its own connect retry")
+    interval: float = option(0.0, "pause between repeated exchanges", metavar="SECONDS")
 
     def __post_init__(self) -> None:
         if not self.server:
@@ -28,6 +30,10 @@ class ClientConfig:
             parse_char(self.char)
         except ValueError as exc:
             raise ValueError(f"char {exc}") from exc
+        if self.repeat < 1:
+            raise ValueError(f"repeat {self.repeat} must be at least 1")
+        if not math.isfinite(self.interval) or self.interval < 0:
+            raise ValueError(f"interval {self.interval} must be a number of seconds >= 0")
         for name in ("connect_deadline", "reply_timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:

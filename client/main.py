@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from labconfig import ConfigError, load
@@ -39,11 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"socklab client: bad configuration: {exc}", file=sys.stderr, flush=True)
         return ExitCode.CONFIG
-    result = exchange(config)
-    if config.json:
-        print(json.dumps(result.as_json_dict()), flush=True)
-    elif line := classic_line(result):
-        print(line, flush=True)
-    if result.error:
-        print(f"socklab client: {result.error}", file=sys.stderr, flush=True)
-    return result.exit_code
+    exit_code = ExitCode.OK
+    for number in range(config.repeat):
+        if number and config.interval:
+            time.sleep(config.interval)
+        result = exchange(config)
+        if config.json:
+            print(json.dumps(result.as_json_dict()), flush=True)
+        elif line := classic_line(result):
+            print(line, flush=True)
+        if result.error:
+            print(f"socklab client: {result.error}", file=sys.stderr, flush=True)
+            exit_code = ExitCode(result.exit_code)  # the last failure decides the exit code
+    return exit_code

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from labconfig import option
 
-MODELS = ("fork", "thread", "serial")
+MODELS = ("fork", "thread", "async", "serial")
 
 
 @dataclass(frozen=True)

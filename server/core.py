@@ -80,11 +80,7 @@ class Server:
                     self.log.waiting()
                 accepted = self._accept(selector)
                 if accepted is not None:
-                    # The health check connects every few seconds from loopback: keep it out of the log.
-                    announce = self.config.log_probes or not is_probe(accepted[1][0])
-                    if announce:
-                        self.log.accepted(accepted[1])
-                    self._process_safely(*accepted)
+                    announce = self._serve_accepted(*accepted)
         return self._drain()
 
     def _accept(self, selector: selectors.BaseSelector) -> tuple[socket.socket, tuple] | None:
@@ -102,9 +98,18 @@ class Server:
                     # EMFILE and friends: log and keep serving the connections we have.
                     self.log.error(f"accept failed: {exc}")
                     continue
-                conn.setblocking(True)
                 return conn, address
         return None
+
+    def _serve_accepted(self, conn: socket.socket, address: tuple) -> bool:
+        """Log one accepted connection and hand it to the model; False for a quiet health probe."""
+        conn.setblocking(True)
+        # The health check connects every few seconds from loopback: keep it out of the log.
+        announce = self.config.log_probes or not is_probe(address[0])
+        if announce:
+            self.log.accepted(address)
+        self._process_safely(conn, address)
+        return announce
 
     def _process_safely(self, conn: socket.socket, address: tuple) -> None:
         try:
@@ -113,7 +118,17 @@ class Server:
             self.log.error(f"serving {address[0]}: {traceback.format_exc().strip()}")
             conn.close()
 
+    def _accept_backlog(self) -> None:
+        """Accept and serve what the kernel has already queued: close() would reset those connections."""
+        while True:
+            try:
+                conn, address = self.listener.accept()
+            except OSError:  # BlockingIOError: the queue is empty
+                return
+            self._serve_accepted(conn, address)
+
     def _drain(self) -> int:
+        self._accept_backlog()
         # shutdown() acts on the socket itself, not this descriptor: a forked child that has not yet
         # closed its inherited copy cannot keep the port accepting. New connections are refused from here.
         with contextlib.suppress(OSError):  # not every platform allows it on a listener; close() follows

@@ -36,19 +36,40 @@ PORT = 9736
 START_WORKERS = 8  # parallel `docker start` calls; more only queue inside dockerd (measured: ~4 starts/s)
 
 
+CLASSIC_LINE = re.compile(r"char from server = (.)")
+
+
 @dataclass(frozen=True)
 class ClientRun:
-    """One client container's run: its exit code, its output, its ``--json`` result if it printed one."""
+    """One client container's run: exit code, output, and the ``--json`` line of each exchange it made."""
 
     name: str
     exit_code: int
     stdout: str
     stderr: str
-    result: dict | None = None
+
+    @property
+    def results(self) -> list[dict]:
+        """Every JSON result line (one per exchange; a client that is not ours prints none)."""
+        found = []
+        for line in self.stdout.splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(json.JSONDecodeError):
+                    found.append(json.loads(line))
+        return found
+
+    @property
+    def result(self) -> dict | None:
+        results = self.results
+        return results[-1] if results else None
 
     @property
     def received(self) -> str | None:
-        return self.result.get("received") if self.result else None
+        """The answer's character: from the JSON result, or from the classic line of any client."""
+        if self.result:
+            return self.result.get("received")
+        match = CLASSIC_LINE.search(self.stdout)
+        return match[1] if match else None
 
     @property
     def interval(self) -> Interval | None:
@@ -59,16 +80,6 @@ class ClientRun:
 
     def describe(self) -> str:
         return f"{self.name} exited {self.exit_code}: {(self.stdout + self.stderr).strip()[-500:]}"
-
-
-def _parse_result(stdout: str) -> dict | None:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                return None
-    return None
 
 
 @dataclass
@@ -91,6 +102,9 @@ class Lab:
         self.network: Network | None = None
         self.server: DockerContainer | None = None
         self._clients_started = 0
+        self.client_runs: list[ClientRun] = []  # every client run so far, in start order
+        self._live_clients: list[DockerContainer] = []
+        self._retired_servers: list[DockerContainer] = []
 
     # --- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -126,16 +140,20 @@ class Lab:
             .with_kwargs(labels=self.labels)
             .waiting_for(ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(self.startup_timeout))
         )
+        if self.server is not None:
+            self._retired_servers.append(self.server)  # replaced (see swap); removed at close()
         self.server = container
         container.start()
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return container
 
     def close(self) -> None:
-        """Remove the server, the clients and the network; then anything else labelled with this run."""
-        if self.server is not None:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.server.stop()
+        """Remove the clients, the servers and the network; then anything else labelled with this run."""
+        self._remove_clients(self._live_clients)
+        for server in [*self._retired_servers, self.server]:
+            if server is not None and server._container is not None:
+                with contextlib.suppress(docker.errors.NotFound):
+                    server.stop()
         if self.network is not None and self.network._network is not None:
             with contextlib.suppress(docker.errors.NotFound):
                 self.network.remove()
@@ -171,18 +189,16 @@ class Lab:
         wrapped.reload()
         return int(wrapped.attrs["State"]["ExitCode"])
 
-    def run_clients(
+    def start_clients(
         self,
         count: int,
         *,
         char: str = "A",
         env: dict[str, str] | None = None,
         image: str | None = None,
-        timeout: float | None = None,
-    ) -> list[ClientRun]:
-        """Start ``count`` client containers at once, wait until each exits, collect and remove them."""
+    ) -> list[DockerContainer]:
+        """Start ``count`` client containers at once (``START_WORKERS`` ``docker start`` calls in flight)."""
         assert self.network is not None
-        timeout = timeout or (30 + self.delay * 2 + 30)
         first = self._clients_started
         self._clients_started += count
         containers = [
@@ -193,6 +209,7 @@ class Lab:
             .with_kwargs(labels=self.labels)
             for k in range(count)
         ]
+        self._live_clients.extend(containers)
         started = 0
 
         def start(container: DockerContainer) -> None:
@@ -202,15 +219,44 @@ class Lab:
             if started % 10 == 0 or started == count:
                 self.progress(f"started {started}/{count} clients")
 
+        with ThreadPoolExecutor(START_WORKERS) as pool:
+            list(pool.map(start, containers))
+        return containers
+
+    def collect(self, containers: list[DockerContainer], timeout: float | None = None) -> list[ClientRun]:
+        """Wait until each client exits (killing it after ``timeout``), read its output, remove it."""
+        timeout = timeout or (30 + self.delay * 2 + 30)
         try:
-            with ThreadPoolExecutor(START_WORKERS) as pool:
-                list(pool.map(start, containers))
-            return [self._collect(c, timeout) for c in containers]
+            runs = [self._collect(container, timeout) for container in containers]
         finally:
-            for container in containers:
-                if container._container is not None:
-                    with contextlib.suppress(docker.errors.NotFound):
-                        container.stop()
+            self._remove_clients(containers)
+        self.client_runs.extend(runs)
+        return runs
+
+    def run_clients(
+        self,
+        count: int,
+        *,
+        char: str = "A",
+        env: dict[str, str] | None = None,
+        image: str | None = None,
+        timeout: float | None = None,
+    ) -> list[ClientRun]:
+        """Start ``count`` client containers at once, wait until each exits, collect and remove them."""
+        try:
+            containers = self.start_clients(count, char=char, env=env, image=image)
+        except BaseException:
+            self._remove_clients(self._live_clients)
+            raise
+        return self.collect(containers, timeout)
+
+    def _remove_clients(self, containers: list[DockerContainer]) -> None:
+        for container in list(containers):
+            if container._container is not None:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.stop()
+            if container in self._live_clients:
+                self._live_clients.remove(container)
 
     def _collect(self, container: DockerContainer, timeout: float) -> ClientRun:
         wrapped = container.get_wrapped_container()
@@ -221,7 +267,7 @@ class Lab:
             exit_code = -1
         out, err = container.get_logs()
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-        return ClientRun(wrapped.name, exit_code, stdout, stderr, _parse_result(stdout))
+        return ClientRun(wrapped.name, exit_code, stdout, stderr)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def run_labels(run_id: str, purpose: str) -> dict[str, str]:
     return {PROJECT: "socklab", RUN: run_id, PURPOSE: purpose}
 
 
-def remove_run(client: docker.DockerClient, run_id: str) -> list[str]:
+def remove_run(client: docker.DockerClient, run_id: str, *, images: bool = True) -> list[str]:
     """Remove every container, network and image labelled with ``run_id``; return what went.
 
     The safety net behind the context managers: it runs at the end of a test session and after Ctrl-C,
@@ -40,7 +40,7 @@ def remove_run(client: docker.DockerClient, run_id: str) -> list[str]:
             removed.append(f"network {network.name}")
         except docker.errors.NotFound:
             pass
-    for image in client.images.list(filters=selector):
+    for image in client.images.list(filters=selector) if images else []:
         for tag in image.tags or [image.id]:
             try:
                 client.images.remove(tag, force=True, noprune=False)

@@ -11,11 +11,14 @@ import docker
 import docker.errors
 import pytest
 
-from socklab.images import ImageSet, build_images, ensure_base
+from socklab.images import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
 from socklab.labels import new_run_id, remove_run, run_labels
+from socklab.paths import ROOT
 from socklab.progress import to_stderr
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+VERSIONS = (*PYTHON_MODELS, "c-fork")  # the server versions built from the tree
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,14 +27,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="IMAGE",
-        help="run the lab tests against this server image instead of one built from the tree (repeatable)",
+        help=(
+            "run the lab tests against this server image (repeatable); 'all' (the default) means every "
+            f"version built from the tree: {', '.join(VERSIONS)}"
+        ),
     )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "server_image" in metafunc.fixturenames:
-        given = metafunc.config.getoption("--server-image")
-        metafunc.parametrize("server_image", given or ["built"], indirect=True, scope="session")
+        given = metafunc.config.getoption("--server-image") or ["all"]
+        images = [version for image in given for version in (VERSIONS if image == "all" else (image,))]
+        metafunc.parametrize("server_image", list(dict.fromkeys(images)), indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +67,12 @@ def docker_client(session_id: str) -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
-    """The server and client images built from this tree, tagged and labelled for this session only."""
+    """Every server version and both clients built from this tree, tagged and labelled for this session."""
     ensure_base(docker_client, "socklab/base:latest", progress=to_stderr("tests"))
     return build_images(
         docker_client,
         repository_prefix="socklab-test",
-        tag=session_id,
+        session=session_id,
         labels=run_labels(session_id, "test"),
         progress=to_stderr("tests"),
     )
@@ -73,8 +80,8 @@ def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
 
 @pytest.fixture(scope="session")
 def server_image(request: pytest.FixtureRequest, lab_images: ImageSet) -> str:
-    """The server image under test: the one built from the tree, or each ``--server-image``."""
-    return lab_images.server if request.param == "built" else request.param
+    """The server image under test: a version built from the tree, or an image given by tag."""
+    return lab_images.servers.get(request.param, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +90,33 @@ def client_image(lab_images: ImageSet) -> str:
 
 
 @pytest.fixture(scope="session")
-def is_socklab_python_server(docker_client: docker.DockerClient, server_image: str) -> bool:
-    """Whether the server under test is one of ours in Python (its log format and SIGTERM drain are known)."""
-    labels = docker_client.images.get(server_image).labels or {}
-    return labels.get("io.socklab.role") == "server" and labels.get("io.socklab.impl") == "python"
+def server_labels(docker_client: docker.DockerClient, server_image: str) -> dict[str, str]:
+    return docker_client.images.get(server_image).labels or {}
+
+
+@pytest.fixture(scope="session")
+def is_socklab_server(server_labels: dict[str, str]) -> bool:
+    """One of ours (Python or C): its log names each peer it served."""
+    return server_labels.get("io.socklab.role") == "server"
+
+
+@pytest.fixture(scope="session")
+def is_socklab_python_server(server_labels: dict[str, str]) -> bool:
+    """One of our Python versions: it also promises the SIGTERM drain."""
+    return server_labels.get("io.socklab.role") == "server" and server_labels.get("io.socklab.impl") == "python"
+
+
+@pytest.fixture(scope="session")
+def broken_images(docker_client: docker.DockerClient, session_id: str, lab_images: ImageSet) -> dict[str, str]:
+    """Deliberately broken servers (tests/fixtures/broken), one per flaw: the proof that checks can fail."""
+    images = {}
+    for flaw in ("echo", "close", "serial", "late"):
+        spec = ImageSpec(
+            f"socklab-test/broken:{session_id}-{flaw}",
+            "Dockerfile",
+            {"FLAW": flaw},
+            context=ROOT / "tests" / "fixtures" / "broken",
+        )
+        build(docker_client, spec, labels=run_labels(session_id, "test"), progress=to_stderr("tests"))
+        images[flaw] = spec.tag
+    return images

@@ -182,6 +182,27 @@ def test_main_failure_is_one_stderr_line_and_its_exit_code(capsys):
     assert captured.err.strip() == "socklab client: wrong answer: sent 0x41, got 0x41, expected 0x42"
 
 
+def test_main_repeats_exchanges_and_reports_each(capsys):
+    listener = socket.create_server(("127.0.0.1", 0))
+    answers = [b"B", b"A", b"B"]  # the second exchange gets a wrong answer
+
+    def serve() -> None:
+        for answer in answers:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with listener:
+        code = main(["--server", "127.0.0.1", "--port", str(listener.getsockname()[1]), "--repeat", "3", "--json"])
+    thread.join(5)
+    outcomes = [json.loads(line)["outcome"] for line in capsys.readouterr().out.splitlines()]
+    assert outcomes == ["ok", "wrong-answer", "ok"]
+    assert code == ExitCode.WRONG_ANSWER
+
+
 def test_main_bad_configuration_is_exit_2(capsys, monkeypatch):
     monkeypatch.setenv("SOCKLAB_CHAR", "AB")
     assert main([]) == ExitCode.CONFIG

@@ -16,7 +16,7 @@ from server.log import parse_served
 from server.main import ExitCode
 from support import ROOT, ServerProcess
 
-CONCURRENT_MODELS = ["fork", "thread"]
+CONCURRENT_MODELS = ["fork", "thread", "async"]
 ALL_MODELS = [*CONCURRENT_MODELS, "serial"]
 
 
@@ -134,6 +134,22 @@ def test_sigterm_lets_accepted_connections_finish_then_exits_0(model):
             assert sock.recv(1) == b"B"
         assert server.proc.wait(timeout=10) == ExitCode.OK
     assert "stopped: every accepted connection was answered" in server.log()
+
+
+def test_sigterm_still_serves_connections_the_kernel_had_queued():
+    # A serial server is busy with the first client; the second waits in the listen backlog, accepted by
+    # the kernel but not yet by the server. Closing the listener would reset it: the drain serves it.
+    with ServerProcess("--model", "serial", "--delay", "1") as server:
+        first = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        first.sendall(b"A")
+        server.wait_for(r"accepted 127\.0\.0\.1")
+        second = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        second.sendall(b"y")
+        server.proc.send_signal(15)
+        with first, second:
+            assert first.recv(1) == b"B"
+            assert second.recv(1) == b"z"
+        assert server.proc.wait(timeout=10) == ExitCode.OK
 
 
 @pytest.mark.parametrize("model", CONCURRENT_MODELS)

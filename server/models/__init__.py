@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core import Server
+from .event_loop import AsyncServer
 from .fork import ForkingMixIn
 from .thread import ThreadingMixIn
 
@@ -23,4 +24,5 @@ SERVERS: dict[str, type[Server]] = {
     "fork": ForkingServer,
     "thread": ThreadingServer,
     "serial": SerialServer,
+    "async": AsyncServer,
 }

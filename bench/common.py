@@ -1,0 +1,114 @@
+"""What both benchmarks share: statistics, Markdown tables, result files, labels and one exchange.
+
+Kept apart so that the two scripts report numbers the same way (same percentile rule, same table shape)
+and so that every Docker object a benchmark makes outside ``socklab.Lab`` carries the same labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from socklab.labels import run_labels
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OWNER_LABEL = "io.socklab.owner"
+OWNER = "bench-helper"
+SERVER_VERSIONS = ("fork", "thread", "async", "c-fork")
+SERVER_REPOSITORY = "socklab/server"
+CLIENT_IMAGE = "socklab/client:latest"
+
+
+def server_image(version: str) -> str:
+    return f"{SERVER_REPOSITORY}:{version}"
+
+
+def bench_labels(run_id: str) -> dict[str, str]:
+    """socklab's run labels (so ``socklab.labels.remove_run`` finds them) plus the benchmark's owner tag."""
+    return {**run_labels(run_id, "bench"), OWNER_LABEL: OWNER}
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile: always a measured value, and defined for a single sample."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median, min and max of repeated runs: on a shared 2-core machine the median is the honest number."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            return cls(math.nan, math.nan, math.nan)
+        return cls(statistics.median(values), min(values), max(values))
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub Markdown table; numbers already formatted by the caller."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, markdown: str, figure: object) -> tuple[Path, Path]:
+    """Write ``results/NAME.md`` and ``results/NAME.png``; the Markdown is exactly what stdout got."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    md_path, png_path = RESULTS / f"{name}.md", RESULTS / f"{name}.png"
+    md_path.write_text(markdown + "\n")
+    figure.savefig(png_path, dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    return md_path, png_path
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr for a while: child processes (``docker compose up``) inherit
+    stdout, and stdout must stay the Markdown table alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def free_local_port() -> int:
+    """A port free on 127.0.0.1 now (bind to 0), so a compose run never collides with a demo on 9736."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def exchange(address: str, port: int, timeout: float, char: bytes = b"A") -> float:
+    """One protocol exchange (connect, send a byte, read the answer); its seconds. Raises on a wrong answer."""
+    started = time.perf_counter()
+    with socket.create_connection((address, port), timeout=timeout) as sock:
+        sock.sendall(char)
+        answer = sock.recv(1)
+    elapsed = time.perf_counter() - started
+    if answer != bytes([(char[0] + 1) % 256]):
+        raise ConnectionError(f"unexpected answer {answer!r} to {char!r}")
+    return elapsed
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"

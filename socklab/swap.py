@@ -1,0 +1,92 @@
+"""Swapping the server version under load: replace the container behind the alias ``server`` while
+clients keep connecting, and count what was lost.
+
+The old server gets SIGTERM (``docker stop``): it stops accepting, answers what it had accepted and
+exits; the new one starts under the same alias. Meanwhile each client's connect retry ("refused",
+"name not found") bridges the gap. Nothing may be lost: every exchange sent must be answered.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+from .lab import Lab
+from .progress import Progress, quiet
+
+
+@dataclass(frozen=True)
+class SwapReport:
+    from_image: str
+    to_image: str
+    sent: int  # exchanges the clients attempted
+    answered: int  # exchanges answered with the right byte
+    drain_seconds: float  # `docker stop` of the old server: SIGTERM to exit (it answers what it accepted)
+    start_seconds: float  # the new server: `docker run` to accepting
+    longest_retry: float  # the longest any exchange spent connecting (retrying) — the gap clients saw
+    by_old: int = 0  # answers that arrived before the old server had exited
+    by_new: int = 0  # answers that arrived after it: the new server's
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.answered
+
+    @property
+    def swap_seconds(self) -> float:
+        return self.drain_seconds + self.start_seconds
+
+    def summary(self) -> str:
+        return (
+            f"{self.from_image} -> {self.to_image}: {self.answered}/{self.sent} answered, {self.lost} lost "
+            f"({self.by_old} by the old server, {self.by_new} by the new); "
+            f"swap took {self.swap_seconds:.2f} s (old drained in {self.drain_seconds:.2f} s, "
+            f"new accepting after {self.start_seconds:.2f} s); longest client retry {self.longest_retry:.2f} s"
+        )
+
+
+def swap_under_load(
+    *,
+    from_image: str,
+    to_image: str,
+    client_image: str,
+    clients: int = 4,
+    exchanges: int = 15,
+    delay: float = 0.5,
+    progress: Progress = quiet,
+) -> SwapReport:
+    """Run ``clients`` clients making ``exchanges`` exchanges each; swap the server once they are under way."""
+    with Lab(server_image=from_image, client_image=client_image, delay=delay, purpose="swap", progress=progress) as lab:
+        load = {"SOCKLAB_REPEAT": str(exchanges), "SOCKLAB_INTERVAL": "0.05", "SOCKLAB_CONNECT_DEADLINE": "30"}
+        containers = lab.start_clients(clients, env=load)
+        # Swap once the old server has answered somebody: the load is really under way.
+        LogMessageWaitStrategy(re.compile(r'"outcome": "ok"')).with_startup_timeout(30 + delay * 2).with_poll_interval(
+            0.05
+        ).wait_until_ready(containers[0])
+        progress(f"load under way; stopping {from_image}")
+        started = time.monotonic()
+        exit_code = lab.stop_server(timeout=15)
+        drained, drained_wall = time.monotonic(), time.time()
+        progress(f"old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
+        lab.start_server(to_image, name_suffix="server-new")
+        ready = time.monotonic()
+        runs = lab.collect(containers)
+    results = [result for run in runs for result in run.results]
+    outcomes = Counter(result["outcome"] for result in results)
+    return SwapReport(
+        from_image=from_image,
+        to_image=to_image,
+        sent=clients * exchanges,
+        answered=outcomes.get("ok", 0),
+        drain_seconds=drained - started,
+        start_seconds=ready - drained,
+        longest_retry=max((r["connect_seconds"] or 0.0 for r in results), default=0.0),
+        # The new server often gets the old one's address back, so answers are told apart by time.
+        by_old=sum(r["outcome"] == "ok" and r["answered_at"] <= drained_wall for r in results),
+        by_new=sum(r["outcome"] == "ok" and r["answered_at"] > drained_wall for r in results),
+        outcomes=dict(outcomes),
+    )
