@@ -19,7 +19,9 @@ class ServerConfig:
     idle_timeout: float = option(30.0, "close a client that sends nothing for this long", metavar="SECONDS")
     grace: float = option(10.0, "on SIGTERM, how long accepted connections may take to finish", metavar="SECONDS")
     model: str = option("fork", f"concurrency model: {', '.join(MODELS)}", metavar="MODEL")
-    resolve_names: bool = option(True, "look up each peer's host name for the log (reverse DNS)")
+    resolve_names: bool = option(
+        True, "name each peer in the log by reverse DNS (only containers on this host's own networks)"
+    )
     log_probes: bool = option(
         False, "log loopback connections that close without sending (the image's health check makes them)"
     )

@@ -19,6 +19,7 @@ from . import __version__
 from .config import ServerConfig
 from .handler import handle, is_probe
 from .log import Log
+from .names import PeerNames
 
 
 class BindError(OSError):
@@ -58,19 +59,12 @@ class Server:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._stopping = False
+        self.names = PeerNames(config.resolve_names)
 
     # --- the loop -------------------------------------------------------------------------------
     def serve_forever(self) -> int:
         """Serve until ``shutdown()``; then drain. Returns the number of connections abandoned."""
-        c = self.config
-        self.log.started(
-            version=__version__,
-            model=self.model,
-            bind=self.address[0],
-            port=self.address[1],
-            backlog=c.backlog,
-            delay=c.delay,
-        )
+        self.log_started()
         with selectors.DefaultSelector() as selector:
             selector.register(self.listener, selectors.EVENT_READ, "listener")
             selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -82,6 +76,17 @@ class Server:
                 if accepted is not None:
                     announce = self._serve_accepted(*accepted)
         return self._drain()
+
+    def log_started(self) -> None:
+        c = self.config
+        self.log.started(
+            version=__version__,
+            model=self.model,
+            bind=self.address[0],
+            port=self.address[1],
+            backlog=c.backlog,
+            delay=c.delay,
+        )
 
     def _accept(self, selector: selectors.BaseSelector) -> tuple[socket.socket, tuple] | None:
         while not self._stopping:
@@ -165,7 +170,7 @@ class Server:
         self.finish_request(conn, address)
 
     def finish_request(self, conn: socket.socket, address: tuple) -> None:
-        handle(conn, address, self.config, self.log)
+        handle(conn, address, self.config, self.log, self.names)
 
     def service_actions(self) -> None:
         """Housekeeping between accepts (reaping children, joining threads)."""

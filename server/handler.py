@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .config import ServerConfig
 from .log import Log, Peer
+from .names import PeerNames
 from .protocol import REQUEST_SIZE, reply_for
 
 
@@ -47,15 +48,8 @@ def _send_reply(conn: socket.socket, reply: bytes) -> None:
         raise ConnectionLost(f"{exc.strerror or exc} while answering") from exc
 
 
-def peer_of(address: tuple[str, int] | tuple[str, int, int, int], resolve: bool) -> Peer:
-    host, port = address[0], address[1]
-    name = None
-    if resolve:
-        try:
-            name = socket.getnameinfo((host, port), socket.NI_NAMEREQD)[0]
-        except OSError:
-            name = None  # no reverse record: the address alone names the peer
-    return Peer(host, port, name)
+def peer_of(address: tuple[str, int] | tuple[str, int, int, int], names: PeerNames) -> Peer:
+    return Peer(address[0], address[1], names.name_of(address[0], address[1]))
 
 
 def is_probe(address: str) -> bool:
@@ -68,6 +62,7 @@ def handle(
     address: tuple[str, int] | tuple[str, int, int, int],
     config: ServerConfig,
     log: Log,
+    names: PeerNames,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Read one byte, wait ``config.delay``, answer it plus one, close; log what happened."""
@@ -81,17 +76,17 @@ def handle(
                 _send_reply(conn, reply)
                 # The peer's name is looked up after it has its answer, so DNS never delays an answer.
                 log.served(
-                    peer_of(address, config.resolve_names),
+                    peer_of(address, names),
                     request[0],
                     reply[0],
                     time.monotonic() - started,
                 )
             except PeerIdle:
-                log.idle(peer_of(address, config.resolve_names), config.idle_timeout)
+                log.idle(peer_of(address, names), config.idle_timeout)
             except PeerClosedEmpty:
                 if config.log_probes or not is_probe(address[0]):
-                    log.empty(peer_of(address, config.resolve_names))
+                    log.empty(peer_of(address, names))
             except ConnectionLost as exc:
-                log.reset(peer_of(address, config.resolve_names), str(exc))
+                log.reset(peer_of(address, names), str(exc))
     except OSError as exc:  # close() itself failing is not worth a traceback
         log.error(f"closing connection from {address[0]}: {exc}")

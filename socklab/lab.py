@@ -226,8 +226,12 @@ class Lab:
     def collect(self, containers: list[DockerContainer], timeout: float | None = None) -> list[ClientRun]:
         """Wait until each client exits (killing it after ``timeout``), read its output, remove it."""
         timeout = timeout or (30 + self.delay * 2 + 30)
+        runs = []
         try:
-            runs = [self._collect(container, timeout) for container in containers]
+            for container in containers:
+                runs.append(self._collect(container, timeout))
+                if len(runs) % 10 == 0 or len(runs) == len(containers):
+                    self.progress(f"{len(runs)}/{len(containers)} clients exited")
         finally:
             self._remove_clients(containers)
         self.client_runs.extend(runs)

@@ -12,7 +12,6 @@ import contextlib
 import socket
 import time
 
-from .. import __version__
 from ..core import Server
 from ..handler import is_probe
 from ..log import Peer
@@ -124,10 +123,7 @@ class AsyncServer(Server):
         fut.add_done_callback(self.pending_logs.discard)
 
     async def _log(self, address: tuple, event: str, details: dict) -> None:
-        name = None
-        if self.config.resolve_names:
-            with contextlib.suppress(OSError):
-                name = (await self.loop.getnameinfo(address[:2], socket.NI_NAMEREQD))[0]
+        name = await self.loop.run_in_executor(None, self.names.name_of, address[0], address[1])
         peer = Peer(address[0], address[1], name)
         if event == "served":
             self.log.served(peer, details["request"], details["reply"], details["seconds"])  # type: ignore[arg-type]
@@ -146,14 +142,7 @@ class AsyncServer(Server):
         if self._stopping:  # SIGTERM before the loop existed
             self._stop.set()
         c = self.config
-        self.log.started(
-            version=__version__,
-            model=self.model,
-            bind=self.address[0],
-            port=self.address[1],
-            backlog=c.backlog,
-            delay=c.delay,
-        )
+        self.log_started()
         self.log.waiting()
         server = await self.loop.create_server(lambda: _Connection(self), sock=self.listener, backlog=c.backlog)
         await self._stop.wait()
