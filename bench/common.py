@@ -112,3 +112,21 @@ def exchange(address: str, port: int, timeout: float, char: bytes = b"A") -> flo
 
 def fmt(value: float, digits: int = 2) -> str:
     return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+class ImageLog:
+    """Which image ID each server version actually ran as. Tags move when someone rebuilds during a
+    run (it happened while these benchmarks were written), so the results name the IDs they measured."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, set[str]] = {}
+
+    def note(self, version: str, image_id: str) -> None:
+        self.ids.setdefault(version, set()).add(image_id.removeprefix("sha256:")[:12])
+
+    def markdown(self) -> str:
+        parts = [f"{version} `{'`/`'.join(sorted(ids))}`" for version, ids in self.ids.items()]
+        line = "Server image IDs measured: " + ", ".join(parts) + "."
+        if any(len(ids) > 1 for ids in self.ids.values()):
+            line += " **A tag moved during the run (rebuilt): rows mix images.**"
+        return line

@@ -3,7 +3,7 @@
 (a) sequential: one connection at a time, SOCKLAB_DELAY=0, for a fixed time → exchanges/s and latency;
     this is the per-connection cost of the model (a fork, a thread, a callback) with nothing in parallel.
 (b) burst: C connections opened at once, SOCKLAB_DELAY=1 → time until all are answered, per-connection
-    percentiles and failures, with the default listen() backlog 5 and with SOCKLAB_BACKLOG=128. When
+    percentiles and unanswered connections, with the default listen() backlog 5 and with SOCKLAB_BACKLOG=128. When
     connections arrive faster than the server accept()s them, a full accept queue makes the kernel drop
     SYNs, and the client retransmits them after 1 s, 3 s, 7 s: the backlog effect the lab exists to show.
 """
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ from socklab.progress import Progress, to_stderr
 from .common import (
     CLIENT_IMAGE,
     SERVER_VERSIONS,
+    ImageLog,
     exchange,
     fmt,
     markdown_table,
@@ -42,23 +45,32 @@ DEFAULT_BACKLOG = 5  # the servers' own default (server/config.py, peers/server.
 
 @dataclass(frozen=True)
 class Sequential:
+    """One sequential run; its rate is the median over one-second slices, so that a moment when someone
+    else's containers take the CPU moves one slice, not the whole number."""
+
     version: str
-    seconds: float
     latencies: list[float]
+    finished_at: list[float]  # seconds since the run started, one per exchange answered
+    slices: int
     failures: int
+
+    def slice_rates(self) -> list[float]:
+        counts = Counter(min(int(t), self.slices - 1) for t in self.finished_at)
+        return [float(counts.get(k, 0)) for k in range(self.slices)]
 
     @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds
+        return statistics.median(self.slice_rates())
 
 
 @dataclass(frozen=True)
 class Burst:
-    """One burst: per-connection seconds of those answered, how many failed, and the time until every
-    connection had its answer (or gave up)."""
+    """One burst: per-connection seconds (``inf`` for a connection that failed, so that percentiles of
+    a burst with failures say so instead of looking better), the failures by kind, and the time until
+    every connection had its answer or gave up."""
 
     latencies: list[float]
-    failures: int
+    failures: Counter[str]
     total: float
 
 
@@ -78,10 +90,23 @@ class BurstRow:
     @property
     def failures(self) -> int:
         """Summed, not a median: every failed connection matters."""
-        return sum(b.failures for b in self.bursts)
+        return sum(b.failures.total() for b in self.bursts)
+
+    @property
+    def failure_kinds(self) -> str:
+        kinds: Counter[str] = Counter()
+        for burst in self.bursts:
+            kinds.update(burst.failures)
+        return ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
 
 
 def total_of(burst: Burst) -> float:
+    """Time until all were answered; ``inf`` when some never were."""
+    return math.inf if burst.failures else burst.total
+
+
+def elapsed_of(burst: Burst) -> float:
+    """Time until every connection was answered or gave up: what the burst cost, failures included."""
     return burst.total
 
 
@@ -102,31 +127,52 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.throughput", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--versions", nargs="+", default=list(SERVER_VERSIONS), help="server tags to measure")
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of the sequential run per version")
+    parser.add_argument("--seconds", type=int, default=5, help="sequential run per version (1-s slices)")
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200], help="burst sizes C")
     parser.add_argument("--backlogs", type=int, nargs="+", default=[DEFAULT_BACKLOG, 128], help="SOCKLAB_BACKLOG")
     parser.add_argument("--burst-repeat", type=int, default=3, help="bursts per (version, backlog, C)")
-    parser.add_argument("--timeout", type=float, default=20.0, help="a burst connection failing after this long")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--server-env",
+        type=env_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra server environment, e.g. SOCKLAB_RESOLVE_NAMES=false (repeatable)",
+    )
+    parser.add_argument("--name", default="throughput", help="results/NAME.md and results/NAME.png")
+    parser.add_argument("--timeout", type=float, default=12.0, help="burst connection give-up time (s)")
+    args = parser.parse_args(argv)
+    args.server_env = dict(args.server_env)
+    return args
+
+
+def env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"want KEY=VALUE, got {text!r}")
+    return key, value
 
 
 # --- (a) sequential ---------------------------------------------------------------------------------------
-def run_sequential(version: str, address: str, port: int, seconds: float) -> Sequential:
+def run_sequential(version: str, address: str, port: int, seconds: int) -> Sequential:
     """Exchange after exchange until ``seconds`` are up; a failed exchange is counted, not retried."""
+    slices = max(1, seconds)
     latencies: list[float] = []
+    finished_at: list[float] = []
     failures = 0
     started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
+    while time.perf_counter() - started < slices:
         try:
             latencies.append(exchange(address, port, timeout=5.0))
+            finished_at.append(time.perf_counter() - started)
         except OSError:
             failures += 1
-    return Sequential(version, elapsed, latencies, failures)
+    return Sequential(version, latencies, finished_at, slices, failures)
 
 
 # --- (b) burst ----------------------------------------------------------------------------------------------
-async def _one(address: str, port: int, timeout: float) -> float | None:
-    """One connection of the burst: seconds from connect() to the answer, or None if it failed."""
+async def _one(address: str, port: int, timeout: float) -> float | str:
+    """One connection of the burst: seconds from connect() to the answer, or what went wrong."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
@@ -136,17 +182,24 @@ async def _one(address: str, port: int, timeout: float) -> float | None:
                 answer = await reader.read(1)
             finally:
                 writer.close()
-    except (OSError, TimeoutError):
-        return None
-    return time.perf_counter() - started if answer == b"B" else None
+    except TimeoutError:  # before OSError: TimeoutError is one
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except ConnectionResetError:
+        return "reset"
+    except OSError as exc:
+        return type(exc).__name__
+    return time.perf_counter() - started if answer == b"B" else f"answer {answer!r}"
 
 
 async def _burst(address: str, port: int, connections: int, timeout: float) -> Burst:
     """All connections started in one loop turn, so their SYNs leave the host back to back."""
     started = time.perf_counter()
     results = await asyncio.gather(*(_one(address, port, timeout) for _ in range(connections)))
-    answered = [r for r in results if r is not None]
-    return Burst(answered, connections - len(answered), time.perf_counter() - started)
+    total = time.perf_counter() - started
+    latencies = [r if isinstance(r, float) else math.inf for r in results]
+    return Burst(latencies, Counter(r for r in results if isinstance(r, str)), total)
 
 
 def run_burst(address: str, port: int, connections: int, timeout: float) -> Burst:
@@ -154,27 +207,31 @@ def run_burst(address: str, port: int, connections: int, timeout: float) -> Burs
 
 
 # --- driving the labs ---------------------------------------------------------------------------------------
-def lab_for(version: str, delay: float, backlog: int) -> Lab:
+def lab_for(version: str, delay: float, backlog: int, extra_env: dict[str, str]) -> Lab:
     """A fresh lab per setting: delay and backlog are fixed when the server calls listen()."""
     return Lab(
         server_image=server_image(version),
         client_image=CLIENT_IMAGE,
         delay=delay,
         purpose="bench",
-        server_env={"SOCKLAB_BACKLOG": str(backlog)},
+        server_env={"SOCKLAB_BACKLOG": str(backlog), **extra_env},
     )
 
 
-def measure_sequential(version: str, seconds: float, progress: Progress) -> Sequential:
-    with lab_for(version, 0.0, DEFAULT_BACKLOG) as lab:
-        result = run_sequential(version, lab.server_address(), lab.port, seconds)
+def measure_sequential(version: str, args: argparse.Namespace, images: ImageLog, progress: Progress) -> Sequential:
+    with lab_for(version, 0.0, DEFAULT_BACKLOG, args.server_env) as lab:
+        images.note(version, lab.server.get_wrapped_container().attrs["Image"])  # type: ignore[union-attr]
+        result = run_sequential(version, lab.server_address(), lab.port, args.seconds)
     progress(f"{version}: {result.rate:.0f} exchanges/s sequential, {result.failures} failed")
     return result
 
 
-def measure_bursts(version: str, backlog: int, args: argparse.Namespace, progress: Progress) -> list[BurstRow]:
+def measure_bursts(
+    version: str, backlog: int, args: argparse.Namespace, images: ImageLog, progress: Progress
+) -> list[BurstRow]:
     rows = []
-    with lab_for(version, BURST_DELAY, backlog) as lab:
+    with lab_for(version, BURST_DELAY, backlog, args.server_env) as lab:
+        images.note(version, lab.server.get_wrapped_container().attrs["Image"])  # type: ignore[union-attr]
         address = lab.server_address()
         for connections in args.connections:
             bursts = []
@@ -183,20 +240,25 @@ def measure_bursts(version: str, backlog: int, args: argparse.Namespace, progres
                 bursts.append(burst)
                 progress(
                     f"{version} backlog {backlog} C={connections}: all done in {burst.total:.2f} s, "
-                    f"p99 {p99_of(burst):.2f} s, {burst.failures} failed"
+                    f"p99 {seconds(p99_of(burst))}, failed: {dict(burst.failures) or 0}"
                 )
             rows.append(BurstRow(version, backlog, connections, bursts))
     return rows
 
 
+def seconds(value: float) -> str:
+    return "unanswered" if math.isinf(value) else f"{value:.2f}"
+
+
 # --- report -------------------------------------------------------------------------------------------------
-def render(sequential: list[Sequential], bursts: list[BurstRow], args: argparse.Namespace) -> str:
+def render(sequential: list[Sequential], bursts: list[BurstRow], args: argparse.Namespace, images: ImageLog) -> str:
     seq_table = markdown_table(
-        ["server", "exchanges/s", "p50 (ms)", "p99 (ms)", "exchanges", "failed"],
+        ["server", "exchanges/s (median)", "min–max per 1-s slice", "p50 (ms)", "p99 (ms)", "exchanges", "failed"],
         [
             (
                 s.version,
                 f"{s.rate:.0f}",
+                f"{min(s.slice_rates()):.0f}–{max(s.slice_rates()):.0f}",
                 fmt(percentile(s.latencies, 50) * 1e3),
                 fmt(percentile(s.latencies, 99) * 1e3),
                 len(s.latencies),
@@ -206,29 +268,35 @@ def render(sequential: list[Sequential], bursts: list[BurstRow], args: argparse.
         ],
     )
     burst_table = markdown_table(
-        ["server", "backlog", "C", "all answered (s)", "p50 (s)", "p99 (s)", "max (s)", "failed"],
+        ["server", "backlog", "C", "all answered (s)", "p50 (s)", "p99 (s)", "max (s)", "unanswered"],
         [
             (
                 r.version,
                 r.backlog,
                 r.connections,
-                fmt(r.median(total_of)),
-                fmt(r.median(p50_of)),
-                fmt(r.median(p99_of)),
-                fmt(r.median(max_of)),
-                f"{r.failures}/{r.connections * len(r.bursts)}",
+                seconds(r.median(total_of)),
+                seconds(r.median(p50_of)),
+                seconds(r.median(p99_of)),
+                seconds(r.median(max_of)),
+                f"{r.failures}/{r.connections * len(r.bursts)}" + (f" ({r.failure_kinds})" if r.failures else ""),
             )
             for r in bursts
         ],
     )
+    env = " ".join(f"`{k}={v}`" for k, v in args.server_env.items()) or "none (the images' defaults)"
     return "\n".join(
         [
-            f"## Sequential exchanges from the host (SOCKLAB_DELAY=0, one connection at a time, {args.seconds:g} s)\n",
+            f"Extra server environment: {env}. {images.markdown()}\n",
+            f"## Sequential exchanges from the host (SOCKLAB_DELAY=0, one connection at a time, {args.seconds} s; "
+            "exchanges/s is the median over 1-s slices)\n",
             seq_table,
             f"\n## Burst: C connections at once (SOCKLAB_DELAY={BURST_DELAY:g}; median of {args.burst_repeat} "
-            "bursts; per-connection time from connect() to the answer; failed summed over the bursts)\n",
+            "bursts; per-connection time from connect() to the answer; unanswered summed over the bursts)\n",
+            f"A connection with no answer within --timeout {args.timeout:g} s (the client gives up; the kernel "
+            "might still have completed it later) counts as infinitely slow, so a column reads `unanswered` when "
+            "the median burst had such connections at that rank.\n",
             burst_table,
-            "\n![throughput](throughput.png)",
+            f"\n![throughput]({args.name}.png)",
         ]
     )
 
@@ -244,12 +312,24 @@ def plot(sequential: list[Sequential], bursts: list[BurstRow]) -> object:
     width = 0.8 / max(1, len(settings))
     for k, (connections, backlog) in enumerate(settings):
         by_version = {r.version: r for r in bursts if (r.connections, r.backlog) == (connections, backlog)}
-        heights = [by_version[v].median(total_of) if v in by_version else 0.0 for v in versions]
+        heights = [by_version[v].median(elapsed_of) if v in by_version else 0.0 for v in versions]
         positions = [i + (k - (len(settings) - 1) / 2) * width for i in range(len(versions))]
         right.bar(positions, heights, width, label=f"C={connections}, backlog {backlog}")
+        for x, version in zip(positions, versions, strict=True):
+            row = by_version.get(version)
+            if row is not None and row.failures:
+                right.annotate(
+                    f"{row.failures}/{row.connections * len(row.bursts)}\nunanswered",
+                    (x, row.median(elapsed_of)),
+                    ha="center",
+                    fontsize=7,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
+    right.set_ylim(0, right.get_ylim()[1] * 1.15)  # room for the "unanswered" notes
     right.axhline(BURST_DELAY, color="gray", linestyle=":", linewidth=1)
     right.set_xticks(range(len(versions)), versions)
-    right.set_ylabel("seconds until all answered (median)")
+    right.set_ylabel("seconds until all answered or gave up (median)")
     right.set_title(f"burst, SOCKLAB_DELAY={BURST_DELAY:g} (dotted: the delay itself)")
     right.legend(fontsize=8)
     figure.tight_layout()
@@ -261,13 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = to_stderr("bench.throughput")
     sequential: list[Sequential] = []
     bursts: list[BurstRow] = []
+    images = ImageLog()
     for version in args.versions:
-        sequential.append(measure_sequential(version, args.seconds, progress))
+        sequential.append(measure_sequential(version, args, images, progress))
         for backlog in args.backlogs:
-            bursts += measure_bursts(version, backlog, args, progress)
-    markdown = render(sequential, bursts, args)
+            bursts += measure_bursts(version, backlog, args, images, progress)
+    markdown = render(sequential, bursts, args, images)
     print(markdown)
-    md_path, png_path = write_results("throughput", markdown, plot(sequential, bursts))
+    md_path, png_path = write_results(args.name, markdown, plot(sequential, bursts))
     progress(f"wrote {md_path} and {png_path}")
     return 0
 

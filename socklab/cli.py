@@ -156,7 +156,9 @@ def cmd_swap(args: argparse.Namespace) -> ExitCode:
 def cmd_clean(_args: argparse.Namespace) -> ExitCode:
     """Remove what interrupted runs left (everything labelled by socklab, except the built images)."""
     client = docker.from_env()
-    runs = {c.labels.get(RUN) for c in client.containers.list(all=True, filters={"label": PROJECT})}
+    runs = {
+        c.labels.get(RUN) for c in client.containers.list(all=True, filters={"label": PROJECT}, ignore_removed=True)
+    }
     runs |= {(n.attrs.get("Labels") or {}).get(RUN) for n in client.networks.list(filters={"label": PROJECT})}
     for run_id in sorted(r for r in runs if r):
         for item in remove_run(client, run_id, images=False):

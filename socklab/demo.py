@@ -41,8 +41,11 @@ class DemoResult:
 
 
 def _client_containers(client: docker.DockerClient, project: str) -> list:
+    # ignore_removed: the SDK inspects each listed container, and one may be gone by then.
     return client.containers.list(
-        all=True, filters={"label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=client"]}
+        all=True,
+        filters={"label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=client"]},
+        ignore_removed=True,
     )
 
 

@@ -28,7 +28,7 @@ def remove_run(client: docker.DockerClient, run_id: str, *, images: bool = True)
     """
     selector = {"label": f"{RUN}={run_id}"}
     removed: list[str] = []
-    for container in client.containers.list(all=True, filters=selector):
+    for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
         try:
             container.remove(force=True, v=True)
             removed.append(f"container {container.name}")

@@ -32,7 +32,7 @@ def compose_project(docker_client: docker.DockerClient):
     project = f"socklab-test-{new_run_id()}"
     yield project
     selector = {"label": f"com.docker.compose.project={project}"}
-    for container in docker_client.containers.list(all=True, filters=selector):
+    for container in docker_client.containers.list(all=True, filters=selector, ignore_removed=True):
         container.remove(force=True)
     for network in docker_client.networks.list(filters=selector):
         network.remove()
@@ -74,5 +74,5 @@ def test_the_demo_prints_b_from_three_client_hosts(docker_client, server_image, 
 
     # `docker compose down` ran: nothing of the project is left (the fixture's sweep is only a safety net).
     selector = {"label": f"com.docker.compose.project={compose_project}"}
-    assert docker_client.containers.list(all=True, filters=selector) == []
+    assert docker_client.containers.list(all=True, filters=selector, ignore_removed=True) == []
     assert docker_client.networks.list(filters=selector) == []
