@@ -178,9 +178,6 @@ class Lab:
         strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timeout)
         strategy.with_poll_interval(0.05).wait_until_ready(self.server)
 
-    def server_labels(self) -> dict[str, str]:
-        return self.docker.images.get(self.server_image).labels or {}
-
     def stop_server(self, timeout: float = 15) -> int:
         """``docker stop`` the server (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
         assert self.server is not None
