@@ -20,6 +20,9 @@ class ClientConfig:
     json: bool = option(False, "print one JSON result line instead of the classic line")
     repeat: int = option(1, "how many exchanges, one after another, each with its own connect retry")
     interval: float = option(0.0, "pause between repeated exchanges", metavar="SECONDS")
+    wait_for_go: bool = option(
+        False, "print 'ready' on stderr, then wait for SIGUSR1 before connecting: a start barrier for many hosts"
+    )
 
     def __post_init__(self) -> None:
         if not self.server:

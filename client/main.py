@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,22 @@ def classic_line(result: Result) -> str:
     return f"char from server = {show(result.received)}  [{where}]" if result.received is not None else ""
 
 
+GO_SIGNAL = signal.SIGUSR1
+READY_LINE = "socklab client: ready, waiting for SIGUSR1"
+
+
+def wait_for_go() -> None:
+    """A start barrier: many client containers start over seconds, then all connect at one signal.
+
+    The signal is blocked before 'ready' is printed, so one sent after that line cannot be lost (or,
+    with its default action, end the process).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {GO_SIGNAL})
+    print(READY_LINE, file=sys.stderr, flush=True)
+    signal.sigwait({GO_SIGNAL})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {GO_SIGNAL})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load(
@@ -40,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"socklab client: bad configuration: {exc}", file=sys.stderr, flush=True)
         return ExitCode.CONFIG
+    if config.wait_for_go:
+        wait_for_go()
     exit_code = ExitCode.OK
     for number in range(config.repeat):
         if number and config.interval:

@@ -22,6 +22,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+from client.main import GO_SIGNAL, READY_LINE
+
 from .analysis import Interval, Verdict, judge
 from .labels import new_run_id, remove_run, run_labels
 from .progress import Progress, quiet
@@ -186,6 +188,11 @@ class Lab:
         wrapped.reload()
         return int(wrapped.attrs["State"]["ExitCode"])
 
+    def has_start_barrier(self, image: str) -> bool:
+        """Whether the client image is ours in Python, whose clients can wait for a go signal."""
+        labels = self.docker.images.get(image).labels or {}
+        return labels.get("io.socklab.role") == "client" and labels.get("io.socklab.impl") == "python"
+
     def start_clients(
         self,
         count: int,
@@ -193,15 +200,24 @@ class Lab:
         char: str = "A",
         env: dict[str, str] | None = None,
         image: str | None = None,
+        together: bool | None = None,
     ) -> list[DockerContainer]:
-        """Start ``count`` client containers at once (``START_WORKERS`` ``docker start`` calls in flight)."""
+        """Start ``count`` client containers (``START_WORKERS`` ``docker start`` calls in flight).
+
+        ``together`` (the default for our Python client): each client waits at a start barrier until
+        every one of them is up, then all connect at one signal. dockerd starts only a few containers a
+        second here, so without it 50 clients would arrive over many seconds, not at once.
+        """
         assert self.network is not None
+        image = image or self.client_image
+        together = self.has_start_barrier(image) if together is None else together
         first = self._clients_started
         self._clients_started += count
+        barrier = {"SOCKLAB_WAIT_FOR_GO": "true"} if together else {}
         containers = [
-            DockerContainer(image or self.client_image)
+            DockerContainer(image)
             .with_network(self.network)
-            .with_envs(SOCKLAB_JSON="true", SOCKLAB_CHAR=char, SOCKLAB_PORT=str(self.port), **(env or {}))
+            .with_envs(SOCKLAB_JSON="true", SOCKLAB_CHAR=char, SOCKLAB_PORT=str(self.port), **barrier, **(env or {}))
             .with_name(f"socklab-{self.run_id}-client-{first + k + 1}")
             .with_kwargs(labels=self.labels)
             for k in range(count)
@@ -218,7 +234,15 @@ class Lab:
 
         with ThreadPoolExecutor(START_WORKERS) as pool:
             list(pool.map(start, containers))
+            if together:
+                list(pool.map(self._wait_ready, containers))
+                list(pool.map(lambda c: c.get_wrapped_container().kill(signal=GO_SIGNAL.name), containers))
+                self.progress(f"all {count} clients released at once")
         return containers
+
+    def _wait_ready(self, container: DockerContainer) -> None:
+        strategy = LogMessageWaitStrategy(re.compile(re.escape(READY_LINE))).with_startup_timeout(60)
+        strategy.with_poll_interval(0.05).wait_until_ready(container)
 
     def collect(self, containers: list[DockerContainer], timeout: float | None = None) -> list[ClientRun]:
         """Wait until each client exits (killing it after ``timeout``), read its output, remove it."""
@@ -242,10 +266,11 @@ class Lab:
         env: dict[str, str] | None = None,
         image: str | None = None,
         timeout: float | None = None,
+        together: bool | None = None,
     ) -> list[ClientRun]:
         """Start ``count`` client containers at once, wait until each exits, collect and remove them."""
         try:
-            containers = self.start_clients(count, char=char, env=env, image=image)
+            containers = self.start_clients(count, char=char, env=env, image=image, together=together)
         except BaseException:
             self._remove_clients(self._live_clients)
             raise

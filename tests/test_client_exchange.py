@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +16,8 @@ import pytest
 from client.config import ClientConfig
 from client.errors import CouldNotConnect, ExitCode
 from client.exchange import connect, exchange
-from client.main import main
+from client.main import GO_SIGNAL, READY_LINE, main
+from support import ROOT
 
 
 @contextmanager
@@ -209,3 +212,28 @@ def test_main_bad_configuration_is_exit_2(capsys, monkeypatch):
     assert capsys.readouterr().err == (
         "socklab client: bad configuration: char 'AB' is not one character or a byte written 0x00-0xff\n"
     )
+
+
+def test_wait_for_go_holds_the_client_until_sigusr1():
+    # A real client process: it must say 'ready', not connect before the signal, then answer normally.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "client", "--server", "127.0.0.1", "--port", str(port), "--wait-for-go"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with listener:
+        assert proc.stderr.readline().strip() == READY_LINE
+        listener.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody connects before the signal
+        proc.send_signal(GO_SIGNAL)
+        listener.settimeout(10)
+        conn, _ = listener.accept()
+        with conn:
+            plus_one(conn)
+    assert proc.wait(timeout=10) == ExitCode.OK
+    assert proc.stdout.read().startswith("char from server = B")
