@@ -17,7 +17,7 @@ import traceback
 
 from . import __version__
 from .config import ServerConfig
-from .handler import handle, is_probe
+from .handler import announced, handle
 from .log import Log
 from .names import PeerNames
 
@@ -110,7 +110,7 @@ class Server:
         """Log one accepted connection and hand it to the model; False for a quiet health probe."""
         conn.setblocking(True)
         # The health check connects every few seconds from loopback: keep it out of the log.
-        announce = self.config.log_probes or not is_probe(address[0])
+        announce = announced(self.config, address[0])
         if announce:
             self.log.accepted(address)
         self._process_safely(conn, address)

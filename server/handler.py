@@ -57,6 +57,11 @@ def is_probe(address: str) -> bool:
     return address.startswith("127.") or address == "::1"
 
 
+def announced(config: ServerConfig, address: str) -> bool:
+    """Whether a connection from ``address`` is logged: everything but quiet health probes."""
+    return config.log_probes or not is_probe(address)
+
+
 def handle(
     conn: socket.socket,
     address: tuple[str, int] | tuple[str, int, int, int],
@@ -84,7 +89,7 @@ def handle(
             except PeerIdle:
                 log.idle(peer_of(address, names), config.idle_timeout)
             except PeerClosedEmpty:
-                if config.log_probes or not is_probe(address[0]):
+                if announced(config, address[0]):
                     log.empty(peer_of(address, names))
             except ConnectionLost as exc:
                 log.reset(peer_of(address, names), str(exc))

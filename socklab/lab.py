@@ -20,14 +20,13 @@ import requests
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from client.main import GO_SIGNAL, READY_LINE
 
 from .analysis import Interval, Verdict, judge
 from .labels import new_run_id, remove_run, run_labels
 from .progress import Progress, quiet
-from .readiness import ConnectWaitStrategy, container_address
+from .readiness import ConnectWaitStrategy, container_address, wait_for_log
 
 # Ryuk (testcontainers' reaper) is an image from a registry; socklab removes its objects by label instead.
 if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
@@ -177,8 +176,7 @@ class Lab:
     def wait_for_server_log(self, pattern: str, timeout: float = 30) -> None:
         """Wait until the server's log matches ``pattern`` (a regex); fail if it exits first."""
         assert self.server is not None
-        strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timeout)
-        strategy.with_poll_interval(0.05).wait_until_ready(self.server)
+        wait_for_log(self.server, pattern, timeout)
 
     def stop_server(self, timeout: float = 15) -> int:
         """``docker stop`` the server (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
@@ -241,8 +239,7 @@ class Lab:
         return containers
 
     def _wait_ready(self, container: DockerContainer) -> None:
-        strategy = LogMessageWaitStrategy(re.compile(re.escape(READY_LINE))).with_startup_timeout(60)
-        strategy.with_poll_interval(0.05).wait_until_ready(container)
+        wait_for_log(container, re.escape(READY_LINE), timeout=60)
 
     def collect(self, containers: list[DockerContainer], timeout: float | None = None) -> list[ClientRun]:
         """Wait until each client exits (killing it after ``timeout``), read its output, remove it."""
@@ -269,11 +266,8 @@ class Lab:
         together: bool | None = None,
     ) -> list[ClientRun]:
         """Start ``count`` client containers at once, wait until each exits, collect and remove them."""
-        try:
-            containers = self.start_clients(count, char=char, env=env, image=image, together=together)
-        except BaseException:
-            self._remove_clients(self._live_clients)
-            raise
+        # If starting fails, the clients already started stay in _live_clients for close() to remove.
+        containers = self.start_clients(count, char=char, env=env, image=image, together=together)
         return self.collect(containers, timeout)
 
     def _remove_clients(self, containers: list[DockerContainer]) -> None:

@@ -8,9 +8,11 @@ published port would not do, since docker-proxy accepts on the host before the s
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 
@@ -21,6 +23,12 @@ class ServerExited(RuntimeError):
 def container_address(container: WaitStrategyTarget, network: str) -> str:
     networks = container.get_wrapped_container().attrs["NetworkSettings"]["Networks"]
     return networks[network]["IPAddress"]
+
+
+def wait_for_log(container: WaitStrategyTarget, pattern: str, timeout: float) -> None:
+    """Wait until the container's output matches ``pattern`` (a regex), polling every 50 ms."""
+    strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timeout)
+    strategy.with_poll_interval(0.05).wait_until_ready(container)
 
 
 class ConnectWaitStrategy(WaitStrategy):

@@ -8,15 +8,13 @@ exits; the new one starts under the same alias. Meanwhile each client's connect 
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-
 from .lab import Lab
 from .progress import Progress, quiet
+from .readiness import wait_for_log
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,7 @@ def swap_under_load(
         load = {"SOCKLAB_REPEAT": str(exchanges), "SOCKLAB_INTERVAL": "0.05", "SOCKLAB_CONNECT_DEADLINE": "30"}
         containers = lab.start_clients(clients, env=load)
         # Swap once the old server has answered somebody: the load is really under way.
-        LogMessageWaitStrategy(re.compile(r'"outcome": "ok"')).with_startup_timeout(30 + delay * 2).with_poll_interval(
-            0.05
-        ).wait_until_ready(containers[0])
+        wait_for_log(containers[0], r'"outcome": "ok"', timeout=30 + delay * 2)
         progress(f"load under way; stopping {from_image}")
         started = time.monotonic()
         exit_code = lab.stop_server(timeout=15)

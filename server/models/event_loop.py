@@ -13,7 +13,7 @@ import socket
 import time
 
 from ..core import Server
-from ..handler import is_probe
+from ..handler import announced
 from ..log import Peer
 from ..protocol import reply_for
 
@@ -47,7 +47,7 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.request is None:
-            if self.server.config.log_probes or not is_probe(self.address[0]):
+            if announced(self.server.config, self.address[0]):
                 self.server.log_with_name(self.address, "empty")
             self._close()
         return True  # keep our side open until the answer is written
@@ -108,7 +108,7 @@ class AsyncServer(Server):
     def opened(self, connection: _Connection) -> None:
         self.connections.add(connection)
         self._idle_now.clear()
-        if self.config.log_probes or not is_probe(connection.address[0]):
+        if announced(self.config, connection.address[0]):
             self.log.accepted(connection.address)
             self.log.waiting()
 
