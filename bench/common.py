@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from socklab.labels import run_labels
+from socklab.lab.labels import run_labels
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OWNER_LABEL = "io.socklab.owner"

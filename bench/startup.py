@@ -20,9 +20,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from socklab.demo import run_demo
-from socklab.lab import PORT
-from socklab.labels import new_run_id, remove_run
+from socklab.lab.demo import run_demo
+from socklab.lab.lab import PORT
+from socklab.lab.labels import new_run_id, remove_run
 from socklab.progress import Progress, to_stderr
 
 from .common import (

@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from socklab.lab import Lab
+from socklab.lab.lab import Lab
 from socklab.progress import Progress, to_stderr
 
 from .common import (

@@ -11,8 +11,8 @@ import docker
 import docker.errors
 import pytest
 
-from socklab.images import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
-from socklab.labels import new_run_id, remove_run, run_labels
+from socklab.images.build import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
+from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
 

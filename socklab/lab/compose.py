@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .progress import Progress, quiet
+from socklab.progress import Progress, quiet
 
 
 class ComposeUnavailable(RuntimeError):

@@ -9,14 +9,14 @@ import socket
 import pytest
 
 from server.log import parse_served
-from socklab.contract import (
+from socklab.checks.contract import (
     check_bad_clients_harm_nobody,
     check_concurrency,
     check_delay,
     check_every_byte,
     check_plus_one,
 )
-from socklab.lab import Lab
+from socklab.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
 

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .analysis import TOLERANCE, Interval, judge
+from socklab.analysis.verdict import TOLERANCE, Interval, judge
 
 FORMATS = (".png", ".svg", ".pdf")
 ON_TIME = "#1f77b4"  # blue

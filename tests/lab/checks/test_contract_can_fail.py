@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from socklab.contract import ContractViolation, check_concurrency, check_delay, check_plus_one
-from socklab.lab import Lab
+from socklab.checks.contract import ContractViolation, check_concurrency, check_delay, check_plus_one
+from socklab.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
 

@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from server.log import parse_served
-from socklab.labels import new_run_id
+from socklab.lab.labels import new_run_id
 from socklab.paths import ROOT
 
 pytestmark = pytest.mark.lab

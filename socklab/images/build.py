@@ -19,9 +19,9 @@ import docker.errors
 
 from server import __version__
 
-from .base import BASE_TAG, base_exists, build_base
-from .paths import ROOT
-from .progress import Progress, quiet
+from socklab.images.rootfs import BASE_TAG, base_exists, build_base
+from socklab.paths import ROOT
+from socklab.progress import Progress, quiet
 
 PYTHON_MODELS = ("fork", "thread", "async")  # the versions that keep the contract
 TEACHING_MODELS = ("serial",)  # one connection at a time: built to show what concurrency buys

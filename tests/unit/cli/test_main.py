@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from socklab.cli import ExitCode, build_parser, main
+from socklab.cli.main import ExitCode, build_parser, main
 
 
 def test_every_command_and_flag_has_help():

@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .lab import Lab
-from .progress import Progress, quiet
-from .readiness import wait_for_log
+from socklab.lab.lab import Lab
+from socklab.progress import Progress, quiet
+from socklab.lab.readiness import wait_for_log
 
 
 @dataclass(frozen=True)

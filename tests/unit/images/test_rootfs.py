@@ -18,8 +18,8 @@ import docker
 import docker.errors
 import pytest
 
-from socklab import base
-from socklab.labels import run_labels
+from socklab.images import rootfs as base
+from socklab.lab.labels import run_labels
 
 STDLIB = "usr/lib/python3.11"
 

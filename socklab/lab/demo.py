@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import docker
 
-from .compose import ensure_compose
-from .paths import COMPOSE_FILE
-from .progress import Progress, quiet
+from socklab.lab.compose import ensure_compose
+from socklab.paths import COMPOSE_FILE
+from socklab.progress import Progress, quiet
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -13,12 +13,12 @@ from enum import IntEnum
 import docker
 import docker.errors
 
-from .base import BASE_TAG, build_base
-from .compose import ComposeUnavailable, ensure_compose
-from .images import BuildFailed, build_images
-from .lab import LabReport, run_lab
-from .labels import PROJECT, RUN, remove_run
-from .progress import to_stderr
+from socklab.images.rootfs import BASE_TAG, build_base
+from socklab.lab.compose import ComposeUnavailable, ensure_compose
+from socklab.images.build import BuildFailed, build_images
+from socklab.lab.lab import LabReport, run_lab
+from socklab.lab.labels import PROJECT, RUN, remove_run
+from socklab.progress import to_stderr
 
 
 class ExitCode(IntEnum):
@@ -49,7 +49,7 @@ def cmd_compose(_args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_demo(args: argparse.Namespace) -> ExitCode:
-    from .demo import run_demo
+    from socklab.lab.demo import run_demo
 
     result = run_demo(clients=args.clients, project=args.project, progress=to_stderr("demo"))
     print()
@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
     if args.json:
         print(json.dumps([_report_json(r) for r in reports] if len(reports) > 1 else _report_json(reports[0])))
     if args.timeline:
-        from .timeline import Lane, draw_timeline
+        from socklab.analysis.timeline import Lane, draw_timeline
 
         lanes = [
             Lane(r.server_image, [run.interval for run in r.runs if run.interval], r.delay, len(r.runs))
@@ -121,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_matrix(args: argparse.Namespace) -> ExitCode:
-    from .matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, run_matrix
+    from socklab.checks.matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, run_matrix
 
     matrix = run_matrix(
         servers=args.server_image or list(DEFAULT_SERVERS),
@@ -135,7 +135,7 @@ def cmd_matrix(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_swap(args: argparse.Namespace) -> ExitCode:
-    from .swap import swap_under_load
+    from socklab.checks.swap import swap_under_load
 
     report = swap_under_load(
         from_image=args.from_image,

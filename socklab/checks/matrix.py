@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .lab import Lab
-from .progress import Progress, quiet
+from socklab.lab.lab import Lab
+from socklab.progress import Progress, quiet
 
 DEFAULT_SERVERS = ("socklab/server:fork", "socklab/server:thread", "socklab/server:async", "socklab/server:c-fork")
 DEFAULT_CLIENTS = ("socklab/client:latest", "socklab/client:c")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from socklab.swap import SwapReport, swap_under_load
+from socklab.checks.swap import SwapReport, swap_under_load
 
 
 def test_the_report_counts_what_was_lost():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import VERSIONS
-from socklab.matrix import Cell, Matrix, run_matrix
+from socklab.checks.matrix import Cell, Matrix, run_matrix
 
 
 def test_the_grid_puts_servers_down_and_clients_across():

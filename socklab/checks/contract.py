@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 import time
 
-from .analysis import TOLERANCE, judge
-from .lab import Lab
+from socklab.analysis.verdict import TOLERANCE, judge
+from socklab.lab.lab import Lab
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 

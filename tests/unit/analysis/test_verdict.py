@@ -1,4 +1,4 @@
-from socklab.analysis import Interval, judge, max_overlap
+from socklab.analysis.verdict import Interval, judge, max_overlap
 
 
 def intervals(*spans: tuple[float, float]) -> list[Interval]:
