@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from socklab.lab.lab import Lab
-from socklab.progress import Progress, quiet
 from socklab.lab.readiness import wait_for_log
+from socklab.progress import Progress, quiet
 
 
 @dataclass(frozen=True)

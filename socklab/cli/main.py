@@ -13,9 +13,9 @@ from enum import IntEnum
 import docker
 import docker.errors
 
+from socklab.images.build import BuildFailed, build_images
 from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ComposeUnavailable, ensure_compose
-from socklab.images.build import BuildFailed, build_images
 from socklab.lab.lab import LabReport, run_lab
 from socklab.lab.labels import PROJECT, RUN, remove_run
 from socklab.progress import to_stderr

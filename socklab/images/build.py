@@ -18,7 +18,6 @@ import docker
 import docker.errors
 
 from server import __version__
-
 from socklab.images.rootfs import BASE_TAG, base_exists, build_base
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet

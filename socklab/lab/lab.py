@@ -22,11 +22,10 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from client.main import GO_SIGNAL, READY_LINE
-
 from socklab.analysis.verdict import Interval, Verdict, judge
 from socklab.lab.labels import new_run_id, remove_run, run_labels
-from socklab.progress import Progress, quiet
 from socklab.lab.readiness import ConnectWaitStrategy, container_address, wait_for_log
+from socklab.progress import Progress, quiet
 
 # Ryuk (testcontainers' reaper) is an image from a registry; socklab removes its objects by label instead.
 if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from socklab.analysis.verdict import Interval
 from socklab.analysis.timeline import Bar, Lane, bar_rows, caption, draw_timeline, x_limit
+from socklab.analysis.verdict import Interval
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T0 = 1_700_000_000.0  # a wall-clock epoch, as the clients report it
