@@ -1,0 +1,97 @@
+"""A TCP server with the lesson's knobs: the backlog, when accept() starts, serial or fork, SIGCHLD.
+
+For each connection: read one byte, wait ``--delay``, answer the byte plus one, close. Every step is an
+event line. ``--hold`` listens but does not call accept() until SIGUSR1 arrives (the backlog experiment).
+``--model fork`` forks a child per connection; ``--sigchld`` says what the parent does about its
+children: ``ignore`` (SIG_IGN, the original's trick: the kernel reaps them), ``default`` (nobody waits:
+zombies), ``reap`` (a SIGCHLD handler that calls waitpid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import threading
+import time
+
+from probes.events import emit
+
+
+def serve_one(conn: socket.socket, peer: str, delay: float) -> None:
+    emit("read_called", peer=peer)
+    data = conn.recv(1)  # blocking: the process sleeps in the kernel until the byte arrives
+    emit("read_returned", peer=peer, byte=data[0] if data else None)
+    if data:
+        time.sleep(delay)
+        conn.sendall(bytes([(data[0] + 1) % 256]))
+        emit("answered", peer=peer)
+    conn.close()
+
+
+def reap(_signum: int, _frame: object) -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+SIGCHLD = {"ignore": signal.SIG_IGN, "default": signal.SIG_DFL, "reap": reap}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m probes.server")
+    parser.add_argument("--port", type=int, default=9736)
+    parser.add_argument("--backlog", type=int, default=5)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--hold", action="store_true", help="do not accept() until SIGUSR1")
+    parser.add_argument("--model", choices=("serial", "fork"), default="serial")
+    parser.add_argument("--sigchld", choices=tuple(SIGCHLD), default="default")
+    args = parser.parse_args()
+
+    go = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda _s, _f: go.set())
+    signal.signal(signal.SIGTERM, lambda _s, _f: os._exit(0))
+    signal.signal(signal.SIGCHLD, SIGCHLD[args.sigchld])
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", args.port))
+    listener.listen(args.backlog)
+    emit("listening", port=args.port, backlog=args.backlog, pid=os.getpid(), model=args.model, sigchld=args.sigchld)
+    if args.hold:
+        while not go.wait(0.1):
+            pass
+        emit("accept_resumed")
+    while True:
+        emit("accept_called")
+        try:
+            conn, address = listener.accept()
+        except InterruptedError:
+            continue
+        peer = f"{address[0]}:{address[1]}"
+        emit("accepted", peer=peer)
+        if args.model == "serial":
+            try:
+                serve_one(conn, peer, args.delay)
+            except OSError as exc:
+                emit("failed", peer=peer, error=str(exc))
+            continue
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            try:
+                serve_one(conn, peer, args.delay)
+            except OSError:
+                os._exit(1)
+            os._exit(0)
+        conn.close()
+        emit("forked", peer=peer, child=pid)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""``backlog``: a server that listens with backlog B and does not accept; K clients arrive at once.
+
+The lesson: the backlog bounds the queue of connections waiting for accept(), "later connections are
+refused". Linux: B + 1 handshakes complete (the queue is full only when it holds *more* than B); a SYN
+that meets a full queue is dropped, not refused (``ListenOverflows``/``ListenDrops`` count it), the client
+retries it, and connects once accept() resumes. Variants, each on its own server container with its own
+network namespace: the defaults, ``tcp_abort_on_overflow=1`` (a handshake that completes into a full queue
+is answered with RST: the only way "refused" happens) and SYN cookies off / always.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from socklab.experiments.plots import ClientBar, draw_client_timelines
+from socklab.experiments.record import Result
+from socklab.experiments.stage import Stage
+from socklab.progress import Progress, quiet
+
+NAME = "backlog"
+CLAIM = "listen()'s backlog bounds the queue of connections not yet accepted; later connections are refused"
+PORT = 9736
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    sysctls: dict[str, str]
+    meaning: str
+
+
+VARIANTS = (
+    Variant("default", {}, "the namespace's defaults (SYN cookies only when the SYN queue overflows)"),
+    Variant("abort_on_overflow", {"net.ipv4.tcp_abort_on_overflow": "1"}, "reset what overflows"),
+    Variant("syncookies_off", {"net.ipv4.tcp_syncookies": "0"}, "no SYN cookies"),
+    Variant("syncookies_always", {"net.ipv4.tcp_syncookies": "2"}, "SYN cookies for every SYN"),
+)
+
+
+def _listen_queue(stage: Stage, server: Any) -> tuple[int, int]:
+    """(accept queue, half-open) of the listener: ``ss -lnt``'s Recv-Q, and the SYN_RECV request socks."""
+    sockets = stage.kernel(server, "sockets", str(PORT))[0]
+    listening = next(s for s in sockets if s["state"] == "LISTEN")
+    return listening["rx_queue"], sum(s["state"] == "SYN_RECV" for s in sockets)
+
+
+def _tcp_ext(stage: Stage, server: Any) -> dict[str, int]:
+    return stage.kernel(server, "counters")[0]["TcpExt"]
+
+
+COUNTERS = ("ListenOverflows", "ListenDrops", "TCPReqQFullDoCookies", "TCPReqQFullDrop", "SyncookiesSent")
+
+
+def run(
+    *,
+    probes_image: str,
+    backlog: int = 2,
+    clients: int = 8,
+    hold: float = 3.0,
+    plot_dir: Path | None = None,
+    progress: Progress = quiet,
+) -> Result:
+    result = Result(NAME, CLAIM)
+    started = time.monotonic()
+    result.did += [
+        f"{len(VARIANTS)} server hosts listen on {PORT} with backlog {backlog} and do not call accept(): "
+        + ", ".join(f"{v.name} ({v.meaning})" for v in VARIANTS),
+        f"a client host per server opens {clients} connections at once (non-blocking connects, one burst)",
+        f"{hold:g} s later the listener's queue is read from /proc/net/tcp (ss -lnt's Recv-Q), the counters "
+        "from /proc/net/netstat; then the servers start accepting (SIGUSR1) and answer each byte + 1",
+    ]
+    with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
+        servers = {
+            v.name: stage.start(
+                f"server-{v.name}",
+                ["probes.server", "--port", str(PORT), "--backlog", str(backlog), "--hold"],
+                alias=v.name,
+                sysctls=v.sysctls,
+            )
+            for v in VARIANTS
+        }
+        for server in servers.values():
+            stage.wait_for_event(server, "listening")
+        settings = {name: stage.kernel(server, "sysctls")[0] for name, server in servers.items()}
+        before = {name: _tcp_ext(stage, server) for name, server in servers.items()}
+        crowd = {
+            v.name: stage.start(
+                f"clients-{v.name}",
+                ["probes.burst", "--server", v.name, "--port", str(PORT), "--count", str(clients), "--timeout", "40"],
+            )
+            for v in VARIANTS
+        }
+        bursts = {name: stage.wait_for_event(c, "all_connects_called")["at"] for name, c in crowd.items()}
+        # The experiment's "for a while": nobody accepts for `hold` seconds after the last burst.
+        time.sleep(max(0.0, max(bursts.values()) + hold - time.time()))
+        queues = {name: _listen_queue(stage, server) for name, server in servers.items()}
+        during = {name: _tcp_ext(stage, server) for name, server in servers.items()}
+        for server in servers.values():
+            stage.signal(server, "SIGUSR1")
+        resumed = {name: stage.wait_for_event(s, "accept_resumed")["at"] for name, s in servers.items()}
+        done = {name: stage.wait_for_event(c, "done", timeout=60)["clients"] for name, c in crowd.items()}
+        after = {name: _tcp_ext(stage, server) for name, server in servers.items()}
+
+    variants = []
+    for v in VARIANTS:
+        records, resume = done[v.name], resumed[v.name]
+        t0 = min(r["started_at"] for r in records)
+        outcomes = {o: sum(r["outcome"] == o for r in records) for o in sorted({r["outcome"] for r in records})}
+        connected_before = sum(1 for r in records if r["connected_at"] is not None and r["connected_at"] < resume)
+        late = [
+            r["connected_at"] - t0 for r in records if r["connected_at"] is not None and r["connected_at"] >= resume
+        ]
+        variants.append(
+            {
+                "variant": v.name,
+                "sysctls": settings[v.name],
+                "completed": queues[v.name][0],
+                "half_open": queues[v.name][1],
+                "listen_overflows": during[v.name]["ListenOverflows"] - before[v.name]["ListenOverflows"],
+                "listen_drops": during[v.name]["ListenDrops"] - before[v.name]["ListenDrops"],
+                "counters_after": {k: after[v.name].get(k, 0) - before[v.name].get(k, 0) for k in COUNTERS},
+                "connected_before_accept": connected_before,
+                "connected_after_accept": len(late),
+                "first_late_connect_s": round(min(late), 3) if late else None,
+                "accept_resumed_s": round(resume - t0, 3),
+                "outcomes": outcomes,
+                "refused": outcomes.get("refused", 0),
+                "reset": outcomes.get("reset", 0),
+                "clients": [
+                    {
+                        "client": r["client"],
+                        "outcome": r["outcome"],
+                        "connected_s": None if r["connected_at"] is None else round(r["connected_at"] - t0, 3),
+                        "ended_s": round((r.get("answered_at") or r.get("failed_at") or t0) - t0, 3),
+                    }
+                    for r in records
+                ],
+            }
+        )
+    default = variants[0]
+    result.numbers = {
+        "backlog": backlog,
+        "clients": clients,
+        "hold_seconds": hold,
+        "completed": default["completed"],
+        "listen_overflows": default["listen_overflows"],
+        "listen_drops": default["listen_drops"],
+        "refused": default["refused"],
+        "variants": variants,
+    }
+    result.observed += _describe(variants, backlog, clients)
+    result.differences += _differences(variants, backlog)
+    if plot_dir is not None:
+        result.files.append(str(_plot(variants, plot_dir, backlog)))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _describe(variants: list[dict], backlog: int, clients: int) -> list[str]:
+    lines = [
+        f"{'variant':<18} {'completed':>9} {'half-open':>9} {'overflows':>9} {'drops':>6}  "
+        f"{'before/after accept':>19}  outcomes",
+    ]
+    for v in variants:
+        lines.append(
+            f"{v['variant']:<18} {v['completed']:>9} {v['half_open']:>9} {v['listen_overflows']:>9} "
+            f"{v['listen_drops']:>6}  {v['connected_before_accept']:>9}/{v['connected_after_accept']:<9}  "
+            + ", ".join(f"{n} {o}" for o, n in v["outcomes"].items())
+        )
+    d = variants[0]
+    linear = d["sysctls"].get("net.ipv4.tcp_syn_linear_timeouts")
+    lines += [
+        f"backlog {backlog}: the kernel completed {d['completed']} handshakes that nobody accepted "
+        f"(Recv-Q of the listener); {clients - d['connected_before_accept']} of {clients} clients were still "
+        f"in connect() when accept() resumed at {d['accept_resumed_s']:.1f} s",
+        f"their SYNs were dropped, not refused: ListenOverflows {d['listen_overflows']}, ListenDrops "
+        f"{d['listen_drops']} while the queue was full; the first of them connected at "
+        f"{d['first_late_connect_s']} s, on a SYN retry"
+        + (f" (tcp_syn_linear_timeouts={linear}: the first retries come 1 s apart)" if linear else ""),
+    ]
+    return lines
+
+
+def _differences(variants: list[dict], backlog: int) -> list[str]:
+    found = []
+    d = variants[0]
+    if d["completed"] != backlog:
+        found.append(f"backlog {backlog} held {d['completed']} completed connections")
+    if d["refused"] == 0 and d["listen_drops"] > 0:
+        found.append("later connections were not refused: their SYNs were dropped and retried")
+    abort = next(v for v in variants if v["variant"] == "abort_on_overflow")
+    if abort["reset"] == 0 and abort["refused"] == 0:
+        found.append(
+            "even with tcp_abort_on_overflow=1 no client was reset here: a SYN that meets a full queue is "
+            "dropped; only a handshake completing into a full queue is reset"
+        )
+    return found
+
+
+def _plot(variants: list[dict], plot_dir: Path, backlog: int) -> Path:
+    panels = {
+        v["variant"]: (
+            [
+                ClientBar(f"client {c['client']}", 0.0, c["connected_s"], c["ended_s"], c["outcome"])
+                for c in sorted(v["clients"], key=lambda c: c["client"])
+            ],
+            v["accept_resumed_s"],
+        )
+        for v in variants
+    }
+    return draw_client_timelines(
+        panels, plot_dir / "backlog-timeline.png", title=f"backlog {backlog}: clients from connect() to answer"
+    )

@@ -1,0 +1,154 @@
+"""A throwaway stage for one experiment: a labelled network and containers, all removed on the way out.
+
+Containers run the probes (``python -m probes.NAME``) or any image; their output is JSON event lines,
+read back from the logs. ``kernel()`` runs ``probes.kernel`` inside a container, so its numbers are that
+container's namespaces. Everything carries this run's labels; ``close()`` removes it, and a label sweep
+catches whatever a failure or Ctrl-C left half-made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from types import TracebackType
+from typing import Any
+
+import docker
+import docker.errors
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab.readiness import container_address, wait_for_log
+from socklab.progress import Progress, quiet
+
+# Ryuk (testcontainers' reaper) is an image from a registry; the stage removes its objects by label instead.
+if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+    testcontainers_config.ryuk_disabled = True
+
+
+class ProbeFailed(RuntimeError):
+    """A probe in a container failed or never said what we waited for; the message carries its output."""
+
+
+class Stage:
+    def __init__(self, experiment: str, *, probes_image: str, progress: Progress = quiet) -> None:
+        self.experiment = experiment
+        self.probes_image = probes_image
+        self.progress = progress
+        self.run_id = new_run_id()
+        self.labels = run_labels(self.run_id, f"experiment-{experiment}")
+        self.docker = docker.from_env()
+        self.network: Network | None = None
+        self.containers: list[DockerContainer] = []
+        self.volumes: list[str] = []
+
+    def __enter__(self) -> Stage:
+        try:
+            self.network = Network(docker_network_kw={"labels": self.labels})
+            self.network.name = f"socklab-experiments-{self.experiment}-{self.run_id}"
+            self.network.create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for container in self.containers:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.stop()
+        if self.network is not None and self.network._network is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.network.remove()
+        remove_run(self.docker, self.run_id, images=False)
+        for volume in self.volumes:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.docker.volumes.get(volume).remove(force=True)
+        self.docker.close()
+
+    # --- making things ------------------------------------------------------------------------------
+    def volume(self, role: str) -> str:
+        name = f"socklab-experiments-{self.experiment}-{self.run_id}-{role}"
+        self.docker.volumes.create(name, labels=self.labels)
+        self.volumes.append(name)
+        return name
+
+    def start(
+        self,
+        role: str,
+        command: list[str],
+        *,
+        image: str | None = None,
+        alias: str | None = None,
+        env: dict[str, str] | None = None,
+        **docker_kwargs: Any,
+    ) -> DockerContainer:
+        """Start a container (the probes image by default) on the stage's network."""
+        assert self.network is not None
+        container = (
+            DockerContainer(image or self.probes_image)
+            .with_network(self.network)
+            .with_command(command)
+            .with_envs(**(env or {}))
+            .with_name(f"socklab-experiments-{self.experiment}-{self.run_id}-{role}")
+            .with_kwargs(labels=self.labels, **docker_kwargs)
+        )
+        if alias:
+            container.with_network_aliases(alias)
+        self.containers.append(container)
+        container.start()
+        self.progress(f"{role}: {' '.join(command)}")
+        return container
+
+    def address(self, container: DockerContainer) -> str:
+        assert self.network is not None
+        container.reload()
+        return container_address(container, self.network.name)
+
+    # --- reading them -------------------------------------------------------------------------------
+    def output(self, container: DockerContainer) -> str:
+        out, err = container.get_logs()
+        return (out + err).decode(errors="replace")
+
+    def events(self, container: DockerContainer, name: str | None = None) -> list[dict[str, Any]]:
+        """The JSON event lines a probe printed so far (only those called ``name``, if given)."""
+        out, _err = container.get_logs()
+        found = []
+        for line in out.decode(errors="replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(json.JSONDecodeError):
+                    event = json.loads(line)
+                    if name is None or event.get("event") == name:
+                        found.append(event)
+        return found
+
+    def wait_for_event(self, container: DockerContainer, name: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait until the probe prints the event ``name``; return the first one."""
+        try:
+            wait_for_log(container, re.escape(f'"event": "{name}"'), timeout)
+        except Exception as exc:
+            raise ProbeFailed(f"no {name!r} event from {container._name}: {exc}\n{self.output(container)}") from exc
+        return self.events(container, name)[0]
+
+    def exec(self, container: DockerContainer, command: list[str], *, user: str = "") -> str:
+        result = container.get_wrapped_container().exec_run(command, user=user, demux=False)
+        output = (result.output or b"").decode(errors="replace")
+        if result.exit_code != 0:
+            raise ProbeFailed(f"{' '.join(command)} exited {result.exit_code}: {output[-2000:]}")
+        return output
+
+    def kernel(self, container: DockerContainer, what: str, *args: str) -> list[Any]:
+        """``probes.kernel`` in the container: one value per sample (see its ``--samples``)."""
+        output = self.exec(container, ["python", "-m", "probes.kernel", what, *args])
+        return [json.loads(line)["value"] for line in output.splitlines() if line.startswith("{")]
+
+    def signal(self, container: DockerContainer, name: str) -> None:
+        container.get_wrapped_container().kill(signal=name)
