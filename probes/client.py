@@ -28,7 +28,8 @@ def exchange(index: int, server: str, port: int, char: int, timeout: float) -> d
         emit("connect_called", client=index)
         sock.connect((server, port))
         record["connected_at"] = time.time()
-        record["address"] = "%s:%d" % sock.getsockname()[:2]
+        host, port_ = sock.getsockname()[:2]
+        record["address"] = f"{host}:{port_}"
         emit("connected", client=index, address=record["address"])
         sock.sendall(bytes([char]))
         emit("read_called", client=index)

@@ -109,10 +109,9 @@ def run(
         records, resume = done[v.name], resumed[v.name]
         t0 = min(r["started_at"] for r in records)
         outcomes = {o: sum(r["outcome"] == o for r in records) for o in sorted({r["outcome"] for r in records})}
-        connected_before = sum(1 for r in records if r["connected_at"] is not None and r["connected_at"] < resume)
-        late = [
-            r["connected_at"] - t0 for r in records if r["connected_at"] is not None and r["connected_at"] >= resume
-        ]
+        connects = [r["connected_at"] for r in records if r["connected_at"] is not None]
+        late = [at - t0 for at in connects if at >= resume]
+        connected_before = len(connects) - len(late)
         variants.append(
             {
                 "variant": v.name,
