@@ -39,7 +39,7 @@ def exchange(index: int, server: str, port: int, char: int, timeout: float) -> d
             record["outcome"] = "closed"
         else:
             record["outcome"], record["received"] = "ok", chr(answer[0])
-            sock.recv(1)  # EOF: the server closes after answering
+            record["eof_after_answer"] = sock.recv(1) == b""  # the server closes after answering
         emit("read_returned", client=index, received=record.get("received"))
     except OSError as exc:
         record["failed_at"] = time.time()
