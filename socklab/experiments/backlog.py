@@ -62,6 +62,7 @@ def run(
     hold: float = 3.0,
     plot_dir: Path | None = None,
     progress: Progress = quiet,
+    **_: Any,  # the lab images, which this experiment does not use
 ) -> Result:
     result = Result(NAME, CLAIM)
     started = time.monotonic()

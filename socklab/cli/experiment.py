@@ -1,0 +1,69 @@
+"""``socklab experiment list`` and ``socklab experiment NAME [--json]``: the lesson's claims, tested."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labconfig import option
+from socklab.cli.command import add_command
+from socklab.cli.exit_codes import ExitCode
+from socklab.experiments.registry import experiments, run_experiment
+from socklab.progress import to_stderr
+
+LIST = "list"
+
+
+@dataclass(frozen=True)
+class ExperimentOptions:
+    name: str = option("", f"an experiment, or '{LIST}' to name them all", metavar="NAME", positional=True)
+    json: bool = option(False, "print the result as JSON (what it did, the claim, the numbers, the verdict)")
+    plots: str = option("experiments", "folder for the pictures (timelines, counts)", metavar="DIR")
+    server_image: str = option(
+        "socklab/server:latest", "server image, for the experiments that run the lab's server", env="SERVER_IMAGE"
+    )
+    client_image: str = option(
+        "socklab/client:latest", "client image, for the experiments that run the lab's client", env="CLIENT_IMAGE"
+    )
+
+    def __post_init__(self) -> None:
+        known = experiments()
+        if self.name != LIST and self.name not in known:
+            raise ValueError(f"no experiment {self.name!r}; choose {LIST} or one of: {', '.join(known)}")
+
+
+def run(options: ExperimentOptions) -> ExitCode:
+    if options.name == LIST:
+        rows: list[dict[str, Any]] = [
+            {"name": e.name, "claim": e.claim, "summary": e.summary} for e in experiments().values()
+        ]
+        if options.json:
+            print(json.dumps(rows))
+        else:
+            width = max(len(r["name"]) for r in rows)
+            for r in rows:
+                print(f"{r['name']:<{width}}  {r['summary']}")
+        return ExitCode.OK
+    result = run_experiment(
+        options.name,
+        plot_dir=Path(options.plots),
+        server_image=options.server_image,
+        client_image=options.client_image,
+        progress=to_stderr(f"experiment {options.name}"),
+    )
+    print(json.dumps(result.as_json()) if options.json else result.text())
+    # The verdict is the finding, not a failure: "Linux differs" is a successful run.
+    return ExitCode.OK
+
+
+def register(sub: Any) -> None:
+    add_command(
+        sub,
+        "experiment",
+        "the lesson's claims as experiments on real hosts: what it says, what Linux does",
+        ExperimentOptions,
+        run,
+        epilog="examples:\n  socklab experiment list\n  socklab experiment backlog --json",
+    )
