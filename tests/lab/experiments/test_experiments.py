@@ -1,0 +1,75 @@
+"""Each experiment on real containers: the tests check the kernel's numbers, not the sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from socklab.experiments import backlog, blocking, order, pipe, zombies
+from socklab.lab.labels import RUN
+
+pytestmark = pytest.mark.lab
+
+
+def leftovers(docker_client, purpose: str) -> list[str]:
+    selector = {"label": f"io.socklab.purpose=experiment-{purpose}"}
+    return [c.name for c in docker_client.containers.list(all=True, filters=selector)] + [
+        n.name for n in docker_client.networks.list(filters=selector)
+    ]
+
+
+def test_backlog_completes_backlog_plus_one_and_drops_the_rest(probes_image, docker_client, tmp_path):
+    result = backlog.run(probes_image=probes_image, backlog=2, clients=6, hold=2.0, plot_dir=tmp_path)
+    n = result.numbers
+    assert (n["backlog"], n["clients"]) == (2, 6)
+    assert n["completed"] == 3, n  # Linux: the queue is full when it holds more than the backlog
+    assert n["listen_overflows"] > 0 and n["listen_drops"] > 0
+    default = n["variants"][0]
+    assert default["connected_before_accept"] == 3 and default["connected_after_accept"] == 3
+    assert default["outcomes"] == {"ok": 6}  # dropped SYNs are retried: everyone is served in the end
+    assert default["first_late_connect_s"] >= default["accept_resumed_s"]
+    assert (tmp_path / "backlog-timeline.png").stat().st_size > 0
+    assert not leftovers(docker_client, "backlog")
+
+
+def test_blocking_calls_sleep_in_the_kernel(probes_image):
+    result = blocking.run(probes_image=probes_image, delay=1.0)
+    accept, read = result.numbers["accept"], result.numbers["client_read"]
+    assert accept["state"] == "S" and "accept" in accept["wchan"]
+    assert read["state"] == "S" and read["wchan"] not in ("", "0")
+    assert read["blocked_seconds"] >= 0.9
+    assert result.agrees, result.text()
+
+
+def test_only_the_parent_that_never_waits_leaves_zombies(probes_image):
+    result = zombies.run(probes_image=probes_image, clients=5, delay=0.1)
+    modes = result.numbers["modes"]
+    assert all(m["answered"] == 5 for m in modes.values()), modes
+    assert modes["ignore"]["zombies_after"] == 0 and modes["reap"]["zombies_after"] == 0
+    assert modes["default"]["zombies_after"] == 5
+
+
+def test_a_fifo_pair_and_a_socket_make_the_same_exchange(probes_image):
+    result = pipe.run(probes_image=probes_image, delay=0.5)
+    fifo, tcp = result.numbers["fifo"], result.numbers["tcp"]
+    assert fifo["answer"] == tcp["answer"] == "B"
+    assert fifo["eof_after_close"] and tcp["eof_after_close"]
+    assert fifo["read_on_write_end"] == "EBADF"  # one direction per FIFO end
+    assert tcp["client"] != tcp["server"]
+
+
+def test_a_stream_keeps_order_not_writes_and_datagrams_keep_boundaries(probes_image):
+    result = order.run(probes_image=probes_image, writes=500, size=10)
+    tcp, udp = result.numbers["tcp"], result.numbers["udp"]
+    assert tcp["bytes"] == 5000 and tcp["in_order"]
+    assert tcp["reads"] < 500
+    assert udp["sizes"] == [10]
+
+
+def test_the_stage_labels_what_it_makes(probes_image, docker_client):
+    from socklab.experiments.stage import Stage
+
+    with Stage("labels", probes_image=probes_image) as stage:
+        container = stage.start("idle", ["probes.kernel", "sysctls"])
+        labels = container.get_wrapped_container().labels
+        assert labels[RUN] == stage.run_id
+    assert not leftovers(docker_client, "labels")
