@@ -28,6 +28,7 @@ COMMANDS = (
     "socklab.cli.setup",  # base, images, compose, demo, clean
     "socklab.cli.lab",  # run, matrix, swap
     "socklab.cli.experiment",  # experiment list | NAME
+    "socklab.cli.trace",  # trace
 )
 
 

@@ -35,7 +35,7 @@ class ProbeFailed(RuntimeError):
 
 
 class Stage:
-    def __init__(self, experiment: str, *, probes_image: str, progress: Progress = quiet) -> None:
+    def __init__(self, experiment: str, *, probes_image: str | None = None, progress: Progress = quiet) -> None:
         self.experiment = experiment
         self.probes_image = probes_image
         self.progress = progress
@@ -84,7 +84,7 @@ class Stage:
     def start(
         self,
         role: str,
-        command: list[str],
+        command: list[str] | None = None,
         *,
         image: str | None = None,
         alias: str | None = None,
@@ -93,19 +93,22 @@ class Stage:
     ) -> DockerContainer:
         """Start a container (the probes image by default) on the stage's network."""
         assert self.network is not None
+        image = image or self.probes_image
+        assert image is not None, "a stage without the probes image needs an image for each container"
         container = (
-            DockerContainer(image or self.probes_image)
+            DockerContainer(image)
             .with_network(self.network)
-            .with_command(command)
             .with_envs(**(env or {}))
             .with_name(f"socklab-experiments-{self.experiment}-{self.run_id}-{role}")
             .with_kwargs(labels=self.labels, **docker_kwargs)
         )
         if alias:
             container.with_network_aliases(alias)
+        if command is not None:
+            container.with_command(command)
         self.containers.append(container)
         container.start()
-        self.progress(f"{role}: {' '.join(command)}")
+        self.progress(f"{role}: {image} {' '.join(command or [])}")
         return container
 
     def address(self, container: DockerContainer) -> str:
@@ -130,12 +133,17 @@ class Stage:
                         found.append(event)
         return found
 
+    def wait_for_line(self, container: DockerContainer, pattern: str, timeout: float = 30) -> None:
+        """Wait until the container's output matches ``pattern`` (a regex); ProbeFailed with its output."""
+        try:
+            wait_for_log(container, pattern, timeout)
+        except Exception as exc:  # a timeout or an exited container: say what it printed
+            name = container.get_wrapped_container().name
+            raise ProbeFailed(f"{name} never printed {pattern!r}: {exc}\n{self.output(container)[-3000:]}") from exc
+
     def wait_for_event(self, container: DockerContainer, name: str, timeout: float = 30) -> dict[str, Any]:
         """Wait until the probe prints the event ``name``; return the first one."""
-        try:
-            wait_for_log(container, re.escape(f'"event": "{name}"'), timeout)
-        except Exception as exc:
-            raise ProbeFailed(f"no {name!r} event from {container._name}: {exc}\n{self.output(container)}") from exc
+        self.wait_for_line(container, re.escape(f'"event": "{name}"'), timeout)
         return self.events(container, name)[0]
 
     def exec(self, container: DockerContainer, command: list[str], *, user: str = "") -> str:

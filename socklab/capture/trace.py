@@ -1,0 +1,149 @@
+"""One client's exchange with the lab's server, captured on the server's interface, written three ways.
+
+The server and the client are the lab's own images on a throwaway network; tcpdump runs in a tools
+sidecar in the server's namespace from before the client starts until the server's side of the
+connection is closed. Out come the raw pcap (Wireshark opens it), a text listing and a sequence diagram.
+With ``loss`` percent, packets in and out of the server are dropped at random while the client runs,
+and the retransmissions show in all three.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from socklab.capture.diagram import Host, draw_sequence
+from socklab.capture.packets import Segment, listing, read_segments
+from socklab.capture.sidecar import Tcpdump, tools_image
+from socklab.experiments.loss import packet_loss
+from socklab.experiments.stage import Stage
+from socklab.progress import Progress, quiet
+
+PORT = 9736
+# Run in the server container: its connections on the port other than the listener and TIME_WAIT.
+OPEN_CONNECTIONS = (
+    "import sys\n"
+    "rows = [l.split() for l in open('/proc/net/tcp').read().splitlines()[1:]]\n"
+    f"print(sum(1 for r in rows if r[1].endswith(':{PORT:04X}') and r[3] not in ('0A', '06')))\n"
+)
+
+
+class ExchangeFailed(RuntimeError):
+    """The client did not finish its exchange; the message carries its output."""
+
+
+@dataclass
+class TraceResult:
+    pcap: Path
+    picture: Path
+    text: Path
+    client: Host
+    server: Host
+    answer: str | None
+    segments: list[Segment] = field(default_factory=list)
+    fault: str | None = None
+    tcpdump: str = ""
+    seconds: float = 0.0
+
+    @property
+    def retransmissions(self) -> int:
+        return sum(s.retransmission for s in self.segments)
+
+    def labels(self) -> list[str]:
+        return [s.label for s in self.segments]
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.segments)} segments between {self.client.name} {self.client.address} and "
+            f"{self.server.name} {self.server.address}:{PORT}, answer {self.answer!r}, "
+            f"{self.retransmissions} retransmission(s)" + (f" under {self.fault}" if self.fault else "")
+        )
+
+
+def _wait_until_closed(stage: Stage, server: object, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stage.exec(server, ["python", "-c", OPEN_CONNECTIONS]).strip() == "0":  # type: ignore[arg-type]
+            return
+        time.sleep(0.1)
+
+
+def run_trace(
+    *,
+    output: Path,
+    server_image: str = "socklab/server:latest",
+    client_image: str = "socklab/client:latest",
+    delay: float = 1.0,
+    loss: float = 0.0,
+    progress: Progress = quiet,
+) -> TraceResult:
+    started = time.monotonic()
+    output.mkdir(parents=True, exist_ok=True)
+    with Stage("trace", progress=progress) as stage:
+        tools = tools_image(stage.docker, progress)
+        server = stage.start("server", image=server_image, alias="server", env={"SOCKLAB_DELAY": f"{delay:g}"})
+        stage.wait_for_line(server, r"listening on")
+        server_ip = stage.address(server)
+        capture = Tcpdump(
+            server.get_wrapped_container(),
+            image=tools,
+            labels=stage.labels,
+            name=f"socklab-experiments-trace-{stage.run_id}-tcpdump",
+            bpf=f"tcp port {PORT}",
+        )
+        fault = None
+        with capture:
+            progress(f"tcpdump listening in {server_ip}'s namespace")
+            with _maybe_loss(stage, server, loss, progress) as fault:
+                client = stage.start(
+                    "client",
+                    image=client_image,
+                    env={"SOCKLAB_SERVER": "server", "SOCKLAB_JSON": "true", "SOCKLAB_PORT": str(PORT)},
+                )
+                wrapped = client.get_wrapped_container()
+                status = wrapped.wait(timeout=delay + 120)["StatusCode"]
+                out = stage.output(client)
+                _wait_until_closed(stage, server)
+        if status != 0:
+            raise ExchangeFailed(f"the client exited {status}: {out[-2000:]}")
+    record = next((json.loads(line) for line in out.splitlines() if line.startswith("{")), {})
+    client_ip = str(record.get("address") or "?").rpartition(":")[0]
+    client_host = Host(f"client {record.get('host', '')}".strip(), client_ip)
+    server_host = Host("server", server_ip)
+    segments = read_segments(capture.pcap, port=PORT)
+    result = TraceResult(
+        pcap=output / "trace.pcap",
+        picture=output / "trace.png",
+        text=output / "trace.txt",
+        client=client_host,
+        server=server_host,
+        answer=record.get("received"),
+        segments=segments,
+        fault=fault,
+        tcpdump=capture.summary,
+    )
+    result.pcap.write_bytes(capture.pcap)
+    title = f"one exchange: 'A' -> {result.answer!r}, server delay {delay:g} s" + (
+        f", {loss:g} % loss on the server's interface" if loss else ""
+    )
+    draw_sequence(segments, client_host, server_host, result.picture, title=title)
+    names = {client_ip: "client", server_ip: "server"}
+    result.text.write_text(f"{title}\n{result.summary()}\n\n{listing(segments, names)}\n\ntcpdump: {capture.summary}\n")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _maybe_loss(stage: Stage, server: object, percent: float, progress: Progress):  # type: ignore[no-untyped-def]
+    import contextlib
+
+    if not percent:
+        return contextlib.nullcontext(None)
+    return packet_loss(
+        stage.docker,
+        server.get_wrapped_container(),  # type: ignore[attr-defined]
+        percent,
+        run_id=stage.run_id,
+        progress=progress,
+    )

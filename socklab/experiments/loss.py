@@ -1,0 +1,55 @@
+"""Random packet loss on a container's interface, for as long as a ``with`` block lasts.
+
+One function, so that one place decides how: the faults package's ``loss`` fault when this socklab has it
+(a named, undoable fault held by its own sidecar agent), else the smallest equivalent here: iptables
+``statistic`` rules added and removed by one-shot tools sidecars in the container's namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import docker
+from docker.models.containers import Container
+
+from socklab.capture.sidecar import run_in_namespace, tools_image
+from socklab.lab.labels import run_labels
+from socklab.progress import Progress, quiet
+
+# Loopback is spared: Docker's DNS answers inside the namespace on 127.0.0.11, and a server that
+# names its peers would otherwise wait out resolver timeouts that have nothing to do with the network.
+CHAINS = (("INPUT", "-i"), ("OUTPUT", "-o"))
+STATISTIC = ("-m", "statistic", "--mode", "random", "--probability")
+
+
+def _rules(percent: float, action: str) -> list[list[str]]:
+    probability = f"{percent / 100:.4f}"
+    return [["iptables", action, chain, "!", way, "lo", *STATISTIC, probability, "-j", "DROP"] for chain, way in CHAINS]
+
+
+@contextlib.contextmanager
+def packet_loss(
+    client: docker.DockerClient, target: Container, percent: float, *, run_id: str, progress: Progress = quiet
+) -> Iterator[str]:
+    """Drop ``percent`` % of the packets in and out of ``target``; yields what was applied, in words."""
+    try:
+        from socklab.faults.network import loss
+    except ImportError:
+        loss = None
+    if loss is not None:
+        with loss(target, percent=percent, client=client, run_id=run_id) as record:
+            progress(f"{percent:g} % loss on {target.name}: {record.mechanism}")
+            yield f"{record.mechanism}: {'; '.join(record.commands)}"
+        return
+    image = tools_image(client, progress)
+    labels = run_labels(run_id, "loss")
+    for rule in _rules(percent, "-A"):
+        run_in_namespace(client, target, rule, image=image, labels=labels)
+    progress(f"{percent:g} % loss on {target.name} (iptables statistic in its namespace, in and out)")
+    try:
+        yield f"iptables statistic --probability {percent / 100:g} DROP on INPUT and OUTPUT (not lo) in {target.name}"
+    finally:
+        for rule in _rules(percent, "-D"):
+            with contextlib.suppress(Exception):  # the container may be gone already; it takes its rules along
+                run_in_namespace(client, target, rule, image=image, labels=labels)
