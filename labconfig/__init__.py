@@ -75,7 +75,8 @@ def converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
     if kind.replace(" ", "") == "tuple[str,...]":
         return _parse_words
-    return {"bool": _parse_bool, "int": int, "float": float, "str": str}[kind]
+    plain: dict[str, Callable[[str], Any]] = {"bool": _parse_bool, "int": int, "float": float, "str": str}
+    return plain[kind]
 
 
 def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
