@@ -11,12 +11,15 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["ConfigError", "env_name", "flag_name", "load", "option", "parser_for"]
 
 PREFIX = "SOCKLAB_"
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -48,12 +51,13 @@ def _parse_bool(text: str) -> bool:
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     # Annotations are strings under `from __future__ import annotations`; the knobs use four plain types.
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
-    return {"bool": _parse_bool, "int": int, "float": float, "str": str}[kind]
+    converters: dict[str, Callable[[str], Any]] = {"bool": _parse_bool, "int": int, "float": float, "str": str}
+    return converters[str(kind)]
 
 
 def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         name = env_name(field.name, prefix)
         if name in environ:
             try:
@@ -81,7 +85,7 @@ def parser_for(
         epilog=epilog,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         default = from_env.get(field.name, field.default)
         help_text = f"{field.metadata.get('help', '')} [env {env_name(field.name, prefix)}]"
         convert = _converter(field)
