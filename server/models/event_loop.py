@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar, cast
 
 from ..config import ServerConfig
@@ -151,6 +152,8 @@ class AsyncServer(Server):
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         super().__init__(config, log)
         self.loop = asyncio.new_event_loop()
+        # Made now, not on the first lookup: importing it then needs a descriptor, which may be the one missing.
+        self.loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="names"))
         self.connections: set[StreamConnection] = set()
         self.pending_logs: set[asyncio.Future[None]] = set()
         self.datagrams = 0
