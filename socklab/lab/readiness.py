@@ -23,7 +23,7 @@ class ServerExited(RuntimeError):
 
 def container_address(container: WaitStrategyTarget, network: str) -> str:
     networks = container.get_wrapped_container().attrs["NetworkSettings"]["Networks"]
-    return networks[network]["IPAddress"]
+    return str(networks[network]["IPAddress"])
 
 
 def wait_for_log(container: WaitStrategyTarget, pattern: str, timeout: float) -> None:
