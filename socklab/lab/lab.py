@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 
 import docker
@@ -124,7 +125,9 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         assert self.network is not None
-        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(self.startup_timeout)
+        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(
+            timedelta(seconds=self.startup_timeout)
+        )
         self.server = self.add(node, wait=wait)
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
