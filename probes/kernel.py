@@ -61,6 +61,24 @@ def sockets(port: int | None = None) -> list[dict]:
     return found
 
 
+def unix_sockets() -> list[dict]:
+    """``/proc/net/unix``: the AF_UNIX sockets of this network namespace, with the path each was bound to."""
+    found = []
+    with open("/proc/net/unix") as file:
+        for line in file.read().splitlines()[1:]:
+            fields = line.split()
+            flags, kind, state = int(fields[3], 16), int(fields[4], 16), int(fields[5], 16)
+            found.append(
+                {
+                    "path": fields[7] if len(fields) > 7 else None,
+                    "listening": bool(flags & 0x10000),  # __SO_ACCEPTCON
+                    "type": {1: "stream", 2: "dgram", 5: "seqpacket"}.get(kind, str(kind)),
+                    "state": state,
+                }
+            )
+    return found
+
+
 def process(pid: int) -> dict:
     """State letter (S = sleeping, R = running, Z = zombie) and wait channel: where in the kernel it sleeps."""
     with open(f"/proc/{pid}/stat") as file:
@@ -138,7 +156,7 @@ def sysctls() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m probes.kernel")
-    parser.add_argument("what", choices=("counters", "sockets", "process", "zombies", "stat", "sysctls"))
+    parser.add_argument("what", choices=("counters", "sockets", "unix", "process", "zombies", "stat", "sysctls"))
     parser.add_argument("target", nargs="?", help="port (sockets), pid (process), path (stat)")
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--interval", type=float, default=0.1)
@@ -146,6 +164,7 @@ def main() -> None:
     readers: dict[str, Callable[[], object]] = {
         "counters": counters,
         "sockets": lambda: sockets(int(args.target) if args.target else None),
+        "unix": unix_sockets,
         "process": lambda: process(int(args.target)),
         "zombies": zombies,
         "stat": lambda: file_status(args.target),

@@ -27,6 +27,7 @@ class ExperimentOptions:
     client_image: str = option(
         "socklab/client:latest", "client image, for the experiments that run the lab's client", env="CLIENT_IMAGE"
     )
+    udp_server_image: str = option("socklab/server:async", "server image that serves UDP (stream-vs-datagram)")
 
     def __post_init__(self) -> None:
         known = experiments()
@@ -51,6 +52,7 @@ def run(options: ExperimentOptions) -> ExitCode:
         plot_dir=Path(options.plots),
         server_image=options.server_image,
         client_image=options.client_image,
+        udp_server_image=options.udp_server_image,
         progress=to_stderr(f"experiment {options.name}"),
     )
     print(json.dumps(result.as_json()) if options.json else result.text())

@@ -1,7 +1,8 @@
 """Every experiment by name (one list), and running one: the probes image first, then the experiment.
 
 An experiment is a module with ``NAME``, ``CLAIM``, a docstring whose first line says what it does, and
-``run(*, probes_image, plot_dir, progress, **images) -> Result``.
+``run(*, probes_image, plot_dir, progress, **images) -> Result``; the lab's images (server, client, UDP
+server) are passed to every experiment, and those that run only the probes ignore them.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def run_experiment(
     probes_image: str | None = None,
     server_image: str = "socklab/server:latest",
     client_image: str = "socklab/client:latest",
+    udp_server_image: str = "socklab/server:async",
     progress: Progress = quiet,
 ) -> Result:
     """Run one experiment in its own throwaway lab; everything it made is removed when it returns."""
@@ -84,5 +86,6 @@ def run_experiment(
         plot_dir=plot_dir,
         server_image=server_image,
         client_image=client_image,
+        udp_server_image=udp_server_image,
         progress=progress,
     )

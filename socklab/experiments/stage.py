@@ -34,6 +34,10 @@ class ProbeFailed(RuntimeError):
     """A probe in a container failed or never said what we waited for; the message carries its output."""
 
 
+def _values(output: str) -> list[Any]:
+    return [json.loads(line)["value"] for line in output.splitlines() if line.startswith("{")]
+
+
 class Stage:
     def __init__(self, experiment: str, *, probes_image: str | None = None, progress: Progress = quiet) -> None:
         self.experiment = experiment
@@ -89,19 +93,29 @@ class Stage:
         image: str | None = None,
         alias: str | None = None,
         env: dict[str, str] | None = None,
+        networked: bool = True,
+        mounts: dict[str, str] | None = None,
         **docker_kwargs: Any,
     ) -> DockerContainer:
-        """Start a container (the probes image by default) on the stage's network."""
+        """Start a container (the probes image by default) on the stage's network, or on none at all.
+
+        ``mounts`` maps a volume of this stage (see ``volume()``) to a path in the container.
+        """
         assert self.network is not None
         image = image or self.probes_image
         assert image is not None, "a stage without the probes image needs an image for each container"
+        container = DockerContainer(image)
+        if networked:
+            container.with_network(self.network)
+        else:
+            docker_kwargs["network_mode"] = "none"
         container = (
-            DockerContainer(image)
-            .with_network(self.network)
-            .with_envs(**(env or {}))
+            container.with_envs(**(env or {}))
             .with_name(f"socklab-experiments-{self.experiment}-{self.run_id}-{role}")
             .with_kwargs(labels=self.labels, **docker_kwargs)
         )
+        for volume, path in (mounts or {}).items():
+            container.with_volume_mapping(volume, path, "rw")
         if alias:
             container.with_network_aliases(alias)
         if command is not None:
@@ -156,7 +170,30 @@ class Stage:
     def kernel(self, container: DockerContainer, what: str, *args: str) -> list[Any]:
         """``probes.kernel`` in the container: one value per sample (see its ``--samples``)."""
         output = self.exec(container, ["python", "-m", "probes.kernel", what, *args])
-        return [json.loads(line)["value"] for line in output.splitlines() if line.startswith("{")]
+        return _values(output)
+
+    def observe(self, target: DockerContainer, what: str, *args: str) -> list[Any]:
+        """``probes.kernel`` in ``target``'s network namespace, from a probes sidecar.
+
+        For any image, even one without Python (the C server): ``/proc/net`` is the reader's network
+        namespace, so the sidecar reads the target's counters and sockets. It needs no capabilities.
+        """
+        assert self.probes_image is not None
+        sidecar = self.docker.containers.run(
+            self.probes_image,
+            ["probes.kernel", what, *args],
+            network_mode=f"container:{target.get_wrapped_container().id}",
+            labels=self.labels,
+            detach=True,
+        )
+        try:
+            status = sidecar.wait(timeout=60)["StatusCode"]
+            output = sidecar.logs().decode(errors="replace")
+        finally:
+            sidecar.remove(force=True)
+        if status != 0:
+            raise ProbeFailed(f"probes.kernel {what} beside {target.get_wrapped_container().name}: {output[-2000:]}")
+        return _values(output)
 
     def signal(self, container: DockerContainer, name: str) -> None:
         container.get_wrapped_container().kill(signal=name)

@@ -1,0 +1,87 @@
+"""``unix``: the same server and client over AF_UNIX: two containers, no network, one socket file.
+
+The server listens on a path in a volume that both containers mount; the file it creates is a socket
+(type ``s`` in ``ls -l``), and the client that opens it gets 'B' as over TCP. Then the file is removed
+while the server still runs: the kernel keeps the listening socket (``/proc/net/unix`` still lists it),
+but the name was the only way in, so a new client fails at once with "No such file or directory".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from socklab.experiments.record import Result
+from socklab.experiments.stage import Stage
+from socklab.progress import Progress, quiet
+from wire import DEFAULT_SOCKET_PATH
+
+NAME = "unix"
+CLAIM = "a socket can live on one machine (AF_UNIX, named by a file) as well as across a network"
+SOCKET_DIR = DEFAULT_SOCKET_PATH.rsplit("/", 1)[0]
+
+
+def _client_record(stage: Stage, client: Any) -> tuple[int, dict[str, Any], str]:
+    status = int(client.get_wrapped_container().wait(timeout=60)["StatusCode"])
+    output = stage.output(client)
+    record = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), {})
+    return status, record, output
+
+
+def run(*, probes_image: str, server_image: str, client_image: str, progress: Progress = quiet, **_: Any) -> Result:
+    result = Result(NAME, CLAIM)
+    started = time.monotonic()
+    result.did += [
+        f"a volume mounted at {SOCKET_DIR} in a server container and a client container, both with no network",
+        f"the server ({server_image}) listens on {DEFAULT_SOCKET_PATH} (SOCKLAB_TRANSPORT=unix); the file is "
+        "looked at like ls -l from a third container on the same volume",
+        "the client sends 'A' over the socket file",
+        "the file is removed while the server runs; a new client tries again (connect deadline 2 s)",
+    ]
+    with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
+        volume = stage.volume("socket")
+        mount = {volume: SOCKET_DIR}
+        unix = {"SOCKLAB_TRANSPORT": "unix", "SOCKLAB_SOCKET_PATH": DEFAULT_SOCKET_PATH}
+        server = stage.start(
+            "server", image=server_image, env={**unix, "SOCKLAB_DELAY": "0.5"}, networked=False, mounts=mount
+        )
+        stage.wait_for_line(server, r"listening on")
+        looker = stage.start("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
+        looker.get_wrapped_container().wait(timeout=60)
+        listed = json.loads(stage.output(looker).splitlines()[0])["value"]
+        client_env = {**unix, "SOCKLAB_JSON": "true", "SOCKLAB_CONNECT_DEADLINE": "2"}
+        client = stage.start("client", image=client_image, env=client_env, networked=False, mounts=mount)
+        first_status, first, _ = _client_record(stage, client)
+        remover = stage.start("rm", ["probes.unlink", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
+        remover.get_wrapped_container().wait(timeout=60)
+        kernel_view = [s for s in stage.observe(server, "unix")[0] if s["path"] == DEFAULT_SOCKET_PATH]
+        late = stage.start("late-client", image=client_image, env=client_env, networked=False, mounts=mount)
+        late_status, second, late_output = _client_record(stage, late)
+        server_container = server.get_wrapped_container()
+        server_container.reload()
+        server_state = server_container.status
+
+    result.numbers = {
+        "file": listed,
+        "first_client": {"exit_code": first_status, "received": first.get("received"), "server": first.get("server")},
+        "kernel_after_removal": kernel_view,
+        "late_client": {
+            "exit_code": late_status,
+            "outcome": second.get("outcome"),
+            "error": second.get("error") or late_output.strip()[-300:],
+        },
+        "server_after_removal": server_state,
+    }
+    result.observed += [
+        f"{listed['mode']} {listed['owner']} {listed['size']} {listed['path']}  "
+        f"(type {'socket' if listed['is_socket'] else 'not a socket'})",
+        f"first client: exit {first_status}, answer {first.get('received')!r} over {first.get('server')}",
+        f"after rm: the server is {server_state}; /proc/net/unix in its namespace still lists "
+        f"{sum(s['listening'] for s in kernel_view)} listening socket(s) bound to {DEFAULT_SOCKET_PATH}",
+        f"late client: exit {late_status}, {second.get('outcome')}: {result.numbers['late_client']['error']}",
+    ]
+    if not listed.get("is_socket") or first.get("received") != "B":
+        result.differences.append("the exchange over the socket file did not work as over TCP")
+    result.seconds = time.monotonic() - started
+    return result
