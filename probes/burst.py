@@ -14,6 +14,7 @@ import errno
 import selectors
 import socket
 import time
+from typing import Any
 
 from probes.events import emit
 
@@ -24,8 +25,10 @@ def outcome_of(code: int) -> str:
     return FAILURES.get(code, errno.errorcode.get(code, str(code)).lower())
 
 
-def run(server: str, port: int, count: int, char: int, timeout: float) -> list[dict]:
-    records = [{"client": i, "connected_at": None, "answered_at": None, "outcome": "pending"} for i in range(count)]
+def run(server: str, port: int, count: int, char: int, timeout: float) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = [
+        {"client": i, "connected_at": None, "answered_at": None, "outcome": "pending"} for i in range(count)
+    ]
     selector = selectors.DefaultSelector()
     for index in range(count):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -41,8 +44,9 @@ def run(server: str, port: int, count: int, char: int, timeout: float) -> list[d
     deadline = time.monotonic() + timeout
     while selector.get_map() and time.monotonic() < deadline:
         for key, _mask in selector.select(min(0.5, max(0.0, deadline - time.monotonic()))):
-            sock, record = key.fileobj, records[key.data]
-            assert isinstance(sock, socket.socket)
+            record = records[key.data]
+            assert isinstance(key.fileobj, socket.socket)
+            sock = key.fileobj
             if record["connected_at"] is None:
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code:
@@ -66,7 +70,7 @@ def run(server: str, port: int, count: int, char: int, timeout: float) -> list[d
     return records
 
 
-def _finish(selector: selectors.BaseSelector, sock: socket.socket, record: dict, outcome: str) -> None:
+def _finish(selector: selectors.BaseSelector, sock: socket.socket, record: dict[str, Any], outcome: str) -> None:
     record["outcome"] = outcome
     if outcome != "ok":
         record["failed_at"] = time.time()

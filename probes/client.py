@@ -13,14 +13,15 @@ import argparse
 import socket
 import threading
 import time
+from typing import Any
 
 from probes.events import emit
 
 OUTCOMES = {ConnectionRefusedError: "refused", ConnectionResetError: "reset", TimeoutError: "timeout"}
 
 
-def exchange(index: int, server: str, port: int, char: int, timeout: float) -> dict:
-    record: dict = {"client": index, "started_at": time.time(), "connected_at": None, "answered_at": None}
+def exchange(index: int, server: str, port: int, char: int, timeout: float) -> dict[str, Any]:
+    record: dict[str, Any] = {"client": index, "started_at": time.time(), "connected_at": None, "answered_at": None}
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if timeout > 0:
         sock.settimeout(timeout)
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="per socket operation; 0: block forever")
     args = parser.parse_args()
     address = socket.gethostbyname(args.server)
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     if args.sequential:
         for index in range(args.count):
             records.append(exchange(index, address, args.port, ord(args.char), args.timeout))

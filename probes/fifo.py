@@ -15,6 +15,7 @@ import os
 import stat
 import tempfile
 import time
+from typing import Any
 
 from probes.events import emit
 
@@ -42,7 +43,7 @@ def main() -> None:
         server(request, reply, args.delay)
         os._exit(0)
 
-    facts: dict = {"request": request, "mode": stat.filemode(os.stat(request).st_mode)}
+    facts: dict[str, Any] = {"request": request, "mode": stat.filemode(os.stat(request).st_mode)}
     out = os.open(request, os.O_WRONLY)  # blocks until the server opens the other end
     facts["capacity"] = fcntl.fcntl(out, F_GETPIPE_SZ)
     try:

@@ -14,6 +14,7 @@ import pwd
 import stat
 import time
 from collections.abc import Callable
+from typing import Any
 
 TCP_STATES = {
     "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
@@ -32,7 +33,7 @@ def snmp_tables(path: str) -> dict[str, dict[str, int]]:
     return tables
 
 
-def counters() -> dict:
+def counters() -> dict[str, Any]:
     return {**snmp_tables("/proc/net/snmp"), **snmp_tables("/proc/net/netstat")}
 
 
@@ -42,7 +43,7 @@ def _endpoint(text: str) -> str:
     return f"{'.'.join(map(str, octets))}:{int(port, 16)}"
 
 
-def sockets(port: int | None = None) -> list[dict]:
+def sockets(port: int | None = None) -> list[dict[str, Any]]:
     """``/proc/net/tcp``. For a LISTEN socket ``rx_queue`` is its accept queue (``ss -lnt``'s Recv-Q)."""
     found = []
     with open("/proc/net/tcp") as file:
@@ -56,12 +57,12 @@ def sockets(port: int | None = None) -> list[dict]:
                 "tx_queue": tx,
                 "rx_queue": rx,
             }
-            if port is None or entry["local"].endswith(f":{port}"):
+            if port is None or str(entry["local"]).endswith(f":{port}"):
                 found.append(entry)
     return found
 
 
-def unix_sockets() -> list[dict]:
+def unix_sockets() -> list[dict[str, Any]]:
     """``/proc/net/unix``: the AF_UNIX sockets of this network namespace, with the path each was bound to."""
     found = []
     with open("/proc/net/unix") as file:
@@ -79,7 +80,7 @@ def unix_sockets() -> list[dict]:
     return found
 
 
-def process(pid: int) -> dict:
+def process(pid: int) -> dict[str, Any]:
     """State letter (S = sleeping, R = running, Z = zombie) and wait channel: where in the kernel it sleeps."""
     with open(f"/proc/{pid}/stat") as file:
         raw = file.read()
@@ -92,7 +93,7 @@ def process(pid: int) -> dict:
     return {"pid": pid, "comm": comm, "state": rest[0], "ppid": int(rest[1]), "wchan": wchan, "cmdline": cmdline}
 
 
-def processes() -> list[dict]:
+def processes() -> list[dict[str, Any]]:
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -103,13 +104,13 @@ def processes() -> list[dict]:
     return found
 
 
-def zombies() -> dict:
+def zombies() -> dict[str, Any]:
     """Processes in state Z: what ``ps`` shows as ``<defunct>``."""
     every = processes()
     return {"processes": len(every), "zombies": [p for p in every if p["state"] == "Z"]}
 
 
-def file_status(path: str) -> dict:
+def file_status(path: str) -> dict[str, Any]:
     """What ``ls -l`` shows: type and mode, owner, group, size."""
     try:
         st = os.lstat(path)
@@ -142,7 +143,7 @@ SYSCTLS = (
 )
 
 
-def sysctls() -> dict:
+def sysctls() -> dict[str, Any]:
     """The network namespace's own values (absent ones are left out: older kernels lack some)."""
     values = {}
     for name in SYSCTLS:

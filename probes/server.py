@@ -15,6 +15,8 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
 
 from probes.events import emit
 
@@ -30,7 +32,7 @@ def serve_one(conn: socket.socket, peer: str, delay: float) -> None:
     conn.close()
 
 
-def reap(_signum: int, _frame: object) -> None:
+def reap(_signum: int, _frame: FrameType | None) -> None:
     while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
@@ -40,7 +42,11 @@ def reap(_signum: int, _frame: object) -> None:
             return
 
 
-SIGCHLD = {"ignore": signal.SIG_IGN, "default": signal.SIG_DFL, "reap": reap}
+SIGCHLD: dict[str, signal.Handlers | Callable[[int, FrameType | None], None]] = {
+    "ignore": signal.SIG_IGN,
+    "default": signal.SIG_DFL,
+    "reap": reap,
+}
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ target's own ``eth0``; it writes the pcap inside itself, and the host copies the
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import re
 import tarfile
@@ -36,15 +37,15 @@ class CaptureFailed(RuntimeError):
 
 def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
     """The tools image (python3, iproute2, iptables, tcpdump), built from Debian packages when missing."""
+    # The images package's builder (``ensure_image``), when this socklab has it; else an image built before.
+    ensure_image = getattr(importlib.import_module("socklab.images"), "ensure_image", None)
+    if ensure_image is not None:
+        return str(ensure_image(client, "tools", progress=progress))
     try:
-        from socklab.images import ensure_image  # the images package's builder, once it is on this branch
-    except ImportError:
-        try:
-            client.images.get(TOOLS_TAG)
-        except docker.errors.ImageNotFound as exc:
-            raise ToolsMissing(f"{TOOLS_TAG} is missing and this socklab cannot build it") from exc
-        return TOOLS_TAG
-    return str(ensure_image(client, "tools", progress=progress))
+        client.images.get(TOOLS_TAG)
+    except docker.errors.ImageNotFound as exc:
+        raise ToolsMissing(f"{TOOLS_TAG} is missing and this socklab cannot build it") from exc
+    return TOOLS_TAG
 
 
 class Tcpdump:
@@ -126,7 +127,7 @@ def run_in_namespace(
     try:
         sidecar.start()
         status = sidecar.wait(timeout=60)["StatusCode"]
-        output = sidecar.logs().decode(errors="replace")
+        output = bytes(sidecar.logs()).decode(errors="replace")
     finally:
         sidecar.remove(force=True)
     if status != 0:

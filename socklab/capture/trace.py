@@ -9,25 +9,36 @@ and the retransmissions show in all three.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from testcontainers.core.container import DockerContainer
 
 from socklab.capture.diagram import Host, draw_sequence
 from socklab.capture.packets import Segment, listing, read_segments
-from socklab.capture.sidecar import Tcpdump, tools_image
+from socklab.capture.sidecar import Tcpdump, run_in_namespace, tools_image
 from socklab.experiments.loss import packet_loss
 from socklab.experiments.stage import Stage
 from socklab.progress import Progress, quiet
 
 PORT = 9736
-# Run in the server container: its connections on the port other than the listener and TIME_WAIT.
-OPEN_CONNECTIONS = (
-    "import sys\n"
-    "rows = [l.split() for l in open('/proc/net/tcp').read().splitlines()[1:]]\n"
-    f"print(sum(1 for r in rows if r[1].endswith(':{PORT:04X}') and r[3] not in ('0A', '06')))\n"
-)
+CLOSE_WAIT_LIMIT = 5.0  # seconds to let the connection finish closing after the client exits
+# Run beside the server (any image: the tools sidecar brings python3): wait until no connection on the
+# port is left but the listener and TIME_WAIT, i.e. both FINs were sent and acknowledged.
+WAIT_CLOSED = f"""
+import time
+deadline = time.monotonic() + {CLOSE_WAIT_LIMIT}
+def open_connections():
+    rows = [line.split() for line in open('/proc/net/tcp').read().splitlines()[1:]]
+    return [r for r in rows if r[1].endswith(':{PORT:04X}') and r[3] not in ('0A', '06')]
+while open_connections() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(len(open_connections()))
+"""
 
 
 class ExchangeFailed(RuntimeError):
@@ -60,14 +71,6 @@ class TraceResult:
             f"{self.server.name} {self.server.address}:{PORT}, answer {self.answer!r}, "
             f"{self.retransmissions} retransmission(s)" + (f" under {self.fault}" if self.fault else "")
         )
-
-
-def _wait_until_closed(stage: Stage, server: object, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stage.exec(server, ["python", "-c", OPEN_CONNECTIONS]).strip() == "0":  # type: ignore[arg-type]
-            return
-        time.sleep(0.1)
 
 
 def run_trace(
@@ -105,10 +108,13 @@ def run_trace(
                 wrapped = client.get_wrapped_container()
                 status = wrapped.wait(timeout=delay + 120)["StatusCode"]
                 out = stage.output(client)
-                _wait_until_closed(stage, server)
+                wrapped_server = server.get_wrapped_container()
+                run_in_namespace(
+                    stage.docker, wrapped_server, ["python3", "-c", WAIT_CLOSED], image=tools, labels=stage.labels
+                )
         if status != 0:
             raise ExchangeFailed(f"the client exited {status}: {out[-2000:]}")
-    record = next((json.loads(line) for line in out.splitlines() if line.startswith("{")), {})
+    record: dict[str, Any] = next((json.loads(line) for line in out.splitlines() if line.startswith("{")), {})
     client_ip = str(record.get("address") or "?").rpartition(":")[0]
     client_host = Host(f"client {record.get('host', '')}".strip(), client_ip)
     server_host = Host("server", server_ip)
@@ -135,15 +141,9 @@ def run_trace(
     return result
 
 
-def _maybe_loss(stage: Stage, server: object, percent: float, progress: Progress):  # type: ignore[no-untyped-def]
-    import contextlib
-
+def _maybe_loss(
+    stage: Stage, server: DockerContainer, percent: float, progress: Progress
+) -> contextlib.AbstractContextManager[str | None]:
     if not percent:
         return contextlib.nullcontext(None)
-    return packet_loss(
-        stage.docker,
-        server.get_wrapped_container(),  # type: ignore[attr-defined]
-        percent,
-        run_id=stage.run_id,
-        progress=progress,
-    )
+    return packet_loss(stage.docker, server.get_wrapped_container(), percent, run_id=stage.run_id, progress=progress)

@@ -48,7 +48,8 @@ def _listen_queue(stage: Stage, server: Any) -> tuple[int, int]:
 
 
 def _tcp_ext(stage: Stage, server: Any) -> dict[str, int]:
-    return stage.kernel(server, "counters")[0]["TcpExt"]
+    counters: dict[str, int] = stage.kernel(server, "counters")[0]["TcpExt"]
+    return counters
 
 
 COUNTERS = ("ListenOverflows", "ListenDrops", "TCPReqQFullDoCookies", "TCPReqQFullDrop", "SyncookiesSent")
@@ -159,7 +160,7 @@ def run(
     return result
 
 
-def _describe(variants: list[dict], backlog: int, clients: int) -> list[str]:
+def _describe(variants: list[dict[str, Any]], backlog: int, clients: int) -> list[str]:
     lines = [
         f"{'variant':<18} {'completed':>9} {'half-open':>9} {'overflows':>9} {'drops':>6}  "
         f"{'before/after accept':>19}  outcomes",
@@ -184,7 +185,7 @@ def _describe(variants: list[dict], backlog: int, clients: int) -> list[str]:
     return lines
 
 
-def _differences(variants: list[dict], backlog: int) -> list[str]:
+def _differences(variants: list[dict[str, Any]], backlog: int) -> list[str]:
     found = []
     d = variants[0]
     if d["completed"] != backlog:
@@ -200,7 +201,7 @@ def _differences(variants: list[dict], backlog: int) -> list[str]:
     return found
 
 
-def _plot(variants: list[dict], plot_dir: Path, backlog: int) -> Path:
+def _plot(variants: list[dict[str, Any]], plot_dir: Path, backlog: int) -> Path:
     panels = {
         v["variant"]: (
             [

@@ -8,7 +8,9 @@ One function, so that one place decides how: the faults package's ``loss`` fault
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import docker
 from docker.models.containers import Container
@@ -28,15 +30,20 @@ def _rules(percent: float, action: str) -> list[list[str]]:
     return [["iptables", action, chain, "!", way, "lo", *STATISTIC, probability, "-j", "DROP"] for chain, way in CHAINS]
 
 
+def _faults_loss() -> Callable[..., Any] | None:
+    """The faults package's ``loss`` fault, when this socklab has it."""
+    try:
+        return getattr(importlib.import_module("socklab.faults.network"), "loss", None)
+    except ModuleNotFoundError:
+        return None
+
+
 @contextlib.contextmanager
 def packet_loss(
     client: docker.DockerClient, target: Container, percent: float, *, run_id: str, progress: Progress = quiet
 ) -> Iterator[str]:
     """Drop ``percent`` % of the packets in and out of ``target``; yields what was applied, in words."""
-    try:
-        from socklab.faults.network import loss
-    except ImportError:
-        loss = None
+    loss = _faults_loss()
     if loss is not None:
         with loss(target, percent=percent, client=client, run_id=run_id) as record:
             progress(f"{percent:g} % loss on {target.name}: {record.mechanism}")

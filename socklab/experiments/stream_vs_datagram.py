@@ -27,7 +27,8 @@ HOSTS = 2  # client containers per transport, each making exchanges/HOSTS exchan
 
 
 def _snmp(stage: Stage, server: Any) -> dict[str, dict[str, int]]:
-    return stage.observe(server, "counters")[0]
+    counters: dict[str, dict[str, int]] = stage.observe(server, "counters")[0]
+    return counters
 
 
 def run(
@@ -98,11 +99,11 @@ def run(
             outputs = {c.get_wrapped_container().name: stage.output(c) for c in clients}
         after = _snmp(stage, tcp_server), _snmp(stage, udp_server)
 
-    records: dict[str, list[dict]] = {"tcp": [], "udp": []}
+    records: dict[str, list[dict[str, Any]]] = {"tcp": [], "udp": []}
     for name, output in outputs.items():
         transport = "tcp" if "-tcp-client-" in name else "udp"
         records[transport] += [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    counts = {}
+    counts: dict[str, dict[str, Any]] = {}
     for transport, found in records.items():
         answered = sum(1 for r in found if r.get("outcome") == "ok" and r.get("received") == "B")
         seconds = [r["connect_seconds"] + r["answer_seconds"] for r in found if r.get("outcome") == "ok"]

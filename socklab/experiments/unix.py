@@ -25,7 +25,7 @@ SOCKET_DIR = DEFAULT_SOCKET_PATH.rsplit("/", 1)[0]
 def _client_record(stage: Stage, client: Any) -> tuple[int, dict[str, Any], str]:
     status = int(client.get_wrapped_container().wait(timeout=60)["StatusCode"])
     output = stage.output(client)
-    record = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), {})
+    record: dict[str, Any] = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), {})
     return status, record, output
 
 
@@ -49,10 +49,10 @@ def run(*, probes_image: str, server_image: str, client_image: str, progress: Pr
         stage.wait_for_line(server, r"listening on")
         looker = stage.start("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
         looker.get_wrapped_container().wait(timeout=60)
-        listed = json.loads(stage.output(looker).splitlines()[0])["value"]
+        listed: dict[str, Any] = json.loads(stage.output(looker).splitlines()[0])["value"]
         client_env = {**unix, "SOCKLAB_JSON": "true", "SOCKLAB_CONNECT_DEADLINE": "2"}
         client = stage.start("client", image=client_image, env=client_env, networked=False, mounts=mount)
-        first_status, first, _ = _client_record(stage, client)
+        first_status, first, _first_output = _client_record(stage, client)
         remover = stage.start("rm", ["probes.unlink", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
         remover.get_wrapped_container().wait(timeout=60)
         kernel_view = [s for s in stage.observe(server, "unix")[0] if s["path"] == DEFAULT_SOCKET_PATH]

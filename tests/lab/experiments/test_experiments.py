@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socklab.experiments import backlog, blocking, order, pipe, zombies
+from socklab.experiments import backlog, blocking, order, pipe, stream_vs_datagram, unix, zombies
 from socklab.lab.labels import RUN
 
 pytestmark = pytest.mark.lab
@@ -73,3 +73,29 @@ def test_the_stage_labels_what_it_makes(probes_image, docker_client):
         labels = container.get_wrapped_container().labels
         assert labels[RUN] == stage.run_id
     assert not leftovers(docker_client, "labels")
+
+
+def test_a_unix_socket_is_a_file_and_without_it_nobody_gets_in(probes_image, lab_images, docker_client):
+    result = unix.run(probes_image=probes_image, server_image=lab_images.server, client_image=lab_images.client)
+    n = result.numbers
+    assert n["file"]["is_socket"] and n["file"]["mode"].startswith("s") and n["file"]["owner"] == "socklab"
+    assert n["first_client"] == {**n["first_client"], "exit_code": 0, "received": "B"}
+    assert n["server_after_removal"] == "running"
+    assert any(s["listening"] for s in n["kernel_after_removal"])  # the kernel still has the listener
+    assert n["late_client"]["exit_code"] == 3 and "No such file" in n["late_client"]["error"]
+    assert not docker_client.volumes.list(filters={"label": "io.socklab.purpose=experiment-unix"})
+
+
+def test_under_loss_tcp_answers_everyone_and_udp_does_not(probes_image, lab_images, tmp_path):
+    result = stream_vs_datagram.run(
+        probes_image=probes_image,
+        server_image=lab_images.server,
+        client_image=lab_images.client,
+        udp_server_image=lab_images.servers["async"],
+        exchanges=20,
+        plot_dir=tmp_path,
+    )
+    tcp, udp = result.numbers["tcp"], result.numbers["udp"]
+    assert tcp["answered"] == 20 and tcp["retransmitted_segments"] > 0
+    assert udp["lost"] > 0 and udp["datagrams_in"] < 20  # 20 % of 20 each way: none lost is a 1-in-10,000 run
+    assert (tmp_path / "stream-vs-datagram.png").exists()
