@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from socklab.capture.sidecar import run_in_namespace, tools_image
 from socklab.experiments.plots import ClientBar, draw_client_timelines
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
@@ -30,13 +31,23 @@ class Variant:
     name: str
     sysctls: dict[str, str]
     meaning: str
+    slow_link: bool = False
 
 
+ABORT = {"net.ipv4.tcp_abort_on_overflow": "1"}
+NO_COOKIES = {"net.ipv4.tcp_syncookies": "0"}
+# On a bridge a handshake completes inside the client's connect() call, so K clients' handshakes never
+# overlap and every SYN after the first B + 1 meets a full queue. Across a real network they do overlap:
+# SYN-ACKs are in flight while more SYNs arrive. A slow link (tbf: 8 kbit/s, so each SYN-ACK leaves about
+# 70 ms after the previous one) makes that happen here, and with it the cases the sysctls are about.
+SLOW_LINK = ("tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8kbit", "burst", "200", "latency", "60s")
 VARIANTS = (
-    Variant("default", {}, "the namespace's defaults (SYN cookies only when the SYN queue overflows)"),
-    Variant("abort_on_overflow", {"net.ipv4.tcp_abort_on_overflow": "1"}, "reset what overflows"),
-    Variant("syncookies_off", {"net.ipv4.tcp_syncookies": "0"}, "no SYN cookies"),
-    Variant("syncookies_always", {"net.ipv4.tcp_syncookies": "2"}, "SYN cookies for every SYN"),
+    Variant("default", {}, "the namespace's defaults (SYN cookies when the SYN queue overflows)"),
+    Variant("abort_on_overflow", ABORT, "tcp_abort_on_overflow=1: reset what overflows"),
+    Variant("syncookies_off", NO_COOKIES, "tcp_syncookies=0"),
+    Variant("slow_link", {}, "defaults, handshakes overlapping on a slow link", slow_link=True),
+    Variant("slow_link_abort", ABORT, "tcp_abort_on_overflow=1, slow link", slow_link=True),
+    Variant("slow_link_no_cookies", NO_COOKIES, "tcp_syncookies=0, slow link", slow_link=True),
 )
 
 
@@ -71,6 +82,8 @@ def run(
         f"{len(VARIANTS)} server hosts listen on {PORT} with backlog {backlog} and do not call accept(): "
         + ", ".join(f"{v.name} ({v.meaning})" for v in VARIANTS),
         f"a client host per server opens {clients} connections at once (non-blocking connects, one burst)",
+        "slow link: the server's outgoing traffic shaped to 8 kbit/s (tc tbf, from a tools sidecar), so that "
+        "handshakes overlap as they do across a real network",
         f"{hold:g} s later the listener's queue is read from /proc/net/tcp (ss -lnt's Recv-Q), the counters "
         "from /proc/net/netstat; then the servers start accepting (SIGUSR1) and answer each byte + 1",
     ]
@@ -86,12 +99,18 @@ def run(
         }
         for server in servers.values():
             stage.wait_for_event(server, "listening")
+        slow = [v.name for v in VARIANTS if v.slow_link]
+        if slow:
+            tools = tools_image(stage.docker, progress)
+            for name in slow:
+                target = servers[name].get_wrapped_container()
+                run_in_namespace(stage.docker, target, list(SLOW_LINK), image=tools, labels=stage.labels)
         settings = {name: stage.kernel(server, "sysctls")[0] for name, server in servers.items()}
         before = {name: _tcp_ext(stage, server) for name, server in servers.items()}
         crowd = {
             v.name: stage.start(
                 f"clients-{v.name}",
-                ["probes.burst", "--server", v.name, "--port", str(PORT), "--count", str(clients), "--timeout", "40"],
+                ["probes.burst", "--server", v.name, "--port", str(PORT), "--count", str(clients), "--timeout", "60"],
             )
             for v in VARIANTS
         }
@@ -103,7 +122,7 @@ def run(
         for server in servers.values():
             stage.signal(server, "SIGUSR1")
         resumed = {name: stage.wait_for_event(s, "accept_resumed")["at"] for name, s in servers.items()}
-        done = {name: stage.wait_for_event(c, "done", timeout=60)["clients"] for name, c in crowd.items()}
+        done = {name: stage.wait_for_event(c, "done", timeout=90)["clients"] for name, c in crowd.items()}
         after = {name: _tcp_ext(stage, server) for name, server in servers.items()}
 
     variants = []
@@ -160,15 +179,19 @@ def run(
     return result
 
 
+def _variant(variants: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(v for v in variants if v["variant"] == name)
+
+
 def _describe(variants: list[dict[str, Any]], backlog: int, clients: int) -> list[str]:
     lines = [
-        f"{'variant':<18} {'completed':>9} {'half-open':>9} {'overflows':>9} {'drops':>6}  "
-        f"{'before/after accept':>19}  outcomes",
+        f"{'variant':<21} {'completed':>9} {'half-open':>9} {'overflows':>9} {'drops':>6}  "
+        f"{'connected before/after accept':>29}  outcomes",
     ]
     for v in variants:
         lines.append(
-            f"{v['variant']:<18} {v['completed']:>9} {v['half_open']:>9} {v['listen_overflows']:>9} "
-            f"{v['listen_drops']:>6}  {v['connected_before_accept']:>9}/{v['connected_after_accept']:<9}  "
+            f"{v['variant']:<21} {v['completed']:>9} {v['half_open']:>9} {v['listen_overflows']:>9} "
+            f"{v['listen_drops']:>6}  {v['connected_before_accept']:>14}/{v['connected_after_accept']:<14}  "
             + ", ".join(f"{n} {o}" for o, n in v["outcomes"].items())
         )
     d = variants[0]
@@ -182,6 +205,19 @@ def _describe(variants: list[dict[str, Any]], backlog: int, clients: int) -> lis
         f"{d['first_late_connect_s']} s, on a SYN retry"
         + (f" (tcp_syn_linear_timeouts={linear}: the first retries come 1 s apart)" if linear else ""),
     ]
+    names = {v["variant"] for v in variants}
+    if {"slow_link", "slow_link_abort", "slow_link_no_cookies"} <= names:
+        slow, abort, plain = (_variant(variants, n) for n in ("slow_link", "slow_link_abort", "slow_link_no_cookies"))
+        lines += [
+            f"slow link: connect() returned for {slow['connected_before_accept']} clients while the queue held "
+            f"{slow['completed']}: the others' last handshake ACK met a full queue and was dropped (the client "
+            f"cannot tell); SYN cookies sent {slow['counters_after']['TCPReqQFullDoCookies']}",
+            f"slow link + tcp_abort_on_overflow=1: {abort['reset']} of {clients} clients were reset, after their "
+            "connect() had returned",
+            f"slow link + tcp_syncookies=0: SYNs dropped for a full SYN queue "
+            f"{plain['counters_after']['TCPReqQFullDrop']}; connected before accept() "
+            f"{plain['connected_before_accept']}",
+        ]
     return lines
 
 
@@ -192,12 +228,15 @@ def _differences(variants: list[dict[str, Any]], backlog: int) -> list[str]:
         found.append(f"backlog {backlog} held {d['completed']} completed connections")
     if d["refused"] == 0 and d["listen_drops"] > 0:
         found.append("later connections were not refused: their SYNs were dropped and retried")
-    abort = next(v for v in variants if v["variant"] == "abort_on_overflow")
-    if abort["reset"] == 0 and abort["refused"] == 0:
+    aborting = [v for v in variants if v["variant"] in ("abort_on_overflow", "slow_link_abort")]
+    resets = sum(v["reset"] + v["refused"] for v in aborting)
+    if aborting and resets:
         found.append(
-            "even with tcp_abort_on_overflow=1 no client was reset here: a SYN that meets a full queue is "
-            "dropped; only a handshake completing into a full queue is reset"
+            f"a refusal happened only with tcp_abort_on_overflow=1 and overlapping handshakes, as a reset "
+            f"after connect() had returned ({resets} clients)"
         )
+    elif aborting:
+        found.append("even with tcp_abort_on_overflow=1 no client was reset")
     return found
 
 
