@@ -27,6 +27,12 @@ def test_backlog_completes_backlog_plus_one_and_drops_the_rest(probes_image, doc
     assert default["connected_before_accept"] == 3 and default["connected_after_accept"] == 3
     assert default["outcomes"] == {"ok": 6}  # dropped SYNs are retried: everyone is served in the end
     assert default["first_late_connect_s"] >= default["accept_resumed_s"]
+    variants = {v["variant"]: v for v in n["variants"]}
+    slow = variants["slow_link"]
+    # Overlapping handshakes: connect() returns for clients the full queue had no room for.
+    assert slow["completed"] == 3 and slow["connected_before_accept"] > slow["completed"]
+    assert variants["slow_link_abort"]["reset"] >= 1  # tcp_abort_on_overflow=1: the only "refusal"
+    assert variants["abort_on_overflow"]["reset"] == 0  # without overlap, nothing to reset: SYNs are dropped
     assert (tmp_path / "backlog-timeline.png").stat().st_size > 0
     assert not leftovers(docker_client, "backlog")
 
@@ -86,6 +92,7 @@ def test_a_unix_socket_is_a_file_and_without_it_nobody_gets_in(probes_image, lab
     assert not docker_client.volumes.list(filters={"label": "io.socklab.purpose=experiment-unix"})
 
 
+@pytest.mark.experiments
 def test_under_loss_tcp_answers_everyone_and_udp_does_not(probes_image, lab_images, tmp_path):
     result = stream_vs_datagram.run(
         probes_image=probes_image,
