@@ -12,6 +12,7 @@ import docker.errors
 import pytest
 
 from socklab.images.build import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
+from socklab.images.rootfs import ensure_image
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
@@ -76,6 +77,16 @@ def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
         labels=run_labels(session_id, "test"),
         progress=to_stderr("tests"),
     )
+
+
+@pytest.fixture(scope="session")
+def tools_image(docker_client: docker.DockerClient) -> str:
+    """``socklab/tools:latest``, built only when a test asks for it, and rebuilt when its policy changed.
+
+    Like the base it is an input built from Debian packages (not from the tree's code), so it is shared
+    with the user's runs rather than built per session.
+    """
+    return ensure_image(docker_client, "tools", progress=to_stderr("tests"))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import docker
 import docker.errors
 
 from server import __version__
-from socklab.images.rootfs import BASE_TAG, base_exists, build_base
+from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 
@@ -86,9 +86,8 @@ def c_specs(*, repository_prefix: str, session: str = "") -> list[ImageSpec]:
 
 def ensure_base(client: docker.DockerClient, base_image: str, progress: Progress = quiet) -> None:
     """Build ``socklab/base`` when it is the base and missing; another base is the builder's to find."""
-    if base_image == BASE_TAG and not base_exists(client, base_image):
-        progress(f"{BASE_TAG} is missing: building it from Debian packages (once)")
-        build_base(client, tag=BASE_TAG, progress=progress)
+    if base_image == BASE_TAG:
+        ensure_image(client, "base", progress=progress)
 
 
 def _ensure_musl(progress: Progress) -> None:
