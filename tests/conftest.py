@@ -11,7 +11,7 @@ import docker
 import docker.errors
 import pytest
 
-from socklab.images.build import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
+from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
 from socklab.images.rootfs import ensure_image
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
@@ -19,7 +19,9 @@ from socklab.progress import to_stderr
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-VERSIONS = (*PYTHON_MODELS, "c-fork")  # the server versions built from the tree
+VERSIONS = contract_versions()  # the server versions built from the tree that keep the contract
+# `make test` consents to installing the C witnesses' host tools (musl-gcc) when they are missing.
+INSTALL_MISSING = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +77,7 @@ def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
         repository_prefix="socklab-test",
         session=session_id,
         labels=run_labels(session_id, "test"),
+        install_missing=INSTALL_MISSING,
         progress=to_stderr("tests"),
     )
 

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from socklab.images.errors import BuildFailed
 from socklab.progress import Progress
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "socklab" / "debs"
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(BuildFailed):
     """An image could not be built from Debian packages; the message says which step failed."""
 
 
