@@ -105,6 +105,11 @@ class Lab:
     def add(self, node: Node, *, wait: ConnectWaitStrategy | None = None) -> LabContainer:
         """Start one container of the topology on the lab network (a server, a client, a helper)."""
         assert self.network is not None, "start the lab first"
+        for volume in node.volumes:
+            # Made here, labelled, before Docker would make an unlabelled one on first mount.
+            name = self.topology.volume_name(volume)
+            if not self.docker.volumes.list(filters={"name": f"^{name}$"}):
+                self.docker.volumes.create(name, labels=self.labels)
         container = LabContainer(
             node,
             name=self.topology.container_name(node.role),
