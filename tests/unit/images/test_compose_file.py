@@ -12,6 +12,7 @@ import pytest
 from socklab.paths import COMPOSE_FILE, ROOT
 from wire import MODELS
 
+COMPOSE = ("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnull, "-p", "socklab-config-test")
 KNOBS = ("SERVER_IMAGE", "CLIENT_IMAGE", "SOCKLAB_MODEL", "BASE_IMAGE", "SOCKLAB_REPOSITORY")
 
 
@@ -20,8 +21,7 @@ def config(**env: str) -> dict:
     try:
         done = subprocess.run(
             # --env-file: a user's .env beside compose.yaml must not change what is tested.
-            [*("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnull, "-p", "socklab-config-test")]
-            + ["config", "--format", "json"],
+            [*COMPOSE, "config", "--format", "json"],
             env={**clean, **env},
             capture_output=True,
             text=True,
