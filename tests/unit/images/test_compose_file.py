@@ -3,6 +3,7 @@ which tag, and the locked-down runtime it asks for."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ COMPOSE = ("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnul
 KNOBS = ("SERVER_IMAGE", "CLIENT_IMAGE", "SOCKLAB_MODEL", "BASE_IMAGE", "SOCKLAB_REPOSITORY")
 
 
+@functools.cache
 def config(**env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in KNOBS and k != "COMPOSE_PROJECT_NAME"}
     try:
