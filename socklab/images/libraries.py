@@ -92,8 +92,8 @@ def prune_libraries(root: Path, policy: ImagePolicy) -> list[str]:
         listing = run(["chroot", str(root), ld_so, "--list", obj], what=f"ld.so --list {obj}")
         for lib in parse_ld_list(listing):
             keep |= symlink_chain(root, lib)
-    for path in resolve_globs(root, policy.dlopened):
-        keep |= symlink_chain(root, path)
+    for dlopened in resolve_globs(root, policy.dlopened):
+        keep |= symlink_chain(root, dlopened)
     for lib_dir in library_dirs(root):
         if not lib_dir.is_dir():
             continue

@@ -111,7 +111,7 @@ def _up_to_date(client: docker.DockerClient, tag: str, name: str | ImagePolicy, 
         found = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return False
-    labels = found.labels or {}
+    labels: dict[str, str] = found.labels or {}
     digest = labels.get(POLICY_LABEL)
     if digest is None:
         return True

@@ -148,8 +148,8 @@ def write_skeleton(root: Path, policy: ImagePolicy) -> None:
     # glibc's default for a missing file is "dns files"; /etc/hosts first is what Docker's embedded
     # DNS and the lab's "localhost" expect.
     (etc / "nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files dns\n")
-    for path in (etc / "passwd", etc / "group", etc / "nsswitch.conf"):
-        path.chmod(0o644)
+    for written in (etc / "passwd", etc / "group", etc / "nsswitch.conf"):
+        written.chmod(0o644)
     for path, mode in policy.folders:
         folder = root / path
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ which tag, and the locked-down runtime it asks for."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -12,16 +13,17 @@ import pytest
 from socklab.paths import COMPOSE_FILE, ROOT
 from wire import MODELS
 
+COMPOSE = ("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnull, "-p", "socklab-config-test")
 KNOBS = ("SERVER_IMAGE", "CLIENT_IMAGE", "SOCKLAB_MODEL", "BASE_IMAGE", "SOCKLAB_REPOSITORY")
 
 
+@functools.cache
 def config(**env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in KNOBS and k != "COMPOSE_PROJECT_NAME"}
     try:
         done = subprocess.run(
             # --env-file: a user's .env beside compose.yaml must not change what is tested.
-            [*("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnull, "-p", "socklab-config-test")]
-            + ["config", "--format", "json"],
+            [*COMPOSE, "config", "--format", "json"],
             env={**clean, **env},
             capture_output=True,
             text=True,
