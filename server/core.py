@@ -79,7 +79,6 @@ class Server:
         self.log = log or Log()
         self.listener = self.transport.open(config)
         self.where = self.transport.where(self.listener)
-        self.port: int = self.listener.getsockname()[1] if self.listener.family != socket.AF_UNIX else 0
         # A self-pipe: shutdown() and SIGCHLD write a byte so that select() wakes at once.
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -140,8 +139,6 @@ class Server:
                     selector.unregister(self.listener)
                     resume_at = time.monotonic() + self.pause.failed(exc, self.in_flight())
                     break
-        if resume_at is not None:  # stopping while paused: the drain still needs the listener
-            selector.register(self.listener, selectors.EVENT_READ, "listener")
         return None
 
     def accept(self) -> Connection:

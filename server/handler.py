@@ -19,9 +19,9 @@ from .protocol import REQUEST_SIZE, reply_for
 
 @dataclass(frozen=True)
 class Connection:
-    """An accepted connection as the models hand it around."""
+    """An accepted connection (or a received datagram) as the models hand it around."""
 
-    sock: socket.socket
+    sock: socket.socket  # the connection's own socket (for a udp request, the server's one)
     peer: tuple[str, int]  # (ip, port), or ("unix", the connection's number)
     probe: bool  # the image's health check: logged only with log_probes
     accepted: float  # time.monotonic() at accept

@@ -8,6 +8,7 @@ if the process dies first, SIGKILL included.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from socklab.errors import require_image
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
@@ -97,14 +98,26 @@ class Lab:
         with reaper.interrupts_deferred():
             for container in self.containers.values():
                 container.remove()
-            remove_run(self.docker, self.run_id)
-            reaper.done(self.run_id)
+            try:
+                remove_run(self.docker, self.run_id)
+            except LeftBehind as exc:
+                # The engine refused (e.g. a removal stuck "in progress" under load): the reaper tries again
+                # when this process exits, so it is not told "done".
+                warnings.warn(str(exc), ResourceWarning, stacklevel=2)
+                self.progress(f"warning: {exc}")
+            else:
+                reaper.done(self.run_id)
             self.docker.close()
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: ConnectWaitStrategy | None = None) -> LabContainer:
         """Start one container of the topology on the lab network (a server, a client, a helper)."""
         assert self.network is not None, "start the lab first"
+        for volume in node.volumes:
+            # Made here, labelled, before Docker would make an unlabelled one on first mount.
+            name = self.topology.volume_name(volume)
+            if not self.docker.volumes.list(filters={"name": f"^{name}$"}):
+                self.docker.volumes.create(name, labels=self.labels)
         container = LabContainer(
             node,
             name=self.topology.container_name(node.role),

@@ -85,3 +85,20 @@ def test_an_interrupted_or_killed_run_leaves_nothing_behind(lab_images, docker_c
         assert exit_code == 130
     assert not pending, f"left behind: {pending}"
     assert _objects_of(docker_client, process.pid) == ([], [])
+
+
+def test_a_unix_socket_on_a_shared_volume_between_two_containers(lab_images, docker_client):
+    from socklab.lab.topology import Node
+
+    with Lab(server_image=lab_images.servers["fork"], client_image=lab_images.client, delay=0, purpose="test") as lab:
+        volumes = {"socket": "/run/socklab"}
+        unix = {"SOCKLAB_TRANSPORT": "unix"}
+        server = lab.add(Node("unix-server", lab_images.servers["fork"], unix, volumes=volumes,
+                              hardening=lab.topology.hardening))  # fmt: skip
+        server.wait_for_log(r"listening on /run/socklab/socklab.sock", timeout=30)
+        client = lab.add(Node("unix-client", lab_images.client, unix, volumes=volumes,
+                              hardening=lab.topology.client_hardening))  # fmt: skip
+        assert client.wait(timeout=30) == 0
+        assert "char from server = B" in client.logs()
+        assert docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})
+    assert not docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})

@@ -157,3 +157,11 @@ def test_retry_cut_gives_up_at_the_connect_deadline():
         result = exchange(tcp_config(port, retry_cut=True, connect_deadline=0.5))
     assert (result.outcome, result.exit_code) == ("closed", ExitCode.CLOSED)
     assert result.retried_cuts >= 1
+
+
+def test_an_unknown_transport_is_one_clear_line_and_exit_2(capsys, monkeypatch):
+    monkeypatch.setenv("SOCKLAB_TRANSPORT", "sctp")
+    assert main([]) == ExitCode.CONFIG
+    assert capsys.readouterr().err == (
+        "socklab client: bad configuration: unknown transport 'sctp'; choose one of tcp, unix, udp\n"
+    )
