@@ -9,7 +9,6 @@ target's own ``eth0``; it writes the pcap inside itself, and the host copies the
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import re
 import tarfile
@@ -20,15 +19,11 @@ import docker.errors
 from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 
+from socklab.images import ensure_image
 from socklab.lab.readiness import wait_for_log
 from socklab.progress import Progress, quiet
 
-TOOLS_TAG = "socklab/tools:latest"
 PCAP = "/tmp/trace.pcap"  # inside the sidecar
-
-
-class ToolsMissing(RuntimeError):
-    """No tools image here and no way to build it."""
 
 
 class CaptureFailed(RuntimeError):
@@ -37,15 +32,7 @@ class CaptureFailed(RuntimeError):
 
 def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
     """The tools image (python3, iproute2, iptables, tcpdump), built from Debian packages when missing."""
-    # The images package's builder (``ensure_image``), when this socklab has it; else an image built before.
-    ensure_image = getattr(importlib.import_module("socklab.images"), "ensure_image", None)
-    if ensure_image is not None:
-        return str(ensure_image(client, "tools", progress=progress))
-    try:
-        client.images.get(TOOLS_TAG)
-    except docker.errors.ImageNotFound as exc:
-        raise ToolsMissing(f"{TOOLS_TAG} is missing and this socklab cannot build it") from exc
-    return TOOLS_TAG
+    return ensure_image(client, "tools", progress=progress)
 
 
 class Tcpdump:
