@@ -11,7 +11,10 @@ is answered with RST: the only way "refused" happens) and SYN cookies off / alwa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,25 @@ VARIANTS = (
 )
 
 
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+
+
+def _start_server(stage: Stage, variant: Variant, backlog: int) -> Any:
+    server = stage.start(
+        f"server-{variant.name}",
+        ["probes.server", "--port", str(PORT), "--backlog", str(backlog), "--hold"],
+        alias=variant.name,
+        sysctls=variant.sysctls,
+    )
+    stage.wait_for_event(server, "listening")
+    return server
+
+
+def _start_clients(stage: Stage, variant: Variant, clients: int) -> Any:
+    command = ["probes.burst", "--server", variant.name, "--port", str(PORT), "--count", str(clients)]
+    return stage.start(f"clients-{variant.name}", [*command, "--timeout", "60"])
+
+
 def _listen_queue(stage: Stage, server: Any) -> tuple[int, int]:
     """(accept queue, half-open) of the listener: ``ss -lnt``'s Recv-Q, and the SYN_RECV request socks."""
     sockets = stage.kernel(server, "sockets", str(PORT))[0]
@@ -87,43 +109,31 @@ def run(
         f"{hold:g} s later the listener's queue is read from /proc/net/tcp (ss -lnt's Recv-Q), the counters "
         "from /proc/net/netstat; then the servers start accepting (SIGUSR1) and answer each byte + 1",
     ]
-    with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
-        servers = {
-            v.name: stage.start(
-                f"server-{v.name}",
-                ["probes.server", "--port", str(PORT), "--backlog", str(backlog), "--hold"],
-                alias=v.name,
-                sysctls=v.sysctls,
-            )
-            for v in VARIANTS
-        }
-        for server in servers.values():
-            stage.wait_for_event(server, "listening")
-        slow = [v.name for v in VARIANTS if v.slow_link]
-        if slow:
-            tools = tools_image(stage.docker, progress)
-            for name in slow:
-                target = servers[name].get_wrapped_container()
-                run_in_namespace(stage.docker, target, list(SLOW_LINK), image=tools, labels=stage.labels)
-        settings = {name: stage.kernel(server, "sysctls")[0] for name, server in servers.items()}
-        before = {name: _tcp_ext(stage, server) for name, server in servers.items()}
-        crowd = {
-            v.name: stage.start(
-                f"clients-{v.name}",
-                ["probes.burst", "--server", v.name, "--port", str(PORT), "--count", str(clients), "--timeout", "60"],
-            )
-            for v in VARIANTS
-        }
-        bursts = {name: stage.wait_for_event(c, "all_connects_called")["at"] for name, c in crowd.items()}
+    # In parallel: dockerd starts a few containers a second here, the variants should see their bursts at
+    # about the same time, and each reading is a `docker exec` of its own.
+    with Stage(NAME, probes_image=probes_image, progress=progress) as stage, ThreadPoolExecutor(len(VARIANTS)) as pool:
+
+        def each(action: Callable[[Any], Any], items: Iterable[Any]) -> dict[str, Any]:
+            return dict(zip(VARIANT_NAMES, pool.map(action, items), strict=True))
+
+        servers = each(lambda v: _start_server(stage, v, backlog), VARIANTS)
+        slow = [servers[v.name].get_wrapped_container() for v in VARIANTS if v.slow_link]
+        tools = tools_image(stage.docker, progress) if slow else ""
+        shape = partial(run_in_namespace, stage.docker, image=tools, labels=stage.labels)
+        list(pool.map(lambda target: shape(target, list(SLOW_LINK)), slow))
+        settings = each(lambda server: stage.kernel(server, "sysctls")[0], servers.values())
+        before = each(lambda server: _tcp_ext(stage, server), servers.values())
+        crowd = each(lambda v: _start_clients(stage, v, clients), VARIANTS)
+        bursts = each(lambda c: stage.wait_for_event(c, "all_connects_called")["at"], crowd.values())
         # The experiment's "for a while": nobody accepts for `hold` seconds after the last burst.
         time.sleep(max(0.0, max(bursts.values()) + hold - time.time()))
-        queues = {name: _listen_queue(stage, server) for name, server in servers.items()}
-        during = {name: _tcp_ext(stage, server) for name, server in servers.items()}
+        queues = each(lambda server: _listen_queue(stage, server), servers.values())
+        during = each(lambda server: _tcp_ext(stage, server), servers.values())
         for server in servers.values():
             stage.signal(server, "SIGUSR1")
-        resumed = {name: stage.wait_for_event(s, "accept_resumed")["at"] for name, s in servers.items()}
-        done = {name: stage.wait_for_event(c, "done", timeout=90)["clients"] for name, c in crowd.items()}
-        after = {name: _tcp_ext(stage, server) for name, server in servers.items()}
+        resumed = each(lambda s: stage.wait_for_event(s, "accept_resumed")["at"], servers.values())
+        done = each(lambda c: stage.wait_for_event(c, "done", timeout=90)["clients"], crowd.values())
+        after = each(lambda server: _tcp_ext(stage, server), servers.values())
 
     variants = []
     for v in VARIANTS:
