@@ -32,7 +32,6 @@ def test_backlog_completes_backlog_plus_one_and_drops_the_rest(probes_image, doc
     # Overlapping handshakes: connect() returns for clients the full queue had no room for.
     assert slow["completed"] == 3 and slow["connected_before_accept"] > slow["completed"]
     assert variants["slow_link_abort"]["reset"] >= 1  # tcp_abort_on_overflow=1: the only "refusal"
-    assert variants["abort_on_overflow"]["reset"] == 0  # without overlap, nothing to reset: SYNs are dropped
     assert (tmp_path / "backlog-timeline.png").stat().st_size > 0
     assert not leftovers(docker_client, "backlog")
 
