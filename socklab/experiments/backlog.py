@@ -11,7 +11,7 @@ is answered with RST: the only way "refused" happens) and SYN cookies off / alwa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -54,9 +54,6 @@ VARIANTS = (
 )
 
 
-VARIANT_NAMES = tuple(v.name for v in VARIANTS)
-
-
 def _start_server(stage: Stage, variant: Variant, backlog: int) -> Any:
     server = stage.start(
         f"server-{variant.name}",
@@ -94,6 +91,7 @@ def run(
     backlog: int = 2,
     clients: int = 8,
     hold: float = 3.0,
+    variants: Sequence[Variant] = VARIANTS,
     plot_dir: Path | None = None,
     progress: Progress = quiet,
     **_: Any,  # the lab images, which this experiment does not use
@@ -101,8 +99,8 @@ def run(
     result = Result(NAME, CLAIM)
     started = time.monotonic()
     result.did += [
-        f"{len(VARIANTS)} server hosts listen on {PORT} with backlog {backlog} and do not call accept(): "
-        + ", ".join(f"{v.name} ({v.meaning})" for v in VARIANTS),
+        f"{len(variants)} server hosts listen on {PORT} with backlog {backlog} and do not call accept(): "
+        + ", ".join(f"{v.name} ({v.meaning})" for v in variants),
         f"a client host per server opens {clients} connections at once (non-blocking connects, one burst)",
         "slow link: the server's outgoing traffic shaped to 8 kbit/s (tc tbf, from a tools sidecar), so that "
         "handshakes overlap as they do across a real network",
@@ -111,19 +109,20 @@ def run(
     ]
     # In parallel: dockerd starts a few containers a second here, the variants should see their bursts at
     # about the same time, and each reading is a `docker exec` of its own.
-    with Stage(NAME, probes_image=probes_image, progress=progress) as stage, ThreadPoolExecutor(len(VARIANTS)) as pool:
+    names = [v.name for v in variants]
+    with Stage(NAME, probes_image=probes_image, progress=progress) as stage, ThreadPoolExecutor(len(variants)) as pool:
 
         def each(action: Callable[[Any], Any], items: Iterable[Any]) -> dict[str, Any]:
-            return dict(zip(VARIANT_NAMES, pool.map(action, items), strict=True))
+            return dict(zip(names, pool.map(action, items), strict=True))
 
-        servers = each(lambda v: _start_server(stage, v, backlog), VARIANTS)
-        slow = [servers[v.name].get_wrapped_container() for v in VARIANTS if v.slow_link]
+        servers = each(lambda v: _start_server(stage, v, backlog), variants)
+        slow = [servers[v.name].get_wrapped_container() for v in variants if v.slow_link]
         tools = tools_image(stage.docker, progress) if slow else ""
         shape = partial(run_in_namespace, stage.docker, image=tools, labels=stage.labels)
         list(pool.map(lambda target: shape(target, list(SLOW_LINK)), slow))
         settings = each(lambda server: stage.kernel(server, "sysctls")[0], servers.values())
         before = each(lambda server: _tcp_ext(stage, server), servers.values())
-        crowd = each(lambda v: _start_clients(stage, v, clients), VARIANTS)
+        crowd = each(lambda v: _start_clients(stage, v, clients), variants)
         bursts = each(lambda c: stage.wait_for_event(c, "all_connects_called")["at"], crowd.values())
         # The experiment's "for a while": nobody accepts for `hold` seconds after the last burst.
         time.sleep(max(0.0, max(bursts.values()) + hold - time.time()))
@@ -135,15 +134,15 @@ def run(
         done = each(lambda c: stage.wait_for_event(c, "done", timeout=90)["clients"], crowd.values())
         after = each(lambda server: _tcp_ext(stage, server), servers.values())
 
-    variants = []
-    for v in VARIANTS:
+    found = []
+    for v in variants:
         records, resume = done[v.name], resumed[v.name]
         t0 = min(r["started_at"] for r in records)
         outcomes = {o: sum(r["outcome"] == o for r in records) for o in sorted({r["outcome"] for r in records})}
         connects = [r["connected_at"] for r in records if r["connected_at"] is not None]
         late = [at - t0 for at in connects if at >= resume]
         connected_before = len(connects) - len(late)
-        variants.append(
+        found.append(
             {
                 "variant": v.name,
                 "sysctls": settings[v.name],
@@ -170,7 +169,7 @@ def run(
                 ],
             }
         )
-    default = variants[0]
+    default = found[0]
     result.numbers = {
         "backlog": backlog,
         "clients": clients,
@@ -179,18 +178,18 @@ def run(
         "listen_overflows": default["listen_overflows"],
         "listen_drops": default["listen_drops"],
         "refused": default["refused"],
-        "variants": variants,
+        "variants": found,
     }
-    result.observed += _describe(variants, backlog, clients)
-    result.differences += _differences(variants, backlog)
+    result.observed += _describe(found, backlog, clients)
+    result.differences += _differences(found, backlog)
     if plot_dir is not None:
-        result.files.append(str(_plot(variants, plot_dir, backlog)))
+        result.files.append(str(_plot(found, plot_dir, backlog)))
     result.seconds = time.monotonic() - started
     return result
 
 
-def _variant(variants: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next(v for v in variants if v["variant"] == name)
+def _variant(found: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(v for v in found if v["variant"] == name)
 
 
 def _describe(variants: list[dict[str, Any]], backlog: int, clients: int) -> list[str]:
