@@ -2,8 +2,8 @@
 
 Containers run the probes (``python -m probes.NAME``) or any image; their output is JSON event lines,
 read back from the logs. ``kernel()`` runs ``probes.kernel`` inside a container, so its numbers are that
-container's namespaces. Everything carries this run's labels; ``close()`` removes it, and a label sweep
-catches whatever a failure or Ctrl-C left half-made.
+container's namespaces. Everything carries this run's labels; ``close()`` removes it (Ctrl-C waits for
+that), and socklab's reaper removes it if this process dies first, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import warnings
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +22,8 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab import reaper
+from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import container_address, wait_for_log
 from socklab.progress import Progress, quiet
 
@@ -48,9 +50,9 @@ class Stage:
         self.docker = docker.from_env()
         self.network: Network | None = None
         self.containers: list[DockerContainer] = []
-        self.volumes: list[str] = []
 
     def __enter__(self) -> Stage:
+        reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
         try:
             self.network = Network(docker_network_kw={"labels": self.labels})
             self.network.name = f"socklab-experiments-{self.experiment}-{self.run_id}"
@@ -66,23 +68,24 @@ class Stage:
         self.close()
 
     def close(self) -> None:
-        for container in self.containers:
-            with contextlib.suppress(docker.errors.NotFound):
-                container.stop()
-        if self.network is not None and self.network._network is not None:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.network.remove()
-        remove_run(self.docker, self.run_id, images=False)
-        for volume in self.volumes:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.docker.volumes.get(volume).remove(force=True)
-        self.docker.close()
+        """Remove the containers, then the network and the volumes: everything labelled with this run."""
+        with reaper.interrupts_deferred():
+            for container in self.containers:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.stop()
+            try:
+                remove_run(self.docker, self.run_id, images=False)
+            except LeftBehind as exc:  # the engine refused under load: the reaper tries again at exit
+                warnings.warn(str(exc), ResourceWarning, stacklevel=2)
+                self.progress(f"warning: {exc}")
+            else:
+                reaper.done(self.run_id)
+            self.docker.close()
 
     # --- making things ------------------------------------------------------------------------------
     def volume(self, role: str) -> str:
         name = f"socklab-experiments-{self.experiment}-{self.run_id}-{role}"
         self.docker.volumes.create(name, labels=self.labels)
-        self.volumes.append(name)
         return name
 
     def start(
