@@ -32,7 +32,12 @@ class Result:
         return AGREES if self.agrees else "Linux differs: " + "; ".join(self.differences)
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "agrees": self.agrees, "verdict": self.verdict}
+        """The record with its numbers at the top level (``jq .completed``), then the verdict."""
+        record = asdict(self)
+        numbers = record.pop("numbers")
+        clash = set(numbers) & set(record)
+        assert not clash, f"numbers named like the record's own fields: {clash}"
+        return {**record, **numbers, "agrees": self.agrees, "verdict": self.verdict}
 
     def text(self) -> str:
         lines = [f"experiment {self.experiment} ({self.seconds:.1f} s)", "", "what it did:"]

@@ -7,6 +7,7 @@ def test_no_difference_means_the_lesson_holds():
     result = Result("x", "claim", numbers={"n": 1})
     assert result.agrees and result.verdict == AGREES
     assert result.as_json()["verdict"] == AGREES
+    assert result.as_json()["n"] == 1  # the numbers at the top level: `jq .completed`
 
 
 def test_differences_make_one_line_verdict():
