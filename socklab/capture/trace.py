@@ -86,7 +86,9 @@ def run_trace(
     output.mkdir(parents=True, exist_ok=True)
     with Stage("trace", progress=progress) as stage:
         tools = tools_image(stage.docker, progress)
-        server = stage.start("server", image=server_image, alias="server", env={"SOCKLAB_DELAY": f"{delay:g}"})
+        # No reverse DNS for the log: under loss its lookups would hold the close back (and are not the exchange).
+        server_env = {"SOCKLAB_DELAY": f"{delay:g}", "SOCKLAB_RESOLVE_NAMES": "false"}
+        server = stage.start("server", image=server_image, alias="server", env=server_env)
         stage.wait_for_line(server, r"listening on")
         server_ip = stage.address(server)
         capture = Tcpdump(
