@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labconfig import option
+from socklab.capture.sidecar import CaptureFailed
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.experiments.registry import experiments, run_experiment
+from socklab.experiments.stage import ProbeFailed
 from socklab.progress import to_stderr
 
 LIST = "list"
@@ -47,14 +50,18 @@ def run(options: ExperimentOptions) -> ExitCode:
             for r in rows:
                 print(f"{r['name']:<{width}}  {r['summary']}")
         return ExitCode.OK
-    result = run_experiment(
-        options.name,
-        plot_dir=Path(options.plots),
-        server_image=options.server_image,
-        client_image=options.client_image,
-        udp_server_image=options.udp_server_image,
-        progress=to_stderr(f"experiment {options.name}"),
-    )
+    try:
+        result = run_experiment(
+            options.name,
+            plot_dir=Path(options.plots),
+            server_image=options.server_image,
+            client_image=options.client_image,
+            udp_server_image=options.udp_server_image,
+            progress=to_stderr(f"experiment {options.name}"),
+        )
+    except (ProbeFailed, CaptureFailed) as exc:  # the experiment could not be made: not a verdict
+        print(f"socklab experiment {options.name}: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     print(json.dumps(result.as_json()) if options.json else result.text())
     # The verdict is the finding, not a failure: "Linux differs" is a successful run.
     return ExitCode.OK

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labconfig import option
-from socklab.capture.trace import run_trace
+from socklab.capture.sidecar import CaptureFailed
+from socklab.capture.trace import ExchangeFailed, run_trace
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.experiments.stage import ProbeFailed
 from socklab.progress import to_stderr
 
 FAULTS = ("loss",)
@@ -48,14 +51,18 @@ class TraceOptions:
 
 
 def run(options: TraceOptions) -> ExitCode:
-    result = run_trace(
-        output=Path(options.output),
-        server_image=options.server_image,
-        client_image=options.client_image,
-        delay=options.delay,
-        loss=parse_fault(options.fault),
-        progress=to_stderr("trace"),
-    )
+    try:
+        result = run_trace(
+            output=Path(options.output),
+            server_image=options.server_image,
+            client_image=options.client_image,
+            delay=options.delay,
+            loss=parse_fault(options.fault),
+            progress=to_stderr("trace"),
+        )
+    except (ProbeFailed, CaptureFailed, ExchangeFailed) as exc:
+        print(f"socklab trace: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
     if options.json:
         segments = [
             {"time": s.time, "src": s.src, "dst": s.dst, "label": s.label, "seq": s.seq, "ack": s.ack}

@@ -150,15 +150,29 @@ class Stage:
                         found.append(event)
         return found
 
-    def wait_for_line(self, container: DockerContainer, pattern: str, timeout: float = 30) -> None:
-        """Wait until the container's output matches ``pattern`` (a regex); ProbeFailed with its output."""
+    def wait_for_line(self, container: DockerContainer, pattern: str, timeout: float = 30) -> str:
+        """Wait until a line of the container's output matches ``pattern`` (a regex); return that line.
+
+        ProbeFailed, with the output, if it never comes or the container ends first.
+        """
+        regex = re.compile(pattern)
         try:
             wait_for_log(container, pattern, timeout)
         except Exception as exc:  # a timeout or an exited container: say what it printed
-            if re.search(pattern, self.output(container)):
-                return  # it printed the line and exited between the strategy's two looks
-            name = container.get_wrapped_container().name
-            raise ProbeFailed(f"{name} never printed {pattern!r}: {exc}\n{self.output(container)[-3000:]}") from exc
+            if not regex.search(self.output(container)):  # else: printed, then exited between two looks
+                name = container.get_wrapped_container().name
+                raise ProbeFailed(f"{name} never printed {pattern!r}: {exc}\n{self.output(container)[-3000:]}") from exc
+        return next(line for line in self.output(container).splitlines() if regex.search(line))
+
+    def wait_for_listening(self, server: DockerContainer, where: str, image: str) -> str:
+        """Wait for the lab server's "listening on" line and check that it listens on ``where``."""
+        line = self.wait_for_line(server, r"listening on")
+        if where not in line:
+            raise ProbeFailed(
+                f"{image} does not listen on {where}: {line.strip()!r}; an image built before the server had "
+                "transports ignores SOCKLAB_TRANSPORT (rebuild it with `socklab images`)"
+            )
+        return line
 
     def wait_for_event(self, container: DockerContainer, name: str, timeout: float = 30) -> dict[str, Any]:
         """Wait until the probe prints the event ``name``; return the first one."""

@@ -68,7 +68,7 @@ def run(
             healthcheck=NO_HEALTHCHECK,
         )
         stage.wait_for_line(tcp_server, r"listening on")
-        stage.wait_for_line(udp_server, r"listening on")
+        stage.wait_for_listening(udp_server, "(udp", udp_server_image)
         before = _snmp(stage, tcp_server), _snmp(stage, udp_server)
         common = {"SOCKLAB_JSON": "true", "SOCKLAB_REPEAT": str(per_host), "SOCKLAB_PORT": str(PORT)}
         with (

@@ -46,7 +46,7 @@ def run(*, probes_image: str, server_image: str, client_image: str, progress: Pr
         server = stage.start(
             "server", image=server_image, env={**unix, "SOCKLAB_DELAY": "0.5"}, networked=False, mounts=mount
         )
-        stage.wait_for_line(server, r"listening on")
+        stage.wait_for_listening(server, DEFAULT_SOCKET_PATH, server_image)
         looker = stage.start("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
         looker.get_wrapped_container().wait(timeout=60)
         listed: dict[str, Any] = json.loads(stage.output(looker).splitlines()[0])["value"]
