@@ -1,0 +1,169 @@
+"""``socklab swarm up`` and ``socklab swarm down`` as keyword-only library calls.
+
+``up`` deploys the stack on this engine's swarm (``--init`` makes a one-node swarm first if there is none) or
+on a swarm of Docker-in-Docker engines it builds (``--nodes N``: server on node1, clients on the others),
+waits until every client task finished, and reports a row per client and the concurrency verdict. The stack
+(and the DinD swarm) stays up for inspection; ``down`` removes it and leaves a swarm socklab made. When
+``up`` fails or is interrupted it removes what it made before the error goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+
+from labconfig import option
+from socklab.lab.labels import new_run_id
+from socklab.progress import Progress, quiet
+from socklab.swarm import host as host_swarm
+from socklab.swarm.cluster import DindCluster, cluster_runs, remove_cluster
+from socklab.swarm.kernel import IPVS_NOTE, ipvs_available
+from socklab.swarm.stack import StackError, StackRun, StackSettings, deployed, remove, run_stack
+
+CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --nodes N` (tests use their own)
+
+
+@dataclass(frozen=True)
+class SwarmUpOptions:
+    clients: int = option(3, "client tasks: the client service's replicas")
+    server_image: str = option("socklab/server:latest", "server image")
+    client_image: str = option("socklab/client:latest", "client image")
+    delay: float = option(5.0, "seconds the server waits before answering")
+    init: bool = option(False, "if this engine is in no swarm, make it a one-node swarm (`swarm down` leaves it)")
+    nodes: int = option(0, "build a swarm of N Docker-in-Docker engines on this machine instead (0: this engine)")
+    json: bool = option(False, "print JSON instead of the table")
+
+    def __post_init__(self) -> None:
+        if self.clients < 1:
+            raise ValueError("--clients must be at least 1")
+        if self.nodes < 0:
+            raise ValueError("--nodes must be 0 (this engine's swarm) or more")
+        if self.nodes and self.init:
+            raise ValueError("--init is for this engine's swarm; --nodes builds a swarm of its own")
+        if self.delay < 0:
+            raise ValueError("--delay must not be negative")
+
+
+@dataclass(frozen=True)
+class UpReport:
+    where: str  # which swarm: this engine's, made or found, or N DinD engines
+    distribution: str  # what was done to get the images onto the nodes
+    notes: tuple[str, ...]
+    run: StackRun
+    formation_seconds: float | None = None  # DinD only: swarm init to every node Ready
+    keep: str = ""  # how to look at what stays up
+
+    @property
+    def ok(self) -> bool:
+        return self.run.verdict.concurrent and all(row.ok for row in self.run.rows)
+
+
+def _settings(options: SwarmUpOptions, *, nodes: int) -> StackSettings:
+    pinned = nodes >= 2  # server on node1, clients spread over the others
+    return StackSettings(
+        server_image=options.server_image,
+        client_image=options.client_image,
+        clients=options.clients,
+        delay=options.delay,
+        server_constraints=("node.hostname==node1",) if pinned else (),
+        client_constraints=("node.hostname!=node1",) if pinned else (),
+        spread_over=nodes - 1 if pinned else 1,
+    )
+
+
+def _notes() -> tuple[str, ...]:
+    return () if ipvs_available() else (IPVS_NOTE,)
+
+
+def _require_images(client: docker.DockerClient, images: list[str]) -> None:
+    for image in images:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise StackError(f"image {image} is not on this engine: build it with `socklab images`") from None
+
+
+def run_swarm_up(*, options: SwarmUpOptions, progress: Progress = quiet) -> UpReport:
+    host = docker.from_env()
+    images = [options.server_image, options.client_image]
+    _require_images(host, images)
+    if options.nodes:
+        return _up_on_dind(host, options, images, progress)
+    return _up_on_this_engine(host, options, progress)
+
+
+def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progress: Progress) -> UpReport:
+    with host_swarm.host_swarm_lock():
+        made = False
+        if host_swarm.local_state(host) == "inactive" and options.init:
+            progress("this engine is in no swarm: making a one-node swarm (advertised on 127.0.0.1)")
+            host_swarm.init_one_node_swarm(host, new_run_id())
+            made = True
+        try:
+            host_swarm.require_swarm(host)
+            if deployed(host):
+                raise StackError("a socklab stack is already deployed on this swarm: `socklab swarm down` first")
+            nodes = host.nodes.list()
+            progress(
+                f"deploying the stack on this engine's swarm ({len(nodes)} node(s)) with {options.clients} clients"
+            )
+            run = run_stack(host, None, _settings(options, nodes=1))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if deployed(host):
+                    remove(None)
+            if made:
+                host_swarm.leave_if_made(host)
+            raise
+    where = "this engine, a one-node swarm made by socklab" if made else f"this engine's swarm ({len(nodes)} node(s))"
+    distribution = (
+        "none needed: one engine, the images are already on it"
+        if len(nodes) == 1
+        else "none: every node needs the images, from a registry or `docker save IMAGE | ssh NODE docker load`"
+    )
+    keep = "the stack stays up (docker service ls); `socklab swarm down` removes it"
+    return UpReport(where, distribution, _notes(), run, keep=keep + (" and leaves the swarm" if made else ""))
+
+
+def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list[str], progress: Progress) -> UpReport:
+    cluster = DindCluster(host, nodes=options.nodes, run_id=new_run_id(), purpose=CLI_PURPOSE, progress=progress)
+    try:
+        cluster.start()
+        distribution = cluster.distribute(images)
+        progress(distribution.summary())
+        manager = cluster.manager
+        progress(f"deploying the stack on {manager.hostname} with {options.clients} clients")
+        run = run_stack(cluster.client(manager), manager.base_url, _settings(options, nodes=options.nodes))
+    except BaseException:
+        cluster.remove()
+        raise
+    return UpReport(
+        where=f"{options.nodes} Docker-in-Docker engines on this machine, one swarm",
+        distribution=distribution.summary(),
+        notes=_notes(),
+        run=run,
+        formation_seconds=cluster.formation_seconds,
+        keep=f"the swarm stays up: docker --host {manager.base_url} node ls; `socklab swarm down` removes it",
+    )
+
+
+def run_swarm_down(*, progress: Progress = quiet) -> list[str]:
+    """Remove what ``swarm up`` left: DinD swarms it built, its stack here, and a swarm it made here."""
+    host = docker.from_env()
+    done: list[str] = []
+    for run_id in sorted(cluster_runs(host, CLI_PURPOSE)):
+        progress(f"removing the Docker-in-Docker swarm {run_id}")
+        done += remove_cluster(host, run_id)
+    with host_swarm.host_swarm_lock():
+        if host_swarm.local_state(host) == "active" and host.info()["Swarm"].get("ControlAvailable"):
+            if deployed(host):
+                remove(None)
+                done.append("stack socklab")
+            if host_swarm.leave_if_made(host):
+                done.append("left the one-node swarm socklab had made")
+            else:
+                done.append("this engine stays in its swarm (socklab did not make it)")
+    return done
