@@ -13,9 +13,9 @@ import contextlib
 from dataclasses import dataclass
 
 import docker
-import docker.errors
 
 from labconfig import option
+from socklab.errors import engine, require_image
 from socklab.lab.labels import new_run_id
 from socklab.progress import Progress, quiet
 from socklab.swarm import host as host_swarm
@@ -29,9 +29,9 @@ CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --
 @dataclass(frozen=True)
 class SwarmUpOptions:
     clients: int = option(3, "client tasks: the client service's replicas")
-    server_image: str = option("socklab/server:latest", "server image")
-    client_image: str = option("socklab/client:latest", "client image")
-    delay: float = option(5.0, "seconds the server waits before answering")
+    server_image: str = option("socklab/server:latest", "server image", env="SERVER_IMAGE")
+    client_image: str = option("socklab/client:latest", "client image", env="CLIENT_IMAGE")
+    delay: float = option(5.0, "seconds the server waits before answering", metavar="SECONDS")
     init: bool = option(False, "if this engine is in no swarm, make it a one-node swarm (`swarm down` leaves it)")
     nodes: int = option(0, "build a swarm of N Docker-in-Docker engines on this machine instead (0: this engine)")
     json: bool = option(False, "print JSON instead of the table")
@@ -78,18 +78,11 @@ def _notes() -> tuple[str, ...]:
     return () if ipvs_available() else (IPVS_NOTE,)
 
 
-def _require_images(client: docker.DockerClient, images: list[str]) -> None:
-    for image in images:
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            raise StackError(f"image {image} is not on this engine: build it with `socklab images`") from None
-
-
 def run_swarm_up(*, options: SwarmUpOptions, progress: Progress = quiet) -> UpReport:
-    host = docker.from_env()
+    host = engine()
     images = [options.server_image, options.client_image]
-    _require_images(host, images)
+    for image in images:
+        require_image(host, image)
     if options.nodes:
         return _up_on_dind(host, options, images, progress)
     return _up_on_this_engine(host, options, progress)
@@ -152,7 +145,7 @@ def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list
 
 def run_swarm_down(*, progress: Progress = quiet) -> list[str]:
     """Remove what ``swarm up`` left: DinD swarms it built, its stack here, and a swarm it made here."""
-    host = docker.from_env()
+    host = engine()
     done: list[str] = []
     for run_id in sorted(cluster_runs(host, CLI_PURPOSE)):
         progress(f"removing the Docker-in-Docker swarm {run_id}")

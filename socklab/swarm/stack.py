@@ -8,7 +8,6 @@ CLI merges over the first: rendered here as JSON, which is YAML too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from docker.models.services import Service
 
 from socklab.analysis.verdict import Interval, Verdict, judge
 from socklab.paths import ROOT
+from wire.result import ClientResult, parse_results
 
 STACK_FILE = ROOT / "stack.yaml"
 STACK_NAME = "socklab"
@@ -82,19 +82,19 @@ class ClientRow:
     node: str
     task: str
     state: str
-    result: Mapping[str, object] | None  # the client's --json line, if it printed one
+    result: ClientResult | None  # the client's --json line, if it printed one
     error: str = ""  # the task's error (e.g. "No such image") when it printed nothing
 
     @property
     def ok(self) -> bool:
-        return bool(self.result) and (self.result or {}).get("outcome") == "ok"
+        return self.result is not None and self.result.ok
 
     @property
     def interval(self) -> Interval | None:
-        r = self.result or {}
-        if not self.ok or r.get("connected_at") is None or r.get("answered_at") is None:
+        r = self.result
+        if r is None or not r.ok or r.connected_at is None or r.answered_at is None:
             return None
-        return Interval(str(r.get("host")), float(r["connected_at"]), float(r["answered_at"]))  # type: ignore[arg-type]
+        return Interval(r.host, r.connected_at, r.answered_at)
 
 
 @dataclass(frozen=True)
@@ -170,24 +170,14 @@ def service_log(client: docker.DockerClient, name: str) -> str:
     return (raw if isinstance(raw, bytes) else b"".join(raw)).decode(errors="replace")
 
 
-def json_lines(text: str) -> list[dict]:
-    found = []
-    for line in text.splitlines():
-        start = line.find("{")
-        if start >= 0:
-            with contextlib.suppress(json.JSONDecodeError):
-                found.append(json.loads(line[start:]))
-    return found
-
-
 def node_names(client: docker.DockerClient) -> dict[str, str]:
     return {n.id: n.attrs["Description"]["Hostname"] for n in client.nodes.list()}
 
 
-def client_rows(tasks: Sequence[dict], results: Sequence[dict], nodes: Mapping[str, str]) -> list[ClientRow]:
-    """Pair each finished task with the JSON line its container printed (the client's host name is the
-    container's short id, which the task records)."""
-    by_host = {str(r.get("host")): r for r in results}
+def client_rows(tasks: Sequence[dict], results: Sequence[ClientResult], nodes: Mapping[str, str]) -> list[ClientRow]:
+    """Pair each finished task with the result line its container printed (a task's container has the
+    container's short id as its host name, which is what the client reports as ``host``)."""
+    by_host = {r.host: r for r in results}
     rows = []
     for task in tasks:
         container = (task["Status"].get("ContainerStatus") or {}).get("ContainerID") or ""
@@ -201,7 +191,7 @@ def client_rows(tasks: Sequence[dict], results: Sequence[dict], nodes: Mapping[s
                 error="" if result else task["Status"].get("Err", "") or task["Status"].get("Message", ""),
             )
         )
-    return sorted(rows, key=lambda r: (r.node, str((r.result or {}).get("address", ""))))
+    return sorted(rows, key=lambda r: (r.node, (r.result.address or "") if r.result else ""))
 
 
 def run_stack(client: docker.DockerClient, docker_host: str | None, settings: StackSettings) -> StackRun:
@@ -210,7 +200,7 @@ def run_stack(client: docker.DockerClient, docker_host: str | None, settings: St
     deploy(docker_host, settings)
     tasks = wait_for_clients(client, clients=settings.clients, delay=settings.delay)
     seconds = time.monotonic() - started
-    rows = client_rows(tasks, json_lines(service_log(client, CLIENT_SERVICE)), node_names(client))
+    rows = client_rows(tasks, parse_results(service_log(client, CLIENT_SERVICE)), node_names(client))
     intervals = [r.interval for r in rows if r.interval]
     verdict = judge(intervals, clients=settings.clients, delay=settings.delay)
     return StackRun(tuple(rows), verdict, seconds, service_log(client, SERVER_SERVICE))
