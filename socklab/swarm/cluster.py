@@ -24,11 +24,12 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from socklab.lab.labels import PURPOSE, RUN, run_labels
+from socklab.lab.labels import PURPOSE, new_run_id, run_labels
 from socklab.progress import Progress, quiet
 from socklab.swarm.node_image import SOCKET_DIR, ensure_node_image
 
 NODE_LABEL = "io.socklab.swarm-node"  # on each node container: its number, 1 = the manager
+CLUSTER_LABEL = "io.socklab.swarm-cluster"  # on everything a cluster makes: its id (several may share a run id)
 SOCKETS_ROOT = Path("/run/socklab-swarm")  # the host folder holding each node's API socket
 SUBNETS = [f"10.213.{k}.0/24" for k in range(256)]  # candidates for the nodes' bridge; taken ones are skipped
 SWARM_PORT = 2377
@@ -92,16 +93,18 @@ class DindCluster:
         host: docker.DockerClient,
         *,
         nodes: int = 3,
-        run_id: str,
+        run_id: str | None = None,
         purpose: str = "swarm",
+        form_swarm: bool = True,
         progress: Progress = quiet,
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.host = host
         self.size = nodes
-        self.run_id = run_id
-        self.labels = run_labels(run_id, purpose)
+        self.id = new_run_id()
+        self.labels = {**run_labels(run_id or self.id, purpose), CLUSTER_LABEL: self.id}
+        self.form_swarm = form_swarm
         self.progress = progress
         self.nodes: list[Node] = []
         self.formation_seconds: float | None = None  # swarm init to every node Ready
@@ -143,11 +146,12 @@ class DindCluster:
         with ThreadPoolExecutor(max_workers=self.size) as pool:
             list(pool.map(self._start_node, self.nodes))
         self.progress(f"{self.size} engines up in {time.monotonic() - started:.1f} s on {subnet}")
-        self._form_swarm()
+        if self.form_swarm:
+            self._form_swarm()
 
     def _create_network(self) -> tuple[str, str]:
         """A bridge of our own with a fixed subnet, so that nodes get fixed addresses (skip subnets in use)."""
-        name = f"socklab-swarm-{self.run_id}-nodes"
+        name = f"socklab-swarm-{self.id}-nodes"
         candidates = random.sample(SUBNETS, 32)  # random: concurrent clusters seldom try the same one first
         for subnet in candidates:
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
@@ -162,8 +166,8 @@ class DindCluster:
 
     def _create_node(self, image: str, network: str, number: int, address: str) -> Node:
         hostname = f"node{number}"
-        name = f"socklab-swarm-{self.run_id}-{hostname}"
-        socket_dir = SOCKETS_ROOT / self.run_id / hostname
+        name = f"socklab-swarm-{self.id}-{hostname}"
+        socket_dir = SOCKETS_ROOT / self.id / hostname
         socket_dir.mkdir(parents=True, exist_ok=True)
         labels = {**self.labels, NODE_LABEL: str(number)}
         volume = self.host.volumes.create(f"{name}-docker", labels=labels)
@@ -246,17 +250,17 @@ class DindCluster:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
-        return remove_cluster(self.host, self.run_id)
+        return remove_cluster(self.host, self.id)
 
 
-def remove_cluster(host: docker.DockerClient, run_id: str) -> list[str]:
-    """Remove the node containers, their volumes, the bridge and the socket folders of cluster ``run_id``.
+def remove_cluster(host: docker.DockerClient, cluster: str) -> list[str]:
+    """Remove the node containers, their volumes, the bridge and the socket folders of ``cluster``.
 
     Removing a node container kills its dockerd and every task in it: they live in the node's namespaces.
     """
-    selector = {"label": f"{RUN}={run_id}"}
+    selector = {"label": f"{CLUSTER_LABEL}={cluster}"}
     removed: list[str] = []
-    for container in host.containers.list(all=True, filters={"label": [f"{RUN}={run_id}", NODE_LABEL]}):
+    for container in host.containers.list(all=True, filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
             removed.append(f"container {container.name}")
@@ -265,19 +269,17 @@ def remove_cluster(host: docker.DockerClient, run_id: str) -> list[str]:
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
     for network in host.networks.list(filters=selector):
-        if network.name.startswith("socklab-swarm-"):
-            with contextlib.suppress(docker.errors.NotFound):
-                network.remove()
-                removed.append(f"network {network.name}")
-    if (SOCKETS_ROOT / run_id).exists():
-        shutil.rmtree(SOCKETS_ROOT / run_id, ignore_errors=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            network.remove()
+            removed.append(f"network {network.name}")
+    shutil.rmtree(SOCKETS_ROOT / cluster, ignore_errors=True)
     return removed
 
 
-def cluster_runs(host: docker.DockerClient, purpose: str) -> set[str]:
-    """Run ids of the clusters (of this purpose) that have node containers on the host engine."""
-    found = host.containers.list(all=True, filters={"label": [NODE_LABEL, f"{PURPOSE}={purpose}"]})
-    return {c.labels[RUN] for c in found if RUN in c.labels}
+def clusters(host: docker.DockerClient, purpose: str) -> set[str]:
+    """Ids of the clusters (made for this purpose) that have node containers on the host engine."""
+    found = host.containers.list(all=True, filters={"label": [CLUSTER_LABEL, f"{PURPOSE}={purpose}"]})
+    return {c.labels[CLUSTER_LABEL] for c in found}
 
 
 def _tail(container: Container, lines: int = 15) -> str:

@@ -19,6 +19,8 @@ import docker.errors
 
 LOCK_PATH = Path("/tmp/socklab-swarm.lock")
 MADE_BY_SOCKLAB = "io.socklab.swarm-made"  # node label on the node of a swarm socklab initialised: the run id
+MADE_GWBRIDGE = "io.socklab.swarm-made-gwbridge"  # node label: "true" when docker_gwbridge appeared with our swarm
+GWBRIDGE = "docker_gwbridge"  # the local bridge swarm creates for tasks' outside traffic; it outlives `leave`
 LOOPBACK = "127.0.0.1"  # a one-node swarm needs no other machine: its ports stay on loopback
 
 HOW_TO_MAKE_ONE = (
@@ -76,11 +78,13 @@ def init_one_node_swarm(client: docker.DockerClient, run_id: str) -> None:
     state = local_state(client)
     if state != "inactive":
         raise SwarmStateError(f"refusing to make a swarm: this engine's swarm state is {state!r}, not 'inactive'")
+    had_gwbridge = bool(client.networks.list(names=[GWBRIDGE]))
     client.swarm.init(advertise_addr=LOOPBACK, listen_addr=f"{LOOPBACK}:2377")
     try:
         node = client.nodes.get(_local_node_id(client))
         spec = node.attrs["Spec"]
-        spec["Labels"] = {**(spec.get("Labels") or {}), MADE_BY_SOCKLAB: run_id}
+        ours = {MADE_BY_SOCKLAB: run_id, MADE_GWBRIDGE: str(not had_gwbridge).lower()}
+        spec["Labels"] = {**(spec.get("Labels") or {}), **ours}
         node.update(spec)
     except BaseException:
         client.swarm.leave(force=True)
@@ -88,10 +92,20 @@ def init_one_node_swarm(client: docker.DockerClient, run_id: str) -> None:
 
 
 def leave_if_made(client: docker.DockerClient) -> bool:
-    """Leave the engine's swarm if socklab made it; return whether it did. Call with the lock held."""
+    """Leave the engine's swarm if socklab made it; return whether it did. Call with the lock held.
+
+    Also removes docker_gwbridge if it appeared with our swarm and nothing uses it: `leave` keeps it.
+    """
     if made_by_socklab(client) is None:
         return False
+    labels = client.nodes.get(_local_node_id(client)).attrs["Spec"].get("Labels") or {}
     client.swarm.leave(force=True)
+    if labels.get(MADE_GWBRIDGE) == "true":
+        for network in client.networks.list(names=[GWBRIDGE]):
+            network.reload()
+            if not network.attrs.get("Containers"):
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()
     return True
 
 

@@ -19,7 +19,7 @@ from socklab.errors import engine, require_image
 from socklab.lab.labels import new_run_id
 from socklab.progress import Progress, quiet
 from socklab.swarm import host as host_swarm
-from socklab.swarm.cluster import DindCluster, cluster_runs, remove_cluster
+from socklab.swarm.cluster import DindCluster, clusters, remove_cluster
 from socklab.swarm.kernel import IPVS_NOTE, ipvs_available
 from socklab.swarm.stack import StackError, StackRun, StackSettings, deployed, remove, run_stack
 
@@ -122,7 +122,7 @@ def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progr
 
 
 def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list[str], progress: Progress) -> UpReport:
-    cluster = DindCluster(host, nodes=options.nodes, run_id=new_run_id(), purpose=CLI_PURPOSE, progress=progress)
+    cluster = DindCluster(host, nodes=options.nodes, purpose=CLI_PURPOSE, progress=progress)
     try:
         cluster.start()
         distribution = cluster.distribute(images)
@@ -144,19 +144,30 @@ def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list
 
 
 def run_swarm_down(*, progress: Progress = quiet) -> list[str]:
-    """Remove what ``swarm up`` left: DinD swarms it built, its stack here, and a swarm it made here."""
+    """Remove what ``swarm up`` left: the DinD swarms it built, and on this engine its stack and a swarm it made."""
     host = engine()
+    return down_dind(host, progress) + down_this_engine(host)
+
+
+def down_dind(host: docker.DockerClient, progress: Progress = quiet) -> list[str]:
     done: list[str] = []
-    for run_id in sorted(cluster_runs(host, CLI_PURPOSE)):
-        progress(f"removing the Docker-in-Docker swarm {run_id}")
-        done += remove_cluster(host, run_id)
+    for cluster in sorted(clusters(host, CLI_PURPOSE)):
+        progress(f"removing the Docker-in-Docker swarm {cluster}")
+        done += remove_cluster(host, cluster)
+    return done
+
+
+def down_this_engine(host: docker.DockerClient) -> list[str]:
+    """Under the lock: remove the stack, then leave the swarm if (and only if) socklab made it."""
+    done: list[str] = []
     with host_swarm.host_swarm_lock():
-        if host_swarm.local_state(host) == "active" and host.info()["Swarm"].get("ControlAvailable"):
-            if deployed(host):
-                remove(None)
-                done.append("stack socklab")
-            if host_swarm.leave_if_made(host):
-                done.append("left the one-node swarm socklab had made")
-            else:
-                done.append("this engine stays in its swarm (socklab did not make it)")
+        if host_swarm.local_state(host) != "active" or not host.info()["Swarm"].get("ControlAvailable"):
+            return done
+        if deployed(host):
+            remove(None)
+            done.append("removed the stack socklab")
+        if host_swarm.leave_if_made(host):
+            done.append("left the one-node swarm socklab had made")
+        else:
+            done.append("this engine stays in its swarm (socklab did not make it)")
     return done
