@@ -21,6 +21,7 @@ LOCK_PATH = Path("/tmp/socklab-swarm.lock")
 MADE_BY_SOCKLAB = "io.socklab.swarm-made"  # node label on the node of a swarm socklab initialised: the run id
 MADE_GWBRIDGE = "io.socklab.swarm-made-gwbridge"  # node label: "true" when docker_gwbridge appeared with our swarm
 GWBRIDGE = "docker_gwbridge"  # the local bridge swarm creates for tasks' outside traffic; it outlives `leave`
+INGRESS_SANDBOX = "gateway_ingress-sbox"  # swarm's endpoint on docker_gwbridge, left behind by `leave`
 LOOPBACK = "127.0.0.1"  # a one-node swarm needs no other machine: its ports stay on loopback
 
 HOW_TO_MAKE_ONE = (
@@ -101,12 +102,22 @@ def leave_if_made(client: docker.DockerClient) -> bool:
     labels = client.nodes.get(_local_node_id(client)).attrs["Spec"].get("Labels") or {}
     client.swarm.leave(force=True)
     if labels.get(MADE_GWBRIDGE) == "true":
-        for network in client.networks.list(names=[GWBRIDGE]):
-            network.reload()
-            if not network.attrs.get("Containers"):
-                with contextlib.suppress(docker.errors.APIError):
-                    network.remove()
+        _remove_gwbridge(client)
     return True
+
+
+def _remove_gwbridge(client: docker.DockerClient) -> None:
+    """Remove docker_gwbridge unless a container uses it. Swarm's own ``ingress-sbox`` endpoint outlives
+    ``leave`` and blocks the removal, so it is disconnected first (Docker's documented way)."""
+    for network in client.networks.list(names=[GWBRIDGE]):
+        network.reload()
+        endpoints = {e.get("Name") for e in (network.attrs.get("Containers") or {}).values()}
+        if endpoints - {INGRESS_SANDBOX}:
+            return  # someone's containers use it: it stays
+        with contextlib.suppress(docker.errors.APIError):
+            if endpoints:
+                network.disconnect(INGRESS_SANDBOX, force=True)
+            network.remove()
 
 
 def require_swarm(client: docker.DockerClient) -> None:
