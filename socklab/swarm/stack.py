@@ -29,8 +29,8 @@ STACK_FILE = ROOT / "stack.yaml"
 STACK_NAME = "socklab"
 SERVER_SERVICE = f"{STACK_NAME}_server"
 CLIENT_SERVICE = f"{STACK_NAME}_client"
+SERVER_READY_LINE = "server waiting for a connection"
 TERMINAL_STATES = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
-CLIENT_DEADLINE = 30.0  # the client's own connect deadline (SOCKLAB_CONNECT_DEADLINE)
 SETTLE = 60.0  # scheduling, starting a task and finding the server by DNS, on a busy 2-core machine
 
 
@@ -47,6 +47,7 @@ class StackSettings:
     server_constraints: tuple[str, ...] = ()  # swarm placement constraints, e.g. "node.hostname==node1"
     client_constraints: tuple[str, ...] = ()
     spread_over: int = 1  # nodes the clients may use: at most ceil(clients / spread_over) per node
+    connect_deadline: float = 30.0  # how long each client retries connecting (SOCKLAB_CONNECT_DEADLINE)
 
     def environment(self) -> dict[str, str]:
         """The knobs ``stack.yaml`` reads, as in compose.yaml."""
@@ -55,6 +56,7 @@ class StackSettings:
             "CLIENT_IMAGE": self.client_image,
             "SOCKLAB_DELAY": f"{self.delay:g}",
             "SOCKLAB_CLIENTS": str(self.clients),
+            "SOCKLAB_CONNECT_DEADLINE": f"{self.connect_deadline:g}",
         }
 
     def override(self) -> dict[str, object]:
@@ -147,14 +149,14 @@ def _terminal_tasks(service: Service) -> list[dict]:
     return [t for t in service.tasks() if t["Status"]["State"] in TERMINAL_STATES]
 
 
-def wait_for_clients(client: docker.DockerClient, *, clients: int, delay: float) -> list[dict]:
+def wait_for_clients(client: docker.DockerClient, *, clients: int, delay: float, connect_deadline: float) -> list[dict]:
     """Wait until ``clients`` client tasks have finished (answered, failed or been rejected); return the tasks.
 
     The swarm API has no event for a task's state, so this asks the manager (as ``docker service ps`` does),
     every 0.2 s, for at most the client's own deadlines plus time to schedule and start.
     """
     service = _service(client, CLIENT_SERVICE)
-    limit = CLIENT_DEADLINE + delay + SETTLE
+    limit = connect_deadline + delay + SETTLE
     deadline = time.monotonic() + limit
     while len(done := _terminal_tasks(service)) < clients:
         if time.monotonic() > deadline:
@@ -162,6 +164,15 @@ def wait_for_clients(client: docker.DockerClient, *, clients: int, delay: float)
             raise StackError(f"{len(done)} of {clients} client tasks finished within {limit:g} s (states: {states})")
         time.sleep(0.2)
     return done
+
+
+def wait_for_server(client: docker.DockerClient, *, timeout: float = SETTLE) -> None:
+    """Wait until the server task's log says it is waiting for a connection (our servers print that line)."""
+    deadline = time.monotonic() + timeout
+    while SERVER_READY_LINE not in service_log(client, SERVER_SERVICE):
+        if time.monotonic() > deadline:
+            raise StackError(f"the server did not log {SERVER_READY_LINE!r} within {timeout:g} s")
+        time.sleep(0.2)
 
 
 def service_log(client: docker.DockerClient, name: str) -> str:
@@ -198,7 +209,9 @@ def run_stack(client: docker.DockerClient, docker_host: str | None, settings: St
     """Deploy, wait for the clients, and judge: each client's row and whether they were served concurrently."""
     started = time.monotonic()
     deploy(docker_host, settings)
-    tasks = wait_for_clients(client, clients=settings.clients, delay=settings.delay)
+    tasks = wait_for_clients(
+        client, clients=settings.clients, delay=settings.delay, connect_deadline=settings.connect_deadline
+    )
     seconds = time.monotonic() - started
     rows = client_rows(tasks, parse_results(service_log(client, CLIENT_SERVICE)), node_names(client))
     intervals = [r.interval for r in rows if r.interval]
