@@ -107,7 +107,7 @@ def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progr
         except BaseException:
             with contextlib.suppress(Exception):
                 if deployed(host):
-                    remove(None)
+                    remove(host, None)
             if made:
                 host_swarm.leave_if_made(host)
             raise
@@ -164,7 +164,7 @@ def down_this_engine(host: docker.DockerClient) -> list[str]:
         if host_swarm.local_state(host) != "active" or not host.info()["Swarm"].get("ControlAvailable"):
             return done
         if deployed(host):
-            remove(None)
+            remove(host, None)
             done.append("removed the stack socklab")
         if host_swarm.leave_if_made(host):
             done.append("left the one-node swarm socklab had made")

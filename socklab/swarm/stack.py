@@ -29,6 +29,7 @@ STACK_FILE = ROOT / "stack.yaml"
 STACK_NAME = "socklab"
 SERVER_SERVICE = f"{STACK_NAME}_server"
 CLIENT_SERVICE = f"{STACK_NAME}_client"
+NAMESPACE_LABEL = "com.docker.stack.namespace"  # the CLI labels a stack's services and networks with its name
 SERVER_READY_LINE = "server waiting for a connection"
 TERMINAL_STATES = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 SETTLE = 60.0  # scheduling, starting a task and finding the server by DNS, on a busy 2-core machine
@@ -132,13 +133,22 @@ def deploy(docker_host: str | None, settings: StackSettings) -> None:
         )
 
 
-def remove(docker_host: str | None) -> None:
-    """``docker stack rm`` and wait until its services and network are gone."""
+def remove(client: docker.DockerClient, docker_host: str | None) -> None:
+    """``docker stack rm`` and wait until its services and network are gone.
+
+    The CLI waits for the tasks, but the manager removes the overlay network a moment later: a deploy in
+    that moment finds the old network, creates none, and fails with "network socklab_lab not found".
+    """
     _cli(docker_host, ["stack", "rm", "--detach=false", STACK_NAME])
+    deadline = time.monotonic() + SETTLE
+    while client.networks.list(filters={"label": f"{NAMESPACE_LABEL}={STACK_NAME}"}):
+        if time.monotonic() > deadline:
+            raise StackError(f"the stack's network was still there {SETTLE:g} s after `docker stack rm`")
+        time.sleep(0.1)
 
 
 def deployed(client: docker.DockerClient) -> bool:
-    return bool(client.services.list(filters={"label": f"com.docker.stack.namespace={STACK_NAME}"}))
+    return bool(client.services.list(filters={"label": f"{NAMESPACE_LABEL}={STACK_NAME}"}))
 
 
 def _service(client: docker.DockerClient, name: str) -> Service:
