@@ -80,7 +80,7 @@ class Distribution:
 
     def summary(self) -> str:
         return (
-            f"images distributed with docker save | docker load through the SDK: {', '.join(self.images)} "
+            f"docker save on this engine | docker load into each node, through the SDK: {', '.join(self.images)} "
             f"({self.megabytes:.0f} MB) into {', '.join(self.nodes)} in {self.seconds:.1f} s"
         )
 
