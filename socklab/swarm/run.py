@@ -74,8 +74,10 @@ def _settings(options: SwarmUpOptions, *, nodes: int) -> StackSettings:
     )
 
 
-def _notes() -> tuple[str, ...]:
-    return () if ipvs_available() else (IPVS_NOTE,)
+def _notes(host: docker.DockerClient) -> tuple[str, ...]:
+    """The IPVS note, when the engine runs on this machine's kernel (a unix socket), which is all we can ask."""
+    local = host.api.base_url.startswith("http+docker://local")
+    return (IPVS_NOTE,) if local and not ipvs_available() else ()
 
 
 def run_swarm_up(*, options: SwarmUpOptions, progress: Progress = quiet) -> UpReport:
@@ -118,7 +120,7 @@ def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progr
         else "none: every node needs the images, from a registry or `docker save IMAGE | ssh NODE docker load`"
     )
     keep = "the stack stays up (docker service ls); `socklab swarm down` removes it"
-    return UpReport(where, distribution, _notes(), run, keep=keep + (" and leaves the swarm" if made else ""))
+    return UpReport(where, distribution, _notes(host), run, keep=keep + (" and leaves the swarm" if made else ""))
 
 
 def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list[str], progress: Progress) -> UpReport:
@@ -136,7 +138,7 @@ def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list
     return UpReport(
         where=f"{options.nodes} Docker-in-Docker engines on this machine, one swarm",
         distribution=distribution.summary(),
-        notes=_notes(),
+        notes=_notes(host),
         run=run,
         formation_seconds=cluster.formation_seconds,
         keep=f"the swarm stays up: docker --host {manager.base_url} node ls; `socklab swarm down` removes it",
