@@ -46,7 +46,7 @@ NODE_RUN_OPTIONS: dict[str, object] = {
     "device_cgroup_rules": ["a *:* rwm"],
 }
 # `--security-opt systempaths=unconfined` is a CLI spelling: the API takes empty masked and read-only paths.
-UNMASKED_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}
+UNMASKED_PATHS: dict[str, list[str]] = {"MaskedPaths": [], "ReadonlyPaths": []}
 
 
 class ClusterError(RuntimeError):

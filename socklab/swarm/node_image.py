@@ -129,6 +129,19 @@ def _existing(client: docker.DockerClient, tag: str) -> Image | None:
         return None
 
 
+def _ensure_debootstrap(progress: Progress) -> None:
+    """debootstrap, installed from the host's apt sources when missing (as `socklab images` does for musl)."""
+    if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin"):
+        return
+    progress("debootstrap is missing: apt-get install debootstrap")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"]
+    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
+        done = subprocess.run(install, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise NodeImageError(f"cannot install debootstrap (needs root and apt): {done.stderr[-1000:]}")
+
+
 def _trim(root: Path) -> None:
     for relative in TRIM:
         target = root / relative
@@ -147,8 +160,7 @@ def ensure_node_image(client: docker.DockerClient, *, progress: Progress = quiet
     with _locked(CACHE_DIR / "build.lock"):
         if _existing(client, tag) is not None:  # built by whoever held the lock before us
             return tag
-        if shutil.which("debootstrap") is None:
-            raise NodeImageError("building the swarm node image needs debootstrap: apt-get install debootstrap")
+        _ensure_debootstrap(progress)
         started = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix="socklab-swarm-node-"))
         try:
