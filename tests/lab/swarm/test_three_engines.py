@@ -110,14 +110,22 @@ def test_clients_on_two_engines_are_served_by_a_server_on_a_third(fresh: DindClu
 
 
 def test_a_partition_between_nodes_breaks_and_heals_the_exchange(fresh: DindCluster, lab_images: ImageSet) -> None:
-    settings = _settings(lab_images, clients=2, delay=1.0, client_constraints=("node.hostname==node2",), spread_over=1)
+    # The same clients with the same short connect deadline in both rounds: only the partition differs.
+    settings = _settings(
+        lab_images,
+        clients=2,
+        delay=1.0,
+        client_constraints=("node.hostname==node2",),
+        spread_over=1,
+        connect_deadline=5.0,
+    )
     manager, node1, node2 = fresh.client(fresh.manager), fresh.nodes[0], fresh.nodes[1]
     deploy(node1.base_url, replace(settings, clients=0))  # the server first, so only the cut can fail
     wait_for_server(manager)
 
     # With the overlay between node2 and node1 cut, clients that find the server by name cannot reach it.
     with Partition(fresh.host, inside=node2, other=node1) as partition:
-        cut = run_stack(manager, node1.base_url, replace(settings, connect_deadline=3.0))
+        cut = run_stack(manager, node1.base_url, settings)
         assert fresh.ready_nodes() == {"node1", "node2", "node3"}  # the swarm itself still works
     assert "healed" in partition.report()
     assert len(cut.rows) == 2 and not any(row.ok for row in cut.rows), [row.result for row in cut.rows]
