@@ -92,7 +92,7 @@ def run_swarm_up(*, options: SwarmUpOptions, progress: Progress = quiet) -> UpRe
 
 def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progress: Progress) -> UpReport:
     with host_swarm.host_swarm_lock():
-        made = False
+        made = ours = False
         if host_swarm.local_state(host) == "inactive" and options.init:
             progress("this engine is in no swarm: making a one-node swarm (advertised on 127.0.0.1)")
             host_swarm.init_one_node_swarm(host, new_run_id())
@@ -105,10 +105,11 @@ def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progr
             progress(
                 f"deploying the stack on this engine's swarm ({len(nodes)} node(s)) with {options.clients} clients"
             )
+            ours = True  # from here on the stack is ours to remove if anything goes wrong
             run = run_stack(host, None, _settings(options, nodes=1))
         except BaseException:
             with contextlib.suppress(Exception):
-                if deployed(host):
+                if ours and deployed(host):
                     remove(host, None)
             if made:
                 host_swarm.leave_if_made(host)
