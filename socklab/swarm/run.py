@@ -34,6 +34,10 @@ class SwarmUpOptions:
     delay: float = option(5.0, "seconds the server waits before answering", metavar="SECONDS")
     init: bool = option(False, "if this engine is in no swarm, make it a one-node swarm (`swarm down` leaves it)")
     nodes: int = option(0, "build a swarm of N Docker-in-Docker engines on this machine instead (0: this engine)")
+    server_constraint: tuple[str, ...] = option(
+        (), "a placement constraint for the server on this engine's swarm, e.g. node.labels.socklab==server"
+    )
+    client_constraint: tuple[str, ...] = option((), "a placement constraint for the clients (repeatable)")
     json: bool = option(False, "print JSON instead of the table")
 
     def __post_init__(self) -> None:
@@ -45,6 +49,8 @@ class SwarmUpOptions:
             raise ValueError("--init is for this engine's swarm; --nodes builds a swarm of its own")
         if self.delay < 0:
             raise ValueError("--delay must not be negative")
+        if self.nodes and (self.server_constraint or self.client_constraint):
+            raise ValueError("--nodes places the server on node1 and the clients elsewhere itself")
 
 
 @dataclass(frozen=True)
@@ -62,14 +68,15 @@ class UpReport:
 
 
 def _settings(options: SwarmUpOptions, *, nodes: int) -> StackSettings:
-    pinned = nodes >= 2  # server on node1, clients spread over the others
+    """DinD swarms of 2+ nodes: server on node1, clients spread over the others; else the user's constraints."""
+    pinned = nodes >= 2
     return StackSettings(
         server_image=options.server_image,
         client_image=options.client_image,
         clients=options.clients,
         delay=options.delay,
-        server_constraints=("node.hostname==node1",) if pinned else (),
-        client_constraints=("node.hostname!=node1",) if pinned else (),
+        server_constraints=("node.hostname==node1",) if pinned else options.server_constraint,
+        client_constraints=("node.hostname!=node1",) if pinned else options.client_constraint,
         spread_over=nodes - 1 if pinned else 1,
     )
 

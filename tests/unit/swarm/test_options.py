@@ -15,6 +15,7 @@ from socklab.swarm.run import SwarmUpOptions
         ({"nodes": -1}, "--nodes"),
         ({"nodes": 3, "init": True}, "--init is for this engine"),
         ({"delay": -1.0}, "--delay"),
+        ({"nodes": 3, "client_constraint": ("node.role==worker",)}, "places the server on node1"),
     ],
 )
 def test_bad_combinations_are_refused(kwargs: dict, message: str) -> None:
