@@ -53,6 +53,8 @@ class LabContainer:
         if self.node.aliases:
             container.with_network_aliases(*self.node.aliases)
         for path, size in tmpfs.items():
+            if path in self._volumes.values():
+                continue  # a shared volume (e.g. a Unix socket's folder) takes the place of the tmpfs
             # testcontainers hands the value to Docker as the mount options, so it is "size=…"
             container.with_tmpfs_mount(path, f"size={size}" if size else None)
         for volume, path in self._volumes.items():

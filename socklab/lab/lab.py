@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 
 import docker
@@ -104,6 +105,11 @@ class Lab:
     def add(self, node: Node, *, wait: ConnectWaitStrategy | None = None) -> LabContainer:
         """Start one container of the topology on the lab network (a server, a client, a helper)."""
         assert self.network is not None, "start the lab first"
+        for volume in node.volumes:
+            # Made here, labelled, before Docker would make an unlabelled one on first mount.
+            name = self.topology.volume_name(volume)
+            if not self.docker.volumes.list(filters={"name": f"^{name}$"}):
+                self.docker.volumes.create(name, labels=self.labels)
         container = LabContainer(
             node,
             name=self.topology.container_name(node.role),
@@ -124,7 +130,9 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         assert self.network is not None
-        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(self.startup_timeout)
+        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(
+            timedelta(seconds=self.startup_timeout)
+        )
         self.server = self.add(node, wait=wait)
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
