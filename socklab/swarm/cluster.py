@@ -284,5 +284,5 @@ def clusters(host: docker.DockerClient, purpose: str) -> set[str]:
 
 def _tail(container: Container, lines: int = 15) -> str:
     with contextlib.suppress(docker.errors.APIError):
-        return container.logs(tail=lines).decode(errors="replace")
+        return bytes(container.logs(tail=lines)).decode(errors="replace")
     return ""

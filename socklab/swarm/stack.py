@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 import docker.errors
@@ -31,6 +32,7 @@ SERVER_SERVICE = f"{STACK_NAME}_server"
 CLIENT_SERVICE = f"{STACK_NAME}_client"
 NAMESPACE_LABEL = "com.docker.stack.namespace"  # the CLI labels a stack's services and networks with its name
 SERVER_READY_LINE = "server waiting for a connection"
+Task = dict[str, Any]  # a swarm task as the engine API returns it (``docker service ps``'s data)
 TERMINAL_STATES = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 SETTLE = 60.0  # scheduling, starting a task and finding the server by DNS, on a busy 2-core machine
 
@@ -155,11 +157,11 @@ def _service(client: docker.DockerClient, name: str) -> Service:
     return client.services.get(name)
 
 
-def _terminal_tasks(service: Service) -> list[dict]:
+def _terminal_tasks(service: Service) -> list[Task]:
     return [t for t in service.tasks() if t["Status"]["State"] in TERMINAL_STATES]
 
 
-def wait_for_clients(client: docker.DockerClient, *, clients: int, delay: float, connect_deadline: float) -> list[dict]:
+def wait_for_clients(client: docker.DockerClient, *, clients: int, delay: float, connect_deadline: float) -> list[Task]:
     """Wait until ``clients`` client tasks have finished (answered, failed or been rejected); return the tasks.
 
     The swarm API has no event for a task's state, so this asks the manager (as ``docker service ps`` does),
@@ -195,7 +197,7 @@ def node_names(client: docker.DockerClient) -> dict[str, str]:
     return {n.id: n.attrs["Description"]["Hostname"] for n in client.nodes.list()}
 
 
-def client_rows(tasks: Sequence[dict], results: Sequence[ClientResult], nodes: Mapping[str, str]) -> list[ClientRow]:
+def client_rows(tasks: Sequence[Task], results: Sequence[ClientResult], nodes: Mapping[str, str]) -> list[ClientRow]:
     """Pair each finished task with the result line its container printed (a task's container has the
     container's short id as its host name, which is what the client reports as ``host``)."""
     by_host = {r.host: r for r in results}
