@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.progress import to_stderr
@@ -24,7 +25,9 @@ UP_EPILOG = """examples:
 
 @dataclass(frozen=True)
 class SwarmDownOptions:
-    """``swarm down`` takes no options: it removes what ``swarm up`` left, and only that."""
+    """``swarm down`` removes what ``swarm up`` left, and only that."""
+
+    node_image: bool = option(False, "also remove the cached Docker-in-Docker node image (rebuilt when needed)")
 
 
 def _seconds(value: float | None) -> str:
@@ -89,9 +92,9 @@ def up(options: SwarmUpOptions) -> ExitCode:
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
-def down(_options: SwarmDownOptions) -> ExitCode:
+def down(options: SwarmDownOptions) -> ExitCode:
     try:
-        done = run_swarm_down(progress=to_stderr("swarm"))
+        done = run_swarm_down(node_image=options.node_image, progress=to_stderr("swarm"))
     except (SwarmStateError, StackError) as exc:
         print(f"socklab swarm down: {exc}")
         return ExitCode.FAILED

@@ -14,6 +14,7 @@ import contextlib
 import random
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,17 +72,17 @@ class Node:
 
 @dataclass(frozen=True)
 class Distribution:
-    """What the cluster did to put images on its nodes."""
+    """What the cluster did to put images on its nodes: each image and the nodes it was loaded into."""
 
-    images: tuple[str, ...]
-    nodes: tuple[str, ...]
+    loads: tuple[tuple[str, tuple[str, ...]], ...]
     megabytes: float
     seconds: float
 
     def summary(self) -> str:
+        where = "; ".join(f"{image} into {', '.join(nodes)}" for image, nodes in self.loads)
         return (
-            f"docker save on this engine | docker load into each node, through the SDK: {', '.join(self.images)} "
-            f"({self.megabytes:.0f} MB) into {', '.join(self.nodes)} in {self.seconds:.1f} s"
+            f"docker save on this engine | docker load into the nodes, through the SDK: {where} "
+            f"({self.megabytes:.0f} MB saved) in {self.seconds:.1f} s"
         )
 
 
@@ -229,20 +230,26 @@ class DindCluster:
 
     # -- images --------------------------------------------------------------------------------------------
 
-    def distribute(self, images: list[str]) -> Distribution:
-        """``docker save`` each image from the host engine and ``docker load`` it into every node (no registry)."""
+    def distribute(self, images: Sequence[str] | Mapping[str, Sequence[Node]]) -> Distribution:
+        """``docker save`` each image from the host engine and ``docker load`` it into nodes (no registry).
+
+        ``images`` is a list (every node gets every image) or a plan: image -> the nodes that run it.
+        """
+        plan = images if isinstance(images, Mapping) else {image: self.nodes for image in images}
         started = time.monotonic()
         # named=tag: an image with several tags (server:latest = server:fork) would otherwise carry its first.
-        tarballs = {tag: b"".join(self.host.images.get(tag).save(named=tag)) for tag in images}
+        tarballs = {tag: b"".join(self.host.images.get(tag).save(named=tag)) for tag in plan}
 
         def load(node: Node) -> None:
-            for tarball in tarballs.values():
-                self.client(node).images.load(tarball)
+            for tag, nodes in plan.items():
+                if node in nodes:
+                    self.client(node).images.load(tarballs[tag])
 
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             list(pool.map(load, self.nodes))
+        loads = tuple((tag, tuple(n.hostname for n in nodes)) for tag, nodes in plan.items())
         megabytes = sum(len(t) for t in tarballs.values()) / 1e6
-        return Distribution(tuple(images), tuple(n.hostname for n in self.nodes), megabytes, time.monotonic() - started)
+        return Distribution(loads, megabytes, time.monotonic() - started)
 
     # -- tearing it down -----------------------------------------------------------------------------------
 

@@ -205,11 +205,11 @@ def ensure_node_image(client: docker.DockerClient, *, progress: Progress = quiet
 
 
 def remove_node_images(client: docker.DockerClient) -> list[str]:
-    """Remove every cached node image (any recipe): they are labelled, never in use after a run."""
+    """Remove every cached node image (any recipe, found by its label) that no container uses."""
     removed = []
     for image in client.images.list(filters={"label": f"{PURPOSE}={NODE_PURPOSE}"}):
         for tag in image.tags or [image.id]:
-            with contextlib.suppress(docker.errors.NotFound):
-                client.images.remove(tag, force=True)
+            with contextlib.suppress(docker.errors.APIError):  # in use by another cluster: it stays
+                client.images.remove(tag)
                 removed.append(tag)
     return removed

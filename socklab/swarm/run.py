@@ -19,8 +19,9 @@ from socklab.errors import engine, require_image
 from socklab.lab.labels import new_run_id
 from socklab.progress import Progress, quiet
 from socklab.swarm import host as host_swarm
-from socklab.swarm.cluster import DindCluster, clusters, remove_cluster
+from socklab.swarm.cluster import DindCluster, Node, clusters, remove_cluster
 from socklab.swarm.kernel import IPVS_NOTE, ipvs_available
+from socklab.swarm.node_image import remove_node_images
 from socklab.swarm.stack import StackError, StackRun, StackSettings, deployed, remove, run_stack
 
 CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --nodes N` (tests use their own)
@@ -93,7 +94,7 @@ def run_swarm_up(*, options: SwarmUpOptions, progress: Progress = quiet) -> UpRe
     for image in images:
         require_image(host, image)
     if options.nodes:
-        return _up_on_dind(host, options, images, progress)
+        return _up_on_dind(host, options, progress)
     return _up_on_this_engine(host, options, progress)
 
 
@@ -131,11 +132,21 @@ def _up_on_this_engine(host: docker.DockerClient, options: SwarmUpOptions, progr
     return UpReport(where, distribution, _notes(host), run, keep=keep + (" and leaves the swarm" if made else ""))
 
 
-def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list[str], progress: Progress) -> UpReport:
+def _placement(cluster: DindCluster, options: SwarmUpOptions) -> dict[str, list[Node]]:
+    """Which nodes need which image: with 2+ nodes the server runs on node1 and the clients elsewhere."""
+    nodes = cluster.nodes
+    if len(nodes) == 1:
+        return {options.server_image: nodes, options.client_image: nodes}
+    if options.server_image == options.client_image:
+        return {options.server_image: nodes}
+    return {options.server_image: nodes[:1], options.client_image: nodes[1:]}
+
+
+def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, progress: Progress) -> UpReport:
     cluster = DindCluster(host, nodes=options.nodes, purpose=CLI_PURPOSE, progress=progress)
     try:
         cluster.start()
-        distribution = cluster.distribute(images)
+        distribution = cluster.distribute(_placement(cluster, options))
         progress(distribution.summary())
         manager = cluster.manager
         progress(f"deploying the stack on {manager.hostname} with {options.clients} clients")
@@ -153,10 +164,12 @@ def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, images: list
     )
 
 
-def run_swarm_down(*, progress: Progress = quiet) -> list[str]:
-    """Remove what ``swarm up`` left: the DinD swarms it built, and on this engine its stack and a swarm it made."""
+def run_swarm_down(*, node_image: bool = False, progress: Progress = quiet) -> list[str]:
+    """Remove what ``swarm up`` left: the DinD swarms it built, and on this engine its stack and a swarm it made;
+    with ``node_image``, the cached node image too."""
     host = engine()
-    return down_dind(host, progress) + down_this_engine(host)
+    done = down_dind(host, progress) + down_this_engine(host)
+    return done + [f"image {tag}" for tag in remove_node_images(host)] if node_image else done
 
 
 def down_dind(host: docker.DockerClient, progress: Progress = quiet) -> list[str]:

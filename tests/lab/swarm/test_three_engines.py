@@ -52,7 +52,8 @@ def engines(docker_client: docker.DockerClient, lab_images: ImageSet, session_id
     """A formed swarm of three engines with the session's images loaded; checked to leave nothing behind."""
     host_state = local_state(docker_client)
     with DindCluster(docker_client, nodes=3, run_id=session_id, purpose="test") as cluster:
-        cluster.distribute([lab_images.server, lab_images.client])
+        server, clients = cluster.nodes[0], cluster.nodes[1:]
+        cluster.distribute({lab_images.server: [server], lab_images.client: clients})
         yield cluster
     assert _leftovers(docker_client, cluster.id) == []
     assert local_state(docker_client) == host_state
