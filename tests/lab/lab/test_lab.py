@@ -102,3 +102,17 @@ def test_a_unix_socket_on_a_shared_volume_between_two_containers(lab_images, doc
         assert "char from server = B" in client.logs()
         assert docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})
     assert not docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})
+
+
+def test_an_empty_lab_with_a_subnet_places_containers_at_fixed_addresses(lab_images):
+    from socklab.lab.topology import Node
+
+    with Lab(server_image=None, subnet="172.31.250.0/24", purpose="test") as lab:
+        server = lab.add(
+            Node("fixed", lab_images.servers["async"], {"SOCKLAB_DELAY": "0"}, aliases=("server",),
+                 ipv4_address="172.31.250.20", hardening=lab.topology.hardening)
+        )  # fmt: skip
+        server.wait_for_log("listening on", timeout=30)
+        assert server.address() == "172.31.250.20"
+        client = lab.add(Node("asker", lab_images.client, {"SOCKLAB_SERVER": "server"}, command=("--char", "0x41")))
+        assert client.wait(timeout=30) == 0 and "char from server = B" in client.logs()
