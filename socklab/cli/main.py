@@ -29,6 +29,7 @@ COMMANDS = (
     "socklab.cli.lab",  # run, matrix, swap
     "socklab.cli.experiment",  # experiment list | NAME
     "socklab.cli.trace",  # trace
+    "socklab.cli.swarm",  # swarm up, swarm down
 )
 
 
