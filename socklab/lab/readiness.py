@@ -27,9 +27,21 @@ def container_address(container: WaitStrategyTarget, network: str) -> str:
 
 
 def wait_for_log(container: WaitStrategyTarget, pattern: str, timeout: float) -> None:
-    """Wait until the container's output matches ``pattern`` (a regex), polling every 50 ms."""
-    strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timedelta(seconds=timeout))
-    strategy.with_poll_interval(0.05).wait_until_ready(container)
+    """Wait until the container's output matches ``pattern`` (a regex), polling every 50 ms.
+
+    A container may print the line and exit between the strategy's read of the logs and its status
+    check; the strategy then reports "exited before emitting", so the logs are read once more before
+    that is believed.
+    """
+    regex = re.compile(pattern)
+    strategy = LogMessageWaitStrategy(regex).with_startup_timeout(timedelta(seconds=timeout))
+    try:
+        strategy.with_poll_interval(0.05).wait_until_ready(container)
+    except RuntimeError:
+        out, err = container.get_logs()
+        if regex.search(out.decode(errors="replace")) or regex.search(err.decode(errors="replace")):
+            return
+        raise
 
 
 class ConnectWaitStrategy(WaitStrategy):
