@@ -13,6 +13,7 @@ import pytest
 
 from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
 from socklab.images.rootfs import ensure_image
+from socklab.lab import reaper
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
@@ -59,10 +60,12 @@ def docker_client(session_id: str) -> Iterator[docker.DockerClient]:
         if os.environ.get("CI"):
             pytest.fail(message)  # in CI a lab test that cannot run is a failure, never a skip
         pytest.skip(message)
+    reaper.watch(session_id)  # the session's images and volumes go even if pytest itself is killed
     try:
         yield client
     finally:
         removed = remove_run(client, session_id)
+        reaper.done(session_id)
         if removed:
             print(f"\nsocklab: removed what the session left: {', '.join(removed)}")
         client.close()
