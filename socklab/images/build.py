@@ -81,6 +81,8 @@ def c_specs(*, repository_prefix: str, session: str = "") -> list[ImageSpec]:
     return [
         ImageSpec(_tag(f"{repository_prefix}/server", "c-fork", session), "Dockerfile.server", args, context=PEERS),
         ImageSpec(_tag(f"{repository_prefix}/client", "c", session), "Dockerfile.client", args, context=PEERS),
+        ImageSpec(_tag(f"{repository_prefix}/server", "c-epoll", session), "Dockerfile.epoll", args, context=PEERS),
+        ImageSpec(_tag(f"{repository_prefix}/loadgen", "c", session), "Dockerfile.loadgen", args, context=PEERS),
     ]
 
 
@@ -165,10 +167,10 @@ def build_images(
         specs += c_specs(repository_prefix=repository_prefix, session=session)
     for spec in specs:
         build(client, spec, labels=labels, progress=progress)
-    names = (*PYTHON_MODELS, *TEACHING_MODELS, "c-fork")
+    names = (*PYTHON_MODELS, *TEACHING_MODELS, "c-fork", "c-epoll")
     servers = {name: _tag(f"{repository_prefix}/server", name, session) for name in names}
     clients = {"python": _tag(f"{repository_prefix}/client", "python" if session else "latest", session)}
     clients["c"] = _tag(f"{repository_prefix}/client", "c", session)
     if not with_c:
-        del servers["c-fork"], clients["c"]
+        del servers["c-fork"], servers["c-epoll"], clients["c"]
     return ImageSet(servers=servers, clients=clients)
