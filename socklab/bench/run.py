@@ -1,0 +1,188 @@
+"""`socklab bench` as a library call: the steps in order of importance, each bounded, under one budget.
+
+Every step starts fresh containers and is skipped (and reported as skipped) when what is left of the
+time budget cannot hold it: the quick run stays under 2 minutes and the full one under 10.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+from tqdm import tqdm
+
+from socklab.bench import measure, startup
+from socklab.bench.options import FULL, QUICK, BenchOptions, Sizes
+from socklab.bench.stage import ServerDidNotStart, Stage
+from socklab.load.c_loader import LoaderFailed
+
+BUDGET = {True: 120.0, False: 600.0}  # seconds: quick, full
+# What each kind of step costs here (container start, loaders, the window itself), measured on this machine.
+STEP_OVERHEAD = 5.0
+
+
+@dataclass
+class BenchResults:
+    quick: bool
+    versions: tuple[str, ...]
+    machine: dict[str, str]
+    rates: list[measure.RateRow] = field(default_factory=list)
+    loader_check: list[measure.RateRow] = field(default_factory=list)
+    latency: list[measure.LatencyRow] = field(default_factory=list)
+    held: list[measure.HeldRow] = field(default_factory=list)
+    startup: list[startup.StartupRow] = field(default_factory=list)
+    image_sizes: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = math.nan
+
+    def to_json(self) -> dict:
+        return {
+            "quick": self.quick,
+            "versions": list(self.versions),
+            "machine": self.machine,
+            "rates": [r.to_json() for r in self.rates],
+            "loader_check": [r.to_json() for r in self.loader_check],
+            "latency": [r.to_json() for r in self.latency],
+            "held": [r.to_json() for r in self.held],
+            "startup": [r.to_json() for r in self.startup],
+            "image_sizes": self.image_sizes,
+            "skipped": self.skipped,
+            "failures": self.failures,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    estimate: float  # seconds, for the budget
+    action: Callable[[], None]
+
+
+def machine() -> dict[str, str]:
+    import os
+    import platform
+
+    client = docker.from_env()
+    try:
+        info = client.info()
+    finally:
+        client.close()
+    return {
+        "cores": str(os.cpu_count()),
+        "memory_gb": f"{info.get('MemTotal', 0) / 2**30:.0f}",
+        "kernel": platform.release(),
+        "docker": str(info.get("ServerVersion")),
+        "cgroup": f"v{info.get('CgroupVersion', '1')}",
+        "storage": str(info.get("Driver")),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: BenchResults) -> list[Step]:
+    versions = options.chosen
+    available = [v for v in versions if image_exists(stage, stage.image(v))]
+    for missing in sorted(set(versions) - set(available)):
+        results.skipped.append(f"{missing}: image {stage.image(missing)} not built")
+    rate_cost = sizes.rate_seconds + STEP_OVERHEAD
+    steps = [
+        Step(f"rate {v}", rate_cost, lambda v=v: results.rates.append(measure.measure_rate(stage, v, sizes)))
+        for v in available
+    ]
+    if "c-epoll" in available:
+        steps.append(
+            Step(
+                "rate c-epoll, two loaders",
+                rate_cost + 1,
+                lambda: results.loader_check.append(measure.measure_rate(stage, "c-epoll", sizes, loaders=2)),
+            )
+        )
+    steps += [
+        Step(
+            f"latency {v}",
+            sizes.latency_seconds + STEP_OVERHEAD,
+            lambda v=v: results.latency.append(measure.measure_latency(stage, v, sizes)),
+        )
+        for v in available
+    ]
+    for level in sizes.held_levels:
+        for v in available:
+            estimate = sizes.held_delay + STEP_OVERHEAD + level / 10_000 + (20 if v in ("fork", "thread") else 0)
+            steps.append(
+                Step(f"held {level:,} {v}", estimate, lambda v=v, level=level: held(stage, v, level, sizes, results))
+            )
+    steps += [
+        Step(f"start {v}", 1.0 * sizes.startup_runs + 1, lambda v=v: start(stage, v, sizes, results)) for v in available
+    ]
+    steps.append(Step("compose up → 3", 8.0, lambda: results.startup.append(startup.compose_up(stage, 3))))
+    if sizes.compose_fifty:
+        steps.append(Step("compose up → 50", 45.0, lambda: results.startup.append(startup.compose_up(stage, 50))))
+    return steps
+
+
+def held(stage: Stage, version: str, level: int, sizes: Sizes, results: BenchResults) -> None:
+    """One level; a version that failed a smaller level is not tried again (it stopped there)."""
+    earlier = [r for r in results.held if r.version == version and r.clients < level]
+    if any(not r.all_answered for r in earlier):
+        results.skipped.append(
+            f"held {level:,} {version}: already failed at {min(r.clients for r in earlier if not r.all_answered):,}"
+        )
+        return
+    results.held.append(measure.measure_held(stage, version, level, sizes.held_delay))
+
+
+def start(stage: Stage, version: str, sizes: Sizes, results: BenchResults) -> None:
+    seconds = [startup.run_to_first_answer(stage, version) for _ in range(sizes.startup_runs)]
+    results.startup.append(startup.StartupRow(f"docker run → first answer: {version}", seconds))
+
+
+def image_exists(stage: Stage, tag: str) -> bool:
+    try:
+        stage.client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, quiet: bool) -> Iterator[tqdm]:
+    with tqdm(total=total, file=sys.stderr, disable=quiet, unit="step", dynamic_ncols=True) as bar:
+        yield bar
+
+
+def run_bench(options: BenchOptions, *, quiet: bool = False) -> BenchResults:
+    """Measure; write bench.md, bench.json and the plots to ``options.output``; return the results."""
+    from socklab.bench import report
+
+    sizes = QUICK if options.quick else FULL
+    budget = BUDGET[options.quick]
+    started = time.monotonic()
+    results = BenchResults(options.quick, options.chosen, machine())
+    with Stage(options.image_prefix) as stage:
+        steps = plan_steps(stage, options, sizes, results)
+        with progress_bar(len(steps), quiet) as bar:
+            for step in steps:
+                left = budget - (time.monotonic() - started)
+                bar.set_description(step.name)
+                if step.estimate > left - 15:  # leave time for the report
+                    results.skipped.append(
+                        f"{step.name}: time budget ({left:.0f} s left, needs ~{step.estimate:.0f} s)"
+                    )
+                else:
+                    try:
+                        step.action()
+                    except (ServerDidNotStart, LoaderFailed, TimeoutError, docker.errors.APIError) as exc:
+                        results.failures.append(f"{step.name}: {exc}"[:400])
+                bar.update(1)
+        tags = [stage.image(v) for v in options.chosen] + [stage.loader_image]
+        results.image_sizes = startup.image_sizes(stage.client, tags)
+    results.seconds = time.monotonic() - started
+    report.write(results, Path(options.output))
+    return results
