@@ -2,56 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from typing import Any
 
 from socklab.bench.options import BenchOptions
+from socklab.cli.command import add_command
+from socklab.cli.exit_codes import ExitCode
+
+EPILOG = """examples:
+  socklab bench --quick                                  # about 2 minutes
+  socklab bench --versions epoll --versions async --json # the references are always measured too
+"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "bench",
-        help="measure every server version against the C references (rate, CPU, latency, held clients, start-up)",
-        description=__doc__,
-    )
-    try:
-        from socklab.cli.options import add_options
-    except ImportError:  # before the shared CLI options landed: the same flags by hand
-        _add_flags(parser)
-    else:
-        add_options(parser, BenchOptions)
-    parser.set_defaults(func=cmd_bench)
-
-
-def _add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about 2 min) instead of the full one")
-    parser.add_argument("--versions", nargs="+", default=(), metavar="V", help="server versions to measure")
-    parser.add_argument("--output", default="bench/results", metavar="DIR", help="where results go")
-    parser.add_argument("--json", action="store_true", help="also print the JSON results on stdout")
-    parser.add_argument("--image-prefix", default="socklab", help="PREFIX/server:VERSION, PREFIX/loadgen:c")
-
-
-def _options(args: argparse.Namespace) -> BenchOptions:
-    try:
-        from socklab.cli.options import options_from
-    except ImportError:
-        return BenchOptions(
-            quick=args.quick,
-            versions=tuple(args.versions),
-            output=args.output,
-            json=args.json,
-            image_prefix=args.image_prefix,
-        )
-    return options_from(args, BenchOptions)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        options = _options(args)
-    except ValueError as exc:
-        print(f"socklab bench: {exc}", file=sys.stderr)
-        return 2
+def run(options: BenchOptions) -> int:
     from socklab.bench.report import markdown
     from socklab.bench.run import run_bench
 
@@ -59,5 +24,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(markdown(results))
     if options.json:
         print(json.dumps(results.to_json(), default=str))
-    print(f"wrote {options.output}/bench.md, bench.json, bench-rate.png, bench-held.png", file=sys.stderr)
-    return 0 if not results.failures else 1
+    print(f"wrote bench.md, bench.json, bench-rate.png, bench-held.png to {options.output}", file=sys.stderr)
+    return ExitCode.FAILED if results.failures else ExitCode.OK
+
+
+def register(sub: Any) -> None:
+    add_command(
+        sub,
+        "bench",
+        "measure every server version against the C references: conn/s, CPU per connection, latency, "
+        "held clients, start-up",
+        BenchOptions,
+        run,
+        epilog=EPILOG,
+    )
