@@ -9,7 +9,7 @@
  *   - per-connection state is a small array slot indexed by the descriptor: no allocation.
  *
  * Environment (the same contract as every socklab server):
- *   SOCKLAB_PORT          TCP port, 1..65535                       (default 9736)
+ *   SOCKLAB_PORT          TCP port, 0 picks a free one              (default 9736)
  *   SOCKLAB_BACKLOG       listen(2) backlog                         (default 5)
  *   SOCKLAB_DELAY         seconds before answering, fractions ok    (default 5)
  *   SOCKLAB_IDLE_TIMEOUT  close a peer that sends nothing this long (default 30)
@@ -18,7 +18,8 @@
  *   SOCKLAB_WORKERS       processes sharing the port (SO_REUSEPORT) (default 1)
  *
  * Log lines are socklab's ("accepted ADDR", "served ADDR: 'A' (0x41) -> 'B' (0x42) in 5.002 s");
- * "summary" prints one line a second: accepted, served, in flight, errors (totals so far).
+ * "summary" prints one line a second: accepted, served, in flight, errors (totals so far); "off"
+ * keeps only the start and stop lines.
  * Exit codes: 0 stopped with every accepted connection answered, 1 the grace period ended with
  * connections in flight (or a system error), 2 bad configuration, 3 cannot listen.
  */
@@ -382,6 +383,10 @@ static int open_listener(void)
         fprintf(stderr, "server: cannot listen on 0.0.0.0:%ld: %s\n", cfg.port, strerror(errno));
         exit(3);
     }
+    /* Port 0 picks a free one; the other workers then bind that same port. */
+    socklen_t alen = sizeof addr;
+    getsockname(lfd, (struct sockaddr *)&addr, &alen);
+    cfg.port = ntohs(addr.sin_port);
     return lfd;
 }
 
@@ -430,8 +435,7 @@ static int worker_main(int index, int lfd, int print_summaries)
             return 1;
         }
         now_mono = mono();
-        if (cfg.log == LOG_CONNECTIONS || print_summaries)
-            refresh_stamp();
+        refresh_stamp();
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == w.lfd) {
@@ -441,7 +445,7 @@ static int worker_main(int index, int lfd, int print_summaries)
                 while (read(w.sfd, &si, sizeof si) == sizeof si) {
                 }
                 if (!w.stopping) {
-                    if (cfg.log != LOG_OFF && cfg.workers == 1)
+                    if (cfg.workers == 1)
                         say("stopping: no new connections; %ld in flight, grace %g s", w.live, cfg.grace);
                     begin_drain(&w);
                 }
@@ -464,7 +468,7 @@ static int worker_main(int index, int lfd, int print_summaries)
             break;
     }
     int abandoned = (int)w.live;
-    if (cfg.log != LOG_OFF && cfg.workers == 1) {
+    if (cfg.workers == 1) {
         if (print_summaries)
             print_summary();
         if (abandoned)
@@ -491,7 +495,7 @@ static int supervise(pid_t *pids)
         struct timespec tick = { 1, 0 };
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
-            if (!stopping && cfg.log != LOG_OFF) {
+            if (!stopping) {
                 refresh_stamp();
                 say("stopping: no new connections; grace %g s", cfg.grace);
                 fflush(stdout);
@@ -517,7 +521,7 @@ static int supervise(pid_t *pids)
             fflush(stdout);
         }
     }
-    if (cfg.log != LOG_OFF) {
+    {
         refresh_stamp();
         if (cfg.log == LOG_SUMMARY)
             print_summary();
@@ -530,7 +534,7 @@ static int supervise(pid_t *pids)
 
 int main(void)
 {
-    cfg.port = env_long("SOCKLAB_PORT", 9736, 1, 65535);
+    cfg.port = env_long("SOCKLAB_PORT", 9736, 0, 65535);
     cfg.backlog = env_long("SOCKLAB_BACKLOG", 5, 1, 1 << 20);
     cfg.workers = env_long("SOCKLAB_WORKERS", 1, 1, MAX_WORKERS);
     cfg.delay = env_seconds("SOCKLAB_DELAY", 5.0);
@@ -565,7 +569,7 @@ int main(void)
 
     int first = open_listener(); /* bind errors surface before any worker starts */
     refresh_stamp();
-    if (cfg.log != LOG_OFF) {
+    {
         say("socklab server %s listening on 0.0.0.0:%ld (model c-epoll, backlog %ld, delay %g s, workers %ld)",
             VERSION, cfg.port, cfg.backlog, cfg.delay, cfg.workers);
         if (cfg.log == LOG_CONNECTIONS)

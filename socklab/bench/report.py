@@ -83,9 +83,11 @@ def markdown(r: BenchResults) -> str:
         two = r.loader_check[0]
         parts.append(
             f"\nIs the loader the bottleneck? c-epoll with one loader: {fmt(epoll.per_second)} conn/s; with two "
-            f"(twice the offered load): {fmt(two.per_second)} conn/s in sum ({ratio(two.per_second, epoll.per_second)}). "
+            f"(twice the offered load): {fmt(two.per_second)} conn/s in sum "
+            f"({ratio(two.per_second, epoll.per_second)}). "
             f"The one loader used {epoll.loader_cpu_share:.2f} CPU-seconds per second for "
-            f"{m['cores']} cores. A sum that does not grow means the server and the machine, not the loader, set the rate.\n"
+            f"{m['cores']} cores. A sum that does not grow means the server and the machine, not the loader, "
+            "set the rate.\n"
         )
     lat = {row.version: row for row in r.latency}
     if r.latency:
@@ -217,7 +219,8 @@ def goals(r: BenchResults) -> list[tuple[str, str, str]]:
         out.append(
             (
                 f"{clients:,} held (Python), all within delay+{slack:g} s, ≤ {memory} MB",
-                f"{best.version}: {best.answered:,}/{clients:,} answered, {share:.1%} in time, {fmt(best.memory_peak_mb)} MB",
+                f"{best.version}: {best.answered:,}/{clients:,} answered, {share:.1%} in time, "
+                f"{fmt(best.memory_peak_mb)} MB",
                 yes(ok),
             )
         )
