@@ -105,7 +105,7 @@ static void refresh_stamp(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
-    localtime_r(&tv.tv_sec, &tm);
+    gmtime_r(&tv.tv_sec, &tm); /* UTC, as the Python servers stamp their lines */
     snprintf(stamp, sizeof stamp, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(tv.tv_usec / 1000));
 }

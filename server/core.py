@@ -47,6 +47,7 @@ class Server:
     """Accepts connections and serves each one inline: the iterative server of textbooks."""
 
     model = "serial"
+    prints_own_summary = False  # a model that counts in its own way (several processes) prints the summary
     poll_interval = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
@@ -78,6 +79,8 @@ class Server:
         return self._drain()
 
     def log_started(self) -> None:
+        if not self.prints_own_summary:
+            self.log.start_summary()
         c = self.config
         self.log.started(
             version=__version__,

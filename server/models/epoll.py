@@ -30,7 +30,7 @@ import struct
 import time
 from collections import deque
 
-from ..core import Server, open_listener
+from ..core import BindError, Server
 from ..handler import announced
 from ..log import Peer
 
@@ -58,13 +58,29 @@ class Counters:
         return sums[0], sums[1], sums[2], sums[3]
 
 
+def reuse_port_listener(bind: str, port: int, backlog: int) -> socket.socket:
+    """A non-blocking listener in a SO_REUSEPORT group: each worker's own accept queue on one port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((bind, port))
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError(exc.errno, f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
 class EpollServer(Server):
     model = "epoll"
+    prints_own_summary = True  # counts live in shared memory, summed by whichever process prints
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.workers = max(1, int(getattr(self.config, "workers", 1)))
-        self.log_mode = str(getattr(self.config, "log", "connections"))
+        self.workers = self.config.workers
+        self.log_mode = self.config.log
         self.counters = Counters(self.workers)
         self.slot = 0
         self.pids: list[int] = []
@@ -72,7 +88,7 @@ class EpollServer(Server):
             # Every listener of a SO_REUSEPORT group must set it before bind(): reopen ours that way.
             bound = self.address
             self.listener.close()
-            self.listener = open_listener(bound[0], bound[1], self.config.backlog, reuse_port=True)
+            self.listener = reuse_port_listener(bound[0], bound[1], self.config.backlog)
 
     # --- logging ---------------------------------------------------------------------------------
     def summary_line(self) -> None:
@@ -81,8 +97,7 @@ class EpollServer(Server):
 
     # --- the parent of several workers -------------------------------------------------------------
     def serve_forever(self) -> int:
-        if self.log_mode != "off":
-            self.log_started()
+        self.log_started()
         if self.workers == 1:
             return self._loop()
         for slot in range(self.workers):
@@ -97,7 +112,7 @@ class EpollServer(Server):
         return self._supervise()
 
     def _reuse_port_listener(self) -> socket.socket:
-        return open_listener(self.address[0], self.address[1], self.config.backlog, reuse_port=True)
+        return reuse_port_listener(self.address[0], self.address[1], self.config.backlog)
 
     def _become_worker(self, slot: int, listener: socket.socket) -> None:
         status = 1
@@ -121,8 +136,8 @@ class EpollServer(Server):
         while running:
             if self._stopping and not forwarded:
                 forwarded = True
-                if self.log_mode != "off":
-                    self.log.stopping(self.counters.totals()[0] - sum(self.counters.totals()[1:3]), self.config.grace)
+                accepted, served, errors, _ = self.counters.totals()
+                self.log.stopping(accepted - served - errors, self.config.grace)
                 for pid in running:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGTERM)
@@ -145,8 +160,7 @@ class EpollServer(Server):
         abandoned = self.counters.totals()[3]
         if self.log_mode == "summary":
             self.summary_line()
-        if self.log_mode != "off":
-            self.log.stopped(abandoned)
+        self.log.stopped(abandoned)
         self._wake_r.close()
         self._wake_w.close()
         return abandoned
@@ -210,7 +224,7 @@ class EpollServer(Server):
                             reading[conn] = serial
                             idle.append((now + idle_timeout, conn, serial))
                             register(conn, READ_ONCE)
-                            if connections and announced(config, address[0]):
+                            if connections and announced(config, address[0] if isinstance(address, tuple) else ""):
                                 started[conn], peers[conn] = now, address
                                 log.accepted(address)
                     elif fd == wake_fd:
@@ -265,7 +279,7 @@ class EpollServer(Server):
                 if self._stopping and listening:
                     listening = False
                     grace_deadline = now + config.grace
-                    if not worker and self.log_mode != "off":
+                    if not worker:
                         log.stopping(len(reading) + len(waiting), config.grace)
                     # What the kernel already queued is accepted and served; then no new connections.
                     epoll.unregister(listen_fd)
@@ -292,8 +306,7 @@ class EpollServer(Server):
         if not worker:
             if summary_here:
                 self.summary_line()
-            if self.log_mode != "off":
-                log.stopped(abandoned)
+            log.stopped(abandoned)
             self._wake_r.close()
             self._wake_w.close()
         return abandoned
@@ -314,6 +327,8 @@ class EpollServer(Server):
         if address is None:
             return
         began = started.pop(fd)
+        if not isinstance(address, tuple):  # a Unix socket's peer has no address
+            address = (str(address) or "local", 0)
         peer = Peer(address[0], address[1], self.names.name_of(address[0], address[1]))
         if event == "served":
             self.log.served(peer, byte, REPLIES[byte][0], time.monotonic() - began)

@@ -118,13 +118,19 @@ class AsyncServer(Server):
             self._idle_now.set()
 
     def log_with_name(self, address: tuple, event: str, **details: object) -> None:
-        """Log an event once the peer's name is known; the lookup runs in a thread, off the loop."""
+        """Log an event once the peer's name is known; the lookup runs in a thread, off the loop.
+        Without per-connection lines (summary, off) there is no name to look up: just count."""
+        if not self.log.per_connection:
+            self._emit(Peer(address[0], address[1]), event, details)
+            return
         self.pending_logs.add(fut := asyncio.ensure_future(self._log(address, event, details)))
         fut.add_done_callback(self.pending_logs.discard)
 
     async def _log(self, address: tuple, event: str, details: dict) -> None:
         name = await self.loop.run_in_executor(None, self.names.name_of, address[0], address[1])
-        peer = Peer(address[0], address[1], name)
+        self._emit(Peer(address[0], address[1], name), event, details)
+
+    def _emit(self, peer: Peer, event: str, details: dict) -> None:
         if event == "served":
             self.log.served(peer, details["request"], details["reply"], details["seconds"])  # type: ignore[arg-type]
         elif event == "idle":

@@ -22,7 +22,7 @@ from socklab.images.rootfs import BASE_TAG, base_exists, build_base
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 
-PYTHON_MODELS = ("fork", "thread", "async")  # the versions that keep the contract
+PYTHON_MODELS = ("fork", "thread", "async", "epoll")  # the versions that keep the contract
 TEACHING_MODELS = ("serial",)  # one connection at a time: built to show what concurrency buys
 PEERS = ROOT / "peers"
 
