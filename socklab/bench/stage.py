@@ -63,8 +63,9 @@ class ServerRun:
 class Stage:
     """``with Stage(image_prefix) as stage: with stage.server("c-epoll", delay=0) as s: stage.load(...)``."""
 
-    def __init__(self, image_prefix: str = "socklab", run_id: str | None = None) -> None:
+    def __init__(self, image_prefix: str = "socklab", run_id: str | None = None, *, session: str = "") -> None:
         self.image_prefix = image_prefix
+        self.session = session  # a test session's tags: PREFIX/server:SESSION-VERSION
         self.run_id = run_id or new_run_id()
         self.labels = run_labels(self.run_id, "bench")
         self.client = docker.from_env()
@@ -98,12 +99,19 @@ class Stage:
         assert self.subnet is not None
         return str(self.subnet.network_address + number)
 
+    def _tag(self, repository: str, name: str) -> str:
+        return (
+            f"{self.image_prefix}/{repository}:{self.session}-{name}"
+            if self.session
+            else f"{self.image_prefix}/{repository}:{name}"
+        )
+
     def image(self, version: str) -> str:
-        return f"{self.image_prefix}/server:{version}"
+        return self._tag("server", version)
 
     @property
     def loader_image(self) -> str:
-        return f"{self.image_prefix}/loadgen:c"
+        return self._tag("loadgen", "c")
 
     @contextlib.contextmanager
     def server(self, version: str, *, delay: float, env: dict[str, str] | None = None) -> Iterator[ServerRun]:
