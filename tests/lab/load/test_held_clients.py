@@ -38,6 +38,7 @@ def test_ten_thousand_held_clients_on_the_fast_model(stage: Stage) -> None:
     hold(stage, "epoll", 10_000)
 
 
+@pytest.mark.heavy  # the C reference's wire compatibility runs by default on loopback (tests/unit/load)
 def test_ten_thousand_held_clients_on_the_c_reference(stage: Stage) -> None:
     hold(stage, "c-epoll", 10_000)
 
