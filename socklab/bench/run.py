@@ -112,8 +112,9 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
         )
         for v in available
     ]
+    held_versions = [v for v in available if not sizes.held_versions or v in sizes.held_versions]
     for level in sizes.held_levels:
-        for v in available:
+        for v in held_versions:
             estimate = sizes.held_delay + STEP_OVERHEAD + level / 10_000 + (20 if v in ("fork", "thread") else 0)
             steps.append(
                 Step(f"held {level:,} {v}", estimate, lambda v=v, level=level: held(stage, v, level, sizes, results))
