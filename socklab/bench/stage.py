@@ -68,7 +68,7 @@ class Stage:
         self.session = session  # a test session's tags: PREFIX/server:SESSION-VERSION
         self.run_id = run_id or new_run_id()
         self.labels = run_labels(self.run_id, "bench")
-        self.client = docker.from_env()
+        self.client = docker.from_env(timeout=180)  # dockerd answers slowly under 100,000 connections
         self.network_name = f"socklab-bench-{self.run_id}"
         self.subnet: ipaddress.IPv4Network | None = None
 
