@@ -29,6 +29,8 @@ import socket
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 from ..core import BindError, Server
 from ..handler import announced
@@ -173,7 +175,8 @@ class EpollServer(Server):
         delay, idle_timeout = config.delay, config.idle_timeout
         listener = self.listener
         listen_fd, wake_fd = listener.fileno(), self._wake_r.fileno()
-        accept = listener._accept  # (fd, address) without a socket object per connection
+        # (fd, address) without a socket object per connection: socket.accept() is this plus the object.
+        accept: Callable[[], tuple[int, Any]] = listener._accept  # type: ignore[attr-defined]
         epoll = select.epoll()
         epoll.register(listen_fd, select.EPOLLIN)
         epoll.register(wake_fd, select.EPOLLIN)
@@ -181,7 +184,7 @@ class EpollServer(Server):
         waiting: deque[tuple[float, int, int]] = deque()  # (due, fd, byte): answers, in deadline order
         idle: deque[tuple[float, int, int]] = deque()  # (due, fd, serial): idle deadlines, in order
         started: dict[int, float] = {}  # fd -> accept time, only when each connection is logged
-        peers: dict[int, tuple] = {}
+        peers: dict[int, Any] = {}
         serial = accepted = served = errors = 0
         monotonic, read, write, close = time.monotonic, os.read, os.write, os.close
         register, replies = epoll.register, REPLIES
@@ -315,7 +318,7 @@ class EpollServer(Server):
         self,
         fd: int,
         event: str,
-        peers: dict[int, tuple],
+        peers: dict[int, Any],
         started: dict[int, float],
         *,
         byte: int = 0,

@@ -7,7 +7,9 @@ work is counted), divided by the exchanges the loaders saw answered while it was
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from socklab.bench.kernel import netstat, netstat_delta
@@ -38,6 +40,7 @@ class RateRow:
     failed: int
     errors: dict[str, int]
     loader_cpu_share: float  # loader CPU seconds per wall second: near its thread count = loader-bound
+    rounds: list[int] = field(default_factory=list)  # conn/s of each round, when this row is a median
 
     def to_json(self) -> dict:
         return self.__dict__ | {}
@@ -63,6 +66,23 @@ def measure_rate(stage: Stage, version: str, sizes: Sizes, loaders: int = 1) -> 
         result.failed,
         result.errors,
         result.cpu_seconds / wall / loaders,
+    )
+
+
+def median_row(rows: list[RateRow]) -> RateRow:
+    """Rounds of one version as one row: medians, so that a moment when someone else's containers
+    take the CPU moves one round, not the figure; failures are summed (each one matters)."""
+    first = rows[0]
+    return RateRow(
+        first.version,
+        first.loaders,
+        statistics.median(r.per_second for r in rows),
+        statistics.median(r.cpu_us_per_connection for r in rows),
+        sum(r.answered for r in rows),
+        sum(r.failed for r in rows),
+        dict(sum((Counter(r.errors) for r in rows), Counter())),
+        statistics.median(r.loader_cpu_share for r in rows),
+        rounds=[round(r.per_second) for r in rows],
     )
 
 

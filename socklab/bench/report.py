@@ -57,13 +57,13 @@ def markdown(r: BenchResults) -> str:
     epoll, fork = rates.get("c-epoll"), rates.get("c-fork")
     parts.append("## Connections per second at delay 0, and server CPU per connection\n")
     parts.append(
-        "Closed loop (connect, one byte, answer, close), "
-        f"{r.rates[0].loaders if r.rates else 1} loader × threads × concurrency; CPU from the server "
-        "container's cgroup (children included) divided by the exchanges answered meanwhile.\n"
+        "Closed loop (connect, one byte, answer, close), one loader container (2 threads × 16 in flight); "
+        "CPU from the server container's cgroup (children included) divided by the exchanges answered "
+        "meanwhile. Rounds over all versions are interleaved; each figure is the median of its rounds.\n"
     )
     parts.append(
         table(
-            ["version", "conn/s", "× c-epoll", "× c-fork", "CPU µs/conn", "× c-epoll", "× c-fork", "failed"],
+            ["version", "conn/s", "× c-epoll", "× c-fork", "CPU µs/conn", "× c-epoll", "× c-fork", "failed", "rounds"],
             [
                 (
                     row.version,
@@ -74,6 +74,7 @@ def markdown(r: BenchResults) -> str:
                     ratio(row.cpu_us_per_connection, epoll and epoll.cpu_us_per_connection),
                     ratio(row.cpu_us_per_connection, fork and fork.cpu_us_per_connection),
                     row.failed,
+                    " / ".join(f"{x:,}" for x in row.rounds),
                 )
                 for row in r.rates
             ],

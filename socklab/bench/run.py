@@ -37,8 +37,9 @@ class BenchResults:
     quick: bool
     versions: tuple[str, ...]
     machine: dict[str, str]
-    rates: list[measure.RateRow] = field(default_factory=list)
+    rates: list[measure.RateRow] = field(default_factory=list)  # one per version: medians over rounds
     loader_check: list[measure.RateRow] = field(default_factory=list)
+    rate_rounds: dict[str, list[measure.RateRow]] = field(default_factory=dict)  # version (or "c-epoll×2")
     latency: list[measure.LatencyRow] = field(default_factory=list)
     held: list[measure.HeldRow] = field(default_factory=list)
     startup: list[startup.StartupRow] = field(default_factory=list)
@@ -97,18 +98,20 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
     for missing in sorted(set(versions) - set(available)):
         results.skipped.append(f"{missing}: image {stage.image(missing)} not built")
     rate_cost = sizes.rate_seconds + STEP_OVERHEAD
-    steps = [
-        Step(f"rate {v}", rate_cost, lambda v=v: results.rates.append(measure.measure_rate(stage, v, sizes)))
-        for v in available
-    ]
-    if "c-epoll" in available:
-        steps.append(
-            Step(
-                "rate c-epoll, two loaders",
-                rate_cost + 1,
-                lambda: results.loader_check.append(measure.measure_rate(stage, "c-epoll", sizes, loaders=2)),
+    steps: list[Step] = []
+    for k in range(sizes.rate_rounds):  # interleaved rounds: a busy moment hits one round of each
+        tag = f" ({k + 1}/{sizes.rate_rounds})" if sizes.rate_rounds > 1 else ""
+        steps += [
+            Step(f"rate {v}{tag}", rate_cost, lambda v=v: rate_round(stage, v, sizes, results)) for v in available
+        ]
+        if "c-epoll" in available:
+            steps.append(
+                Step(
+                    f"rate c-epoll, two loaders{tag}",
+                    rate_cost + 1,
+                    lambda: rate_round(stage, "c-epoll", sizes, results, 2),
+                )
             )
-        )
     steps += [
         Step(
             f"latency {v}",
@@ -117,14 +120,10 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
         )
         for v in available
     ]
-    steps += [
-        Step(f"start {v}", 1.0 * sizes.startup_runs + 1, lambda v=v: start(stage, v, sizes, results)) for v in available
-    ]
-    steps.append(Step("compose up → 3", 8.0, lambda: results.startup.append(startup.compose_up(stage, 3))))
-    if sizes.compose_fifty:
-        steps.append(Step("compose up → 50", 45.0, lambda: results.startup.append(startup.compose_up(stage, 50))))
     held_versions = [v for v in available if not sizes.held_versions or v in sizes.held_versions]
     for level in sizes.held_levels:
+        if level > CLIENTS_PER_LOADER:  # the big level last but one: start-up first, it is cheap
+            steps += startup_steps(stage, available, sizes, results, fifty=False)
         for v in held_versions:
             if level > CLIENTS_PER_LOADER and v in SINGLE_PROCESS:
                 results.skipped.append(
@@ -136,7 +135,28 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
             steps.append(
                 Step(f"held {level:,} {v}", estimate, lambda v=v, level=level: held(stage, v, level, sizes, results))
             )
+    if not any(level > CLIENTS_PER_LOADER for level in sizes.held_levels):
+        steps += startup_steps(stage, available, sizes, results, fifty=False)
+    if sizes.compose_fifty:
+        steps.append(Step("compose up → 50", 60.0, lambda: results.startup.append(startup.compose_up(stage, 50))))
     return steps
+
+
+def startup_steps(
+    stage: Stage, available: list[str], sizes: Sizes, results: BenchResults, *, fifty: bool
+) -> list[Step]:
+    steps = [
+        Step(f"start {v}", 1.0 * sizes.startup_runs + 1, lambda v=v: start(stage, v, sizes, results)) for v in available
+    ]
+    steps.append(Step("compose up → 3", 8.0, lambda: results.startup.append(startup.compose_up(stage, 3))))
+    return steps
+
+
+def rate_round(stage: Stage, version: str, sizes: Sizes, results: BenchResults, loaders: int = 1) -> None:
+    key = version if loaders == 1 else f"{version}×{loaders}"
+    results.rate_rounds.setdefault(key, []).append(measure.measure_rate(stage, version, sizes, loaders=loaders))
+    results.rates = [measure.median_row(rows) for key, rows in results.rate_rounds.items() if "×" not in key]
+    results.loader_check = [measure.median_row(rows) for key, rows in results.rate_rounds.items() if "×" in key]
 
 
 def held(stage: Stage, version: str, level: int, sizes: Sizes, results: BenchResults) -> None:
