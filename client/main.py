@@ -49,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv,
             prog="python -m client",
             description=(
-                f"socklab client {__version__}: connect to the server, send one character, print the "
-                "character it answers. Exit codes: 0 right answer, 2 bad configuration, 3 could not "
-                "connect, 4 timed out waiting, 5 closed without an answer, 6 wrong answer."
+                f"socklab client {__version__}: connect to the server (tcp, unix) or send it a datagram "
+                "(udp) with one character, print the character it answers. Exit codes: 0 right answer, "
+                "2 bad configuration, 3 could not connect, 4 timed out waiting, 5 closed without an answer, "
+                "6 wrong answer."
             ),
         )
     except ConfigError as exc:

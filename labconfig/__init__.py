@@ -11,12 +11,15 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["ConfigError", "converter", "env_name", "flag_name", "load", "option", "parser_for", "variable_for"]
 
 PREFIX = "SOCKLAB_"
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -73,14 +76,15 @@ def converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     ``tuple[str, ...]`` (comma-separated in the environment, a repeated flag on the command line).
     """
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
-    if kind.replace(" ", "") == "tuple[str,...]":
+    if str(kind).replace(" ", "") == "tuple[str,...]":
         return _parse_words
-    return {"bool": _parse_bool, "int": int, "float": float, "str": str}[kind]
+    converters: dict[str, Callable[[str], Any]] = {"bool": _parse_bool, "int": int, "float": float, "str": str}
+    return converters[str(kind)]
 
 
 def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         name = variable_for(field, prefix)
         if name in environ:
             try:
@@ -108,7 +112,7 @@ def parser_for(
         epilog=epilog,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         default = from_env.get(field.name, field.default)
         help_text = f"{field.metadata.get('help', '')} [env {variable_for(field, prefix)}]"
         convert = converter(field)

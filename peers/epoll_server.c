@@ -570,7 +570,7 @@ int main(void)
     int first = open_listener(); /* bind errors surface before any worker starts */
     refresh_stamp();
     {
-        say("socklab server %s listening on 0.0.0.0:%ld (model c-epoll, backlog %ld, delay %g s, workers %ld)",
+        say("socklab server %s listening on 0.0.0.0:%ld (tcp, model c-epoll, backlog %ld, delay %g s, workers %ld)",
             VERSION, cfg.port, cfg.backlog, cfg.delay, cfg.workers);
         if (cfg.log == LOG_CONNECTIONS)
             say("server waiting for a connection");

@@ -27,7 +27,7 @@ def run(*, config: ServerConfig, log: Log | None = None) -> ExitCode:
     """Listen and serve until SIGTERM or SIGINT, then drain; install the signal handlers."""
     log = log or Log(mode=config.log)
     try:
-        server = server_class(config.model)(config, log)
+        server = server_class(config.model, config.transport)(config, log)
     except BindError as exc:
         print(f"socklab server: {exc.strerror}", file=sys.stderr, flush=True)
         return ExitCode.BIND
@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv,
             prog="python -m server",
             description=(
-                f"socklab server {__version__}: for each connection read one byte, wait DELAY seconds, "
-                "answer the byte plus one (mod 256) and close."
+                f"socklab server {__version__}: for each connection (tcp, unix) or datagram (udp) read one "
+                "byte, wait DELAY seconds, answer the byte plus one (mod 256) and close. Exit codes: 0 every "
+                "accepted request answered, 1 some abandoned at the end of the grace, 2 bad configuration "
+                "(also a model that does not serve the transport), 3 cannot listen."
             ),
         )
     except ConfigError as exc:

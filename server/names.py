@@ -15,7 +15,6 @@ import ipaddress
 import socket
 import struct
 from collections.abc import Iterable
-from functools import cached_property
 
 ROUTES = "/proc/net/route"
 
@@ -44,12 +43,13 @@ class PeerNames:
 
     def __init__(self, enabled: bool, routes: Iterable[str] | None = None) -> None:
         self.enabled = enabled
-        self._routes = routes
+        # Read once at start: later, descriptors may be short (EMFILE) and a failed read would stick.
+        self._local = self._read_routes(routes) if enabled else ([], set())
 
-    @cached_property
-    def _local(self) -> tuple[list[ipaddress.IPv4Network], set[ipaddress.IPv4Address]]:
-        if self._routes is not None:
-            return parse_routes(self._routes)
+    @staticmethod
+    def _read_routes(routes: Iterable[str] | None) -> tuple[list[ipaddress.IPv4Network], set[ipaddress.IPv4Address]]:
+        if routes is not None:
+            return parse_routes(routes)
         try:
             with open(ROUTES) as table:
                 return parse_routes(table)

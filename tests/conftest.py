@@ -11,14 +11,18 @@ import docker
 import docker.errors
 import pytest
 
-from socklab.images.build import PYTHON_MODELS, ImageSet, ImageSpec, build, build_images, ensure_base
+from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
+from socklab.images.rootfs import ensure_image
+from socklab.lab import reaper
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-VERSIONS = (*PYTHON_MODELS, "c-fork")  # the server versions built from the tree
+VERSIONS = contract_versions()  # the server versions built from the tree that keep the contract
+# `make test` consents to installing the C witnesses' host tools (musl-gcc) when they are missing.
+INSTALL_MISSING = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,10 +60,12 @@ def docker_client(session_id: str) -> Iterator[docker.DockerClient]:
         if os.environ.get("CI"):
             pytest.fail(message)  # in CI a lab test that cannot run is a failure, never a skip
         pytest.skip(message)
+    reaper.watch(session_id)  # the session's images and volumes go even if pytest itself is killed
     try:
         yield client
     finally:
         removed = remove_run(client, session_id)
+        reaper.done(session_id)
         if removed:
             print(f"\nsocklab: removed what the session left: {', '.join(removed)}")
         client.close()
@@ -74,8 +80,19 @@ def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
         repository_prefix="socklab-test",
         session=session_id,
         labels=run_labels(session_id, "test"),
+        install_missing=INSTALL_MISSING,
         progress=to_stderr("tests"),
     )
+
+
+@pytest.fixture(scope="session")
+def tools_image(docker_client: docker.DockerClient) -> str:
+    """``socklab/tools:latest``, built only when a test asks for it, and rebuilt when its policy changed.
+
+    Like the base it is an input built from Debian packages (not from the tree's code), so it is shared
+    with the user's runs rather than built per session.
+    """
+    return ensure_image(docker_client, "tools", progress=to_stderr("tests"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""Concurrency models: each a small mixin over ``core.Server``, combined in one line.
+"""Concurrency models: each a small mixin over ``core.Server``, combined with a transport in one line.
 
 A model's module is imported only when that model runs: a forking server copies its whole address
-space for every connection, and asyncio with ssl alone is a third of it (measured: a fork costs the
+space for every connection, and asyncio with ssl alone was a third of it (measured: a fork costs the
 parent ~30 µs and the child ~90 µs more per MB of the parent's memory on this machine).
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from importlib import import_module
 
 from ..core import Server
+from ..transports import TRANSPORTS
 from .fork import ForkingMixIn
 from .thread import ThreadingMixIn
 
@@ -27,7 +28,7 @@ class SerialServer(Server):
     """One connection at a time: the iterative server, kept to show what concurrency buys."""
 
 
-# model -> "module:class" (module relative to this package, or "" for this one)
+# model -> "module:Class", the module relative to this package ("" for this one): imported on first use.
 SERVERS: Mapping[str, str] = {
     "fork": ":ForkingServer",
     "thread": ":ThreadingServer",
@@ -37,9 +38,21 @@ SERVERS: Mapping[str, str] = {
 }
 
 
-def server_class(model: str) -> type[Server]:
-    """The class that serves ``model``, importing its module now."""
+def model_class(model: str) -> type[Server]:
+    """The class of ``model``, importing its module now."""
     module, _, name = SERVERS[model].partition(":")
-    if not module:
-        return globals()[name]  # type: ignore[no-any-return]
-    return getattr(import_module(f"{__name__}.{module}"), name)  # type: ignore[no-any-return]
+    found = getattr(import_module(f"{__name__}.{module}"), name) if module else globals()[name]
+    assert isinstance(found, type) and issubclass(found, Server)
+    return found
+
+
+def server_class(model: str, transport: str) -> type[Server]:
+    """The server for ``model`` on ``transport``: the model's class with its ``transport`` attribute set.
+
+    The pair must be one that wire.SERVES lists (the configuration checks it). By hand it is one line:
+    ``class UnixForkingServer(ForkingServer): transport = UNIX``.
+    """
+    base = model_class(model)
+    if transport == base.transport.name:
+        return base
+    return type(f"{transport.capitalize()}{base.__name__}", (base,), {"transport": TRANSPORTS[transport]})

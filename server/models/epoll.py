@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core import BindError, Server
-from ..handler import announced
 from ..log import Peer
 
 REPLIES = [bytes([(value + 1) % 256]) for value in range(256)]  # the answer to every byte, made once
@@ -88,7 +87,7 @@ class EpollServer(Server):
         self.pids: list[int] = []
         if self.workers > 1:
             # Every listener of a SO_REUSEPORT group must set it before bind(): reopen ours that way.
-            bound = self.address
+            bound = self.listener.getsockname()[:2]
             self.listener.close()
             self.listener = reuse_port_listener(bound[0], bound[1], self.config.backlog)
 
@@ -114,7 +113,8 @@ class EpollServer(Server):
         return self._supervise()
 
     def _reuse_port_listener(self) -> socket.socket:
-        return reuse_port_listener(self.address[0], self.address[1], self.config.backlog)
+        host, port = self.listener.getsockname()[:2]
+        return reuse_port_listener(host, port, self.config.backlog)
 
     def _become_worker(self, slot: int, listener: socket.socket) -> None:
         status = 1
@@ -173,7 +173,7 @@ class EpollServer(Server):
         connections = self.log_mode == "connections"
         summary_here = self.log_mode == "summary" and not worker
         delay, idle_timeout = config.delay, config.idle_timeout
-        listener = self.listener
+        listener, transport = self.listener, self.transport
         listen_fd, wake_fd = listener.fileno(), self._wake_r.fileno()
         # (fd, address) without a socket object per connection: socket.accept() is this plus the object.
         accept: Callable[[], tuple[int, Any]] = listener._accept  # type: ignore[attr-defined]
@@ -227,9 +227,10 @@ class EpollServer(Server):
                             reading[conn] = serial
                             idle.append((now + idle_timeout, conn, serial))
                             register(conn, READ_ONCE)
-                            if connections and announced(config, address[0] if isinstance(address, tuple) else ""):
-                                started[conn], peers[conn] = now, address
-                                log.accepted(address)
+                            if connections and (config.log_probes or not transport.is_probe(address)):
+                                started[conn] = now
+                                peers[conn] = peer = transport.peer(address, serial)
+                                log.accepted(peer)
                     elif fd == wake_fd:
                         self._drain_wake_pipe()
                     else:
@@ -296,7 +297,7 @@ class EpollServer(Server):
                             register(conn, READ_ONCE)
                     with contextlib.suppress(OSError):
                         listener.shutdown(socket.SHUT_RDWR)
-                    listener.close()
+                    transport.close(listener, config)  # a Unix socket's file goes too
                 if not listening and (not (reading or waiting) or now >= grace_deadline):
                     break
         finally:
@@ -330,8 +331,6 @@ class EpollServer(Server):
         if address is None:
             return
         began = started.pop(fd)
-        if not isinstance(address, tuple):  # a Unix socket's peer has no address
-            address = (str(address) or "local", 0)
         peer = Peer(address[0], address[1], self.names.name_of(address[0], address[1]))
         if event == "served":
             self.log.served(peer, byte, REPLIES[byte][0], time.monotonic() - began)

@@ -58,7 +58,7 @@ class Matrix:
         verdict = "every pair speaks the protocol" if self.ok else "failures:\n" + "\n".join(failures)
         return "\n".join([*lines, verdict])
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "servers": self.servers,
             "clients": self.clients,

@@ -27,6 +27,7 @@ __all__ = ["COMMANDS", "ExitCode", "build_parser", "command_names", "main"]
 COMMANDS = (
     "socklab.cli.setup",  # base, images, compose, demo, clean
     "socklab.cli.lab",  # run, matrix, swap
+    "socklab.cli.swarm",  # swarm up, swarm down
     "socklab.cli.bench",  # bench
 )
 

@@ -31,11 +31,18 @@ class ImagesOptions:
     base_image: str = option(
         BASE_TAG, "image to build FROM, e.g. python:3.11-slim where a registry is reachable", env="BASE_IMAGE"
     )
-    c: bool = option(True, "also the C witnesses (needs musl-gcc)")
+    c: bool = option(True, "also the C witnesses (needs make, gcc and musl-gcc on the host)")
+    install_missing: bool = option(False, "install the host tools the C witnesses need (apt-get) when missing")
 
 
 def images(options: ImagesOptions) -> ExitCode:
-    built = build_images(engine(), base_image=options.base_image, with_c=options.c, progress=to_stderr("images"))
+    built = build_images(
+        engine(),
+        base_image=options.base_image,
+        with_c=options.c,
+        install_missing=options.install_missing,
+        progress=to_stderr("images"),
+    )
     for tag in [*built.servers.values(), *built.clients.values()]:
         print(tag)
     return ExitCode.OK

@@ -1,34 +1,108 @@
-"""Building the lab's images with the classic builder (no BuildKit here), through the docker SDK.
+"""The lab's images from its Dockerfiles: one table of tags, the Python server built once.
 
-Every server version is a tag of ``socklab/server``: ``fork`` (also ``latest``), ``thread`` and ``async``
-from the one Dockerfile.server (its MODEL build argument), and ``c-fork``, the original C program built
-statically on the host and packaged FROM scratch. ``serial`` serves one connection at a time: it breaks
-the concurrency rule on purpose, for comparison. Clients: ``socklab/client:latest`` and ``:c``.
+Every server version is a tag of ``socklab/server``. The Python ones (``fork`` = ``latest``, ``thread``,
+``async``; ``serial``, which breaks the concurrency rule on purpose) differ only by their model, so
+Dockerfile.server is built once and each other model's tag is derived from that image with metadata
+only (``FROM <id>``, the ``io.socklab.model`` label and the default ``SOCKLAB_MODEL``: no file changes,
+the same size). ``c-fork`` is the original C program, built statically on the host and packaged FROM
+scratch. Clients: ``socklab/client:latest`` and ``:c``. Independent builds run side by side.
+
+The classic builder only (no BuildKit here), through the docker SDK.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import tempfile
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import docker
 import docker.errors
+from docker.models.images import Image
 
 from server import __version__
-from socklab.images.rootfs import BASE_TAG, base_exists, build_base
+from socklab.images.errors import BuildFailed
+from socklab.images.peers import PEERS, build_peers
+from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
+from wire import CONTRACT_MODELS, MODELS
 
-PYTHON_MODELS = ("fork", "thread", "async", "epoll")  # the versions that keep the contract
-TEACHING_MODELS = ("serial",)  # one connection at a time: built to show what concurrency buys
-PEERS = ROOT / "peers"
+__all__ = [
+    "DEFAULT_MODEL",
+    "PYTHON_MODELS",
+    "TABLE",
+    "BuildFailed",
+    "ImageSet",
+    "ImageSpec",
+    "Row",
+    "build",
+    "build_images",
+    "contract_versions",
+    "ensure_base",
+    "user_tags",
+]
+
+PYTHON_MODELS = CONTRACT_MODELS  # the Python versions that keep the contract (names: wire.catalog)
+DEFAULT_MODEL = "fork"  # the original design: socklab/server:latest, and the model Dockerfile.server builds
+MODEL_LABEL = "io.socklab.model"
 
 
-class BuildFailed(RuntimeError):
-    """``docker build`` (or the C build before it) failed; the message carries the last lines."""
+@dataclass(frozen=True)
+class Row:
+    """One image socklab builds: which role, which version, where its tag comes from."""
+
+    role: Literal["server", "client", "loadgen"]
+    version: str  # "fork", …, "c-fork"; clients: "python", "c"
+    source: Literal["python", "c"]
+    user_tag: str  # the tag a user sees: socklab/<role>:<user_tag>
+    model: str | None = None  # Python servers: the model its metadata names
+    also: tuple[str, ...] = ()  # further user tags of the same image
+    contract: bool = True  # keeps the contract (the test suite's default versions)
+    dockerfile: str = ""  # default Dockerfile.<role>
+
+
+#: Every image built from the tree, once. Model names come from ``wire.catalog``.
+TABLE: tuple[Row, ...] = (
+    *(
+        Row(
+            "server",
+            model,
+            "python",
+            model,
+            model=model,
+            also=("latest",) if model == DEFAULT_MODEL else (),
+            contract=model in CONTRACT_MODELS,
+        )
+        for model in MODELS
+    ),
+    Row("server", "c-fork", "c", "c-fork"),
+    Row("server", "c-epoll", "c", "c-epoll", contract=False, dockerfile="Dockerfile.epoll"),  # the speed reference
+    Row("loadgen", "c", "c", "c", contract=False, dockerfile="Dockerfile.loadgen"),  # socklab bench's load
+    Row("client", "python", "python", "latest"),
+    Row("client", "c", "c", "c"),
+)
+
+
+def tag_of(row: Row, *, repository_prefix: str = "socklab", session: str = "") -> str:
+    """A test session's tags carry its id (``socklab-test/server:<id>-fork``); a user's do not."""
+    repository = f"{repository_prefix}/{row.role}"
+    return f"{repository}:{session}-{row.version}" if session else f"{repository}:{row.user_tag}"
+
+
+def user_tags(role: Literal["server", "client"], *, contract_only: bool = True) -> tuple[str, ...]:
+    """The user's tags of every *role* image (for the matrix and the docs), in the table's order."""
+    return tuple(tag_of(row) for row in TABLE if row.role == role and (row.contract or not contract_only))
+
+
+def contract_versions() -> tuple[str, ...]:
+    """The server versions the contract suite runs against by default: fork, thread, async, c-fork."""
+    return tuple(row.version for row in TABLE if row.role == "server" and row.contract)
 
 
 @dataclass(frozen=True)
@@ -44,74 +118,22 @@ class ImageSpec:
 class ImageSet:
     """The tags one build produced: every server version by name, and the clients."""
 
-    servers: dict[str, str]  # version ("fork", "thread", "async", "c-fork") -> tag
+    servers: dict[str, str]  # version ("fork", "thread", "async", "serial", "c-fork") -> tag
     clients: dict[str, str]  # "python", "c" -> tag
 
     @property
     def server(self) -> str:
-        return self.servers["fork"]
+        return self.servers[DEFAULT_MODEL]
 
     @property
     def client(self) -> str:
         return self.clients["python"]
 
 
-def _tag(repository: str, name: str, session: str) -> str:
-    return f"{repository}:{session}-{name}" if session else f"{repository}:{name}"
-
-
-def python_specs(*, base_image: str, repository_prefix: str, session: str = "") -> list[ImageSpec]:
-    common = {"BASE_IMAGE": base_image, "VERSION": __version__}
-    server, client = f"{repository_prefix}/server", f"{repository_prefix}/client"
-    specs = [
-        ImageSpec(
-            _tag(server, model, session),
-            "Dockerfile.server",
-            {**common, "MODEL": model},
-            also=(f"{server}:latest",) if model == "fork" and not session else (),
-        )
-        for model in (*PYTHON_MODELS, *TEACHING_MODELS)
-    ]
-    specs.append(ImageSpec(_tag(client, "python" if session else "latest", session), "Dockerfile.client", common))
-    return specs
-
-
-def c_specs(*, repository_prefix: str, session: str = "") -> list[ImageSpec]:
-    args = {"VERSION": __version__}
-    return [
-        ImageSpec(_tag(f"{repository_prefix}/server", "c-fork", session), "Dockerfile.server", args, context=PEERS),
-        ImageSpec(_tag(f"{repository_prefix}/client", "c", session), "Dockerfile.client", args, context=PEERS),
-        ImageSpec(_tag(f"{repository_prefix}/server", "c-epoll", session), "Dockerfile.epoll", args, context=PEERS),
-        ImageSpec(_tag(f"{repository_prefix}/loadgen", "c", session), "Dockerfile.loadgen", args, context=PEERS),
-    ]
-
-
 def ensure_base(client: docker.DockerClient, base_image: str, progress: Progress = quiet) -> None:
     """Build ``socklab/base`` when it is the base and missing; another base is the builder's to find."""
-    if base_image == BASE_TAG and not base_exists(client, base_image):
-        progress(f"{BASE_TAG} is missing: building it from Debian packages (once)")
-        build_base(client, tag=BASE_TAG, progress=progress)
-
-
-def _ensure_musl(progress: Progress) -> None:
-    """musl-gcc, for static C binaries that resolve names FROM scratch (static glibc cannot)."""
-    if shutil.which("musl-gcc"):
-        return
-    progress("musl-gcc is missing: apt-get install musl-tools")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "musl-tools"]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
-        done = subprocess.run(install, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise BuildFailed(f"cannot install musl-tools (needs root and apt): {done.stderr[-1000:]}")
-
-
-def build_peers(progress: Progress = quiet) -> None:
-    """Compile the C witnesses (peers/build/server, peers/build/client)."""
-    _ensure_musl(progress)
-    done = subprocess.run(["make", "-C", str(PEERS), "--no-print-directory"], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BuildFailed(f"building the C peers failed:\n{(done.stdout + done.stderr)[-2000:]}")
+    if base_image == BASE_TAG:
+        ensure_image(client, "base", progress=progress)
 
 
 def build(
@@ -120,7 +142,8 @@ def build(
     *,
     labels: dict[str, str] | None = None,
     progress: Progress = quiet,
-) -> None:
+) -> Image:
+    """``docker build`` one image and tag it; BuildFailed with the log's tail."""
     progress(f"building {spec.tag} ({spec.context.name}/{spec.dockerfile})")
     started = time.monotonic()
     try:
@@ -143,6 +166,49 @@ def build(
     size = (image.attrs.get("Size") or 0) / 1e6
     also = f" (also {', '.join(spec.also)})" if spec.also else ""
     progress(f"built {spec.tag}{also}: {size:.1f} MB in {time.monotonic() - started:.1f} s")
+    return image
+
+
+def derived_dockerfile(image_id: str, model: str) -> str:
+    """A model's image from the one Python server build: metadata only, so files and size stay the same.
+
+    The model's name is the label and the default ``SOCKLAB_MODEL`` in the same two lines, so they
+    cannot disagree; ``SOCKLAB_MODEL`` at run time still overrides it, as for every image.
+    """
+    return f'FROM {image_id}\nLABEL {MODEL_LABEL}="{model}"\nENV SOCKLAB_MODEL={model}\n'
+
+
+def derive(
+    client: docker.DockerClient,
+    image: Image,
+    *,
+    model: str,
+    tag: str,
+    also: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+    progress: Progress = quiet,
+) -> Image:
+    with tempfile.TemporaryDirectory(prefix="socklab-derive-") as context:
+        (Path(context) / "Dockerfile").write_text(derived_dockerfile(image.id, model))
+        spec = ImageSpec(tag, "Dockerfile", context=Path(context), also=also)
+        return build(client, spec, labels=labels, progress=progress)
+
+
+def _specs(*, base_image: str, prefix: str, session: str) -> dict[Row, ImageSpec]:
+    """The Dockerfile build of every row that has one (the derived models have none)."""
+    common = {"BASE_IMAGE": base_image, "VERSION": __version__}
+    specs: dict[Row, ImageSpec] = {}
+    for row in TABLE:
+        tag = tag_of(row, repository_prefix=prefix, session=session)
+        also = tuple(f"{prefix}/{row.role}:{name}" for name in row.also) if not session else ()
+        dockerfile = row.dockerfile or f"Dockerfile.{row.role}"
+        if row.source == "c":
+            specs[row] = ImageSpec(tag, dockerfile, {"VERSION": __version__}, context=PEERS, also=also)
+        elif row.role == "client":
+            specs[row] = ImageSpec(tag, dockerfile, common, also=also)
+        elif row.model == DEFAULT_MODEL:
+            specs[row] = ImageSpec(tag, dockerfile, {**common, "MODEL": row.model}, also=also)
+    return specs
 
 
 def build_images(
@@ -153,24 +219,48 @@ def build_images(
     session: str = "",
     labels: dict[str, str] | None = None,
     with_c: bool = True,
+    install_missing: bool = False,
     progress: Progress = quiet,
 ) -> ImageSet:
     """Build every server version and both clients; return their tags.
 
     With no ``session`` the tags are the user's (``socklab/server:fork``, ``:latest``, …); a test session
     passes its id and gets ``socklab-test/server:<id>-fork``, so it never touches the user's images.
+    The C witnesses need ``musl-gcc`` on the host: without it ``MissingTool`` says how to install it,
+    unless ``install_missing`` (the user's consent) lets ``apt-get`` install it.
     """
     ensure_base(client, base_image, progress)
-    specs = python_specs(base_image=base_image, repository_prefix=repository_prefix, session=session)
-    if with_c:
-        build_peers(progress)
-        specs += c_specs(repository_prefix=repository_prefix, session=session)
-    for spec in specs:
-        build(client, spec, labels=labels, progress=progress)
-    names = (*PYTHON_MODELS, *TEACHING_MODELS, "c-fork", "c-epoll")
-    servers = {name: _tag(f"{repository_prefix}/server", name, session) for name in names}
-    clients = {"python": _tag(f"{repository_prefix}/client", "python" if session else "latest", session)}
-    clients["c"] = _tag(f"{repository_prefix}/client", "c", session)
-    if not with_c:
-        del servers["c-fork"], servers["c-epoll"], clients["c"]
-    return ImageSet(servers=servers, clients=clients)
+    rows = [row for row in TABLE if with_c or row.source != "c"]
+    tags = {row: tag_of(row, repository_prefix=repository_prefix, session=session) for row in rows}
+    specs = _specs(base_image=base_image, prefix=repository_prefix, session=session)
+    python_server = next(row for row in rows if row.model == DEFAULT_MODEL)
+    models = [row for row in rows if row.model is not None and row is not python_server]
+
+    def build_row(row: Row) -> None:
+        build(client, specs[row], labels=labels, progress=progress)
+
+    def server_then_models() -> None:
+        image = build(client, specs[python_server], labels=labels, progress=progress)
+        _all(
+            partial(derive, client, image, model=str(row.model), tag=tags[row], labels=labels, progress=progress)
+            for row in models
+        )
+
+    def c_witnesses() -> None:
+        build_peers(install_missing=install_missing, progress=progress)
+        for row in rows:
+            if row.source == "c":
+                build_row(row)
+
+    python_client = next(row for row in rows if row.role == "client" and row.source == "python")
+    _all([server_then_models, partial(build_row, python_client), *([c_witnesses] if with_c else [])])
+    servers = {row.version: tag for row, tag in tags.items() if row.role == "server"}
+    return ImageSet(servers=servers, clients={row.version: tag for row, tag in tags.items() if row.role == "client"})
+
+
+def _all(jobs: Iterable[Callable[[], object]]) -> None:
+    """Run *jobs* side by side (the engine builds them concurrently); the first failure is raised."""
+    jobs = list(jobs)
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()

@@ -52,7 +52,16 @@ class LabContainer:
         )
         if self.node.aliases:
             container.with_network_aliases(*self.node.aliases)
+        if self.node.command is not None:
+            container.with_command(list(self.node.command))
+        if self.node.ipv4_address is not None:
+            endpoint = client.api.create_endpoint_config(
+                aliases=list(self.node.aliases) or None, ipv4_address=self.node.ipv4_address
+            )
+            container.with_kwargs(networking_config={self.network: endpoint})
         for path, size in tmpfs.items():
+            if path in self._volumes.values():
+                continue  # a shared volume (e.g. a Unix socket's folder) takes the place of the tmpfs
             # testcontainers hands the value to Docker as the mount options, so it is "size=…"
             container.with_tmpfs_mount(path, f"size={size}" if size else None)
         for volume, path in self._volumes.items():

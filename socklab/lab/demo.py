@@ -10,9 +10,12 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import docker
+from docker.models.containers import Container
 
 from socklab.lab.compose import ensure_compose
 from socklab.paths import COMPOSE_FILE
@@ -40,23 +43,36 @@ class DemoResult:
         return bool(self.answers) and all(a.exit_code == 0 for a in self.answers)
 
 
-def _client_containers(client: docker.DockerClient, project: str) -> list:
+def _client_containers(client: docker.DockerClient, project: str) -> list[Container]:
     # ignore_removed: the SDK inspects each listed container, and one may be gone by then.
-    return client.containers.list(
-        all=True,
-        filters={"label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=client"]},
-        ignore_removed=True,
+    return list(
+        client.containers.list(
+            all=True,
+            filters={"label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=client"]},
+            ignore_removed=True,
+        )
     )
 
 
-def _wait_for_clients(client: docker.DockerClient, project: str, count: int, deadline: float) -> list:
-    """The client containers once ``count`` of them exist and all have exited (polled: no test here)."""
-    while time.monotonic() < deadline:
-        containers = _client_containers(client, project)
-        if len(containers) >= count and all(c.status in ("exited", "dead") for c in containers):
-            return containers
-        time.sleep(0.2)
-    raise TimeoutError(f"the {count} clients did not all exit in time")
+@dataclass
+class _Watch:
+    """What the watcher thread hands back to the main thread."""
+
+    seconds: float = 0.0
+    containers: list[Container] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _wait_for_clients(
+    client: docker.DockerClient, events: Iterator[dict[str, Any]], project: str, count: int
+) -> list[Container]:
+    """The client containers once ``count`` of them have exited: counted from the engine's ``die`` events."""
+    exited: set[str] = set()
+    for event in events:
+        exited.add(str(event.get("id")))
+        if len(exited) >= count:
+            return _client_containers(client, project)
+    raise TimeoutError(f"only {len(exited)} of the {count} clients exited in time")
 
 
 def run_demo(
@@ -71,29 +87,38 @@ def run_demo(
     compose = [*ensure_compose(progress), "-f", str(COMPOSE_FILE), "-p", project]
     full_env = {**os.environ, **(env or {})}
     docker_client = docker.from_env()
-    outcome: dict[str, object] = {}
+    watch = _Watch()
+    # Subscribed before `up`, so no client can exit unseen; `until` bounds the wait.
+    events = docker_client.events(
+        decode=True,
+        until=int(time.time() + timeout),
+        filters={
+            "type": "container",
+            "event": "die",
+            "label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}=client"],
+        },
+    )
 
-    def watch(started: float) -> None:
+    def watcher(started: float) -> None:
         try:
-            containers = _wait_for_clients(docker_client, project, clients, started + timeout)
-            outcome["seconds"] = time.monotonic() - started
-            outcome["containers"] = containers
+            watch.containers = _wait_for_clients(docker_client, events, project, clients)
+            watch.seconds = time.monotonic() - started
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread below
-            outcome["error"] = exc
+            watch.error = exc
         # Stopping the stack makes the attached `up` return, as Ctrl-C would.
         subprocess.run([*compose, "stop", "--timeout", "15"], env=full_env, capture_output=True)
 
     progress(f"docker compose -p {project} up --scale client={clients}")
     try:
         started = time.monotonic()
-        watcher = threading.Thread(target=watch, args=(started,), daemon=True)
-        watcher.start()
+        thread = threading.Thread(target=watcher, args=(started,), daemon=True)
+        thread.start()
         subprocess.run([*compose, "up", "--scale", f"client={clients}"], env=full_env, check=False)
-        watcher.join(timeout=30)
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
+        thread.join(timeout=30)
+        if watch.error is not None:
+            raise watch.error
         answers = []
-        for container in sorted(outcome.get("containers", []), key=lambda c: c.name):  # type: ignore[arg-type]
+        for container in sorted(watch.containers, key=lambda c: str(c.name)):
             container.reload()
             text = container.logs().decode(errors="replace").strip()
             answers.append(ClientAnswer(container.name, int(container.attrs["State"]["ExitCode"]), text))
@@ -103,7 +128,8 @@ def run_demo(
             capture_output=True,
             text=True,
         ).stdout
-        return DemoResult(answers, float(outcome.get("seconds", 0.0)), server_log)  # type: ignore[arg-type]
+        return DemoResult(answers, watch.seconds, server_log)
     finally:
+        events.close()
         subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "15"], env=full_env, capture_output=True)
         docker_client.close()

@@ -8,12 +8,15 @@ if the process dies first, SIGKILL included.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 
 import docker
+from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
 
@@ -23,7 +26,7 @@ from socklab.errors import require_image
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
@@ -41,10 +44,14 @@ __all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "run_lab"]
 
 @dataclass
 class Lab:
-    """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``."""
+    """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``.
 
-    server_image: str
-    client_image: str
+    ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
+    its own containers with ``add(Node(...))``, under the same labels, limits and cleanup.
+    """
+
+    server_image: str | None
+    client_image: str | None = None
     delay: float = 5.0
     port: int = PORT
     run_id: str = field(default_factory=new_run_id)
@@ -52,13 +59,15 @@ class Lab:
     server_env: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 30.0
     hardening: Hardening = LOCKED_DOWN
+    subnet: str | None = None  # a fixed subnet (e.g. "172.30.0.0/24") when containers need fixed addresses
     progress: Progress = quiet
 
     def __post_init__(self) -> None:
         self.topology = Topology(self.run_id, delay=self.delay, port=self.port).with_hardening(
             self.hardening, None if self.hardening is LOCKED_DOWN else self.hardening
         )
-        self.topology.server(self.server_image, env=self.server_env)  # rejects a contradicting env now
+        if self.server_image is not None:
+            self.topology.server(self.server_image, env=self.server_env)  # rejects a contradicting env now
         self.labels = run_labels(self.run_id, self.purpose)
         self.docker = docker.from_env()
         self.network: Network | None = None
@@ -83,27 +92,44 @@ class Lab:
 
     def start(self) -> None:
         for image in (self.server_image, self.client_image):
-            require_image(self.docker, image)  # say which image is missing before making anything
+            if image is not None:
+                require_image(self.docker, image)  # say which image is missing before making anything
         reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
-        network = Network(docker_network_kw={"labels": self.labels})
+        options: dict[str, object] = {"labels": self.labels}
+        if self.subnet is not None:
+            options["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=self.subnet)])
+        network = Network(docker_network_kw=options)
         network.name = self.topology.network_name()
         self.network = network.create()
-        self.progress(f"network {network.name}; starting server {self.server_image}")
-        self.start_server(self.server_image)
+        if self.server_image is not None:
+            self.progress(f"network {network.name}; starting server {self.server_image}")
+            self.start_server(self.server_image)
 
     def close(self) -> None:
         """Remove every container, the network and anything else labelled with this run."""
         with reaper.interrupts_deferred():
             for container in self.containers.values():
                 container.remove()
-            remove_run(self.docker, self.run_id)
-            reaper.done(self.run_id)
+            try:
+                remove_run(self.docker, self.run_id)
+            except LeftBehind as exc:
+                # The engine refused (e.g. a removal stuck "in progress" under load): the reaper tries again
+                # when this process exits, so it is not told "done".
+                warnings.warn(str(exc), ResourceWarning, stacklevel=2)
+                self.progress(f"warning: {exc}")
+            else:
+                reaper.done(self.run_id)
             self.docker.close()
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: ConnectWaitStrategy | None = None) -> LabContainer:
         """Start one container of the topology on the lab network (a server, a client, a helper)."""
         assert self.network is not None, "start the lab first"
+        for volume in node.volumes:
+            # Made here, labelled, before Docker would make an unlabelled one on first mount.
+            name = self.topology.volume_name(volume)
+            if not self.docker.volumes.list(filters={"name": f"^{name}$"}):
+                self.docker.volumes.create(name, labels=self.labels)
         container = LabContainer(
             node,
             name=self.topology.container_name(node.role),
@@ -124,7 +150,9 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         assert self.network is not None
-        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(self.startup_timeout)
+        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(
+            timedelta(seconds=self.startup_timeout)
+        )
         self.server = self.add(node, wait=wait)
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
@@ -171,6 +199,8 @@ class Lab:
         second here, so without it 50 clients would arrive over many seconds, not at once.
         """
         image = image or self.client_image
+        if image is None:
+            raise ValueError("no client image: pass image= or make the Lab with client_image=")
         together = self.has_start_barrier(image) if together is None else together
         first = self._clients_started
         self._clients_started += count

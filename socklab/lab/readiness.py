@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from datetime import timedelta
 
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
@@ -22,12 +23,12 @@ class ServerExited(RuntimeError):
 
 def container_address(container: WaitStrategyTarget, network: str) -> str:
     networks = container.get_wrapped_container().attrs["NetworkSettings"]["Networks"]
-    return networks[network]["IPAddress"]
+    return str(networks[network]["IPAddress"])
 
 
 def wait_for_log(container: WaitStrategyTarget, pattern: str, timeout: float) -> None:
     """Wait until the container's output matches ``pattern`` (a regex), polling every 50 ms."""
-    strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timeout)
+    strategy = LogMessageWaitStrategy(re.compile(pattern)).with_startup_timeout(timedelta(seconds=timeout))
     strategy.with_poll_interval(0.05).wait_until_ready(container)
 
 

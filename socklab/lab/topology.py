@@ -60,6 +60,8 @@ class Node:
     network: str = LAB_NETWORK
     hardening: Hardening = UNRESTRICTED
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume role -> mount path
+    command: tuple[str, ...] | None = None  # None: the image's own command
+    ipv4_address: str | None = None  # a fixed address on the lab network (needs a Lab with a subnet)
     extra: Mapping[str, Any] = field(default_factory=dict)  # further docker SDK keywords (cap_add, sysctls…)
 
 

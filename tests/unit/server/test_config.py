@@ -23,6 +23,9 @@ def test_zero_and_fractional_delays_are_allowed():
         (["--idle-timeout", "0"], "idle_timeout 0"),
         (["--model", "fibers"], "unknown model 'fibers'"),
         (["--backlog", "-3"], "backlog -3"),
+        (["--transport", "sctp"], "unknown transport 'sctp'; choose one of tcp, unix, udp"),
+        (["--transport", "udp", "--model", "thread"], "model thread does not serve udp; udp is served by async"),
+        (["--transport", "unix", "--socket-path", ""], "socket_path must name a file"),
     ],
 )
 def test_bad_values_are_named(argv, message):

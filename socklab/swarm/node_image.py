@@ -1,0 +1,215 @@
+"""The image of a Docker-in-Docker swarm node, built from Debian packages (no registry here).
+
+``debootstrap --variant=minbase`` with docker.io and what dockerd needs, trimmed, packed and ``docker import``-ed.
+The image is cached: its tag carries a hash of the recipe (suite, packages, trim list, entry script), so it
+is rebuilt exactly when the recipe changes, and it is labelled so that it can be found and removed.
+
+The node runs without ``--privileged`` (which fails on this host: its bounding set lacks CAP_SYS_RESOURCE
+and Docker 20.10 ignores ``--cap-drop`` with ``--privileged``); see ``cluster.NODE_RUN_OPTIONS``. Docker
+mounts ``/sys`` and the cgroup controllers read-only in an unprivileged container, so the entry script
+remounts them read-write before dockerd starts (the capabilities allow it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.images import Image
+
+from socklab.lab.labels import PROJECT, PURPOSE
+from socklab.progress import Progress, quiet
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = ("docker.io", "iptables", "iproute2", "procps", "tini")
+REPOSITORY = "socklab/swarm-node"
+NODE_PURPOSE = "swarm-node-image"
+RECIPE_LABEL = "io.socklab.node-recipe"
+SOCKET_DIR = "/run/socklab"  # the node's dockerd also listens here; the host bind-mounts it to reach the engine
+CACHE_DIR = Path.home() / ".cache" / "socklab" / "swarm-node"
+
+# Paths (relative to the root) a node never reads: documentation, locales, apt's state and caches.
+TRIM = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/zoneinfo",
+    "usr/share/bash-completion",
+    "usr/share/zsh",
+    "usr/share/fish",
+    "usr/share/lintian",
+    "var/lib/apt/lists",
+    "var/cache/apt",
+    "var/cache/debconf",
+    "var/log",
+    # Docker's and containerd's debugging and test tools, and the legacy shims (dockerd uses runc.v2).
+    "usr/bin/dnet",
+    "usr/sbin/ovrouter",
+    "usr/bin/ctr",
+    "usr/bin/containerd-shim",
+    "usr/bin/containerd-shim-runc-v1",
+)
+
+ENTRY_SCRIPT = f"""#!/bin/sh
+# A swarm node: Docker-in-Docker without --privileged. Docker mounted /sys and the cgroup controllers
+# read-only; the capabilities the node runs with allow remounting them read-write, which dockerd needs.
+set -eu
+mount -o remount,rw /sys
+for controller in /sys/fs/cgroup/*; do
+    [ -L "$controller" ] || mount -o remount,bind,rw "$controller"
+done
+mkdir -p {SOCKET_DIR}
+exec dockerd --storage-driver overlay2 --host unix:///var/run/docker.sock --host unix://{SOCKET_DIR}/docker.sock "$@"
+"""
+
+ENTRYPOINT = ["/usr/bin/tini", "--", "/usr/local/bin/socklab-node"]
+
+
+class NodeImageError(RuntimeError):
+    """The node image could not be built; the message names the step."""
+
+
+def recipe_hash() -> str:
+    """One hash over everything that decides the image's content: change any of it and the image is rebuilt."""
+    recipe = {"suite": SUITE, "packages": PACKAGES, "trim": TRIM, "entry": ENTRY_SCRIPT, "entrypoint": ENTRYPOINT}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def node_tag() -> str:
+    return f"{REPOSITORY}:{recipe_hash()}"
+
+
+def import_changes(recipe: str) -> list[str]:
+    labels = {PROJECT: "socklab", PURPOSE: NODE_PURPOSE, RECIPE_LABEL: recipe}
+    return [
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        *(f"LABEL {key}={json.dumps(value)}" for key, value in labels.items()),
+        "VOLUME /var/lib/docker",
+        f"ENTRYPOINT {json.dumps(ENTRYPOINT)}",
+    ]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One build at a time on this machine (tests and the CLI may race for the same cold cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(command: list[str], *, what: str) -> None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise NodeImageError(f"{what}: cannot run {command[0]}: {exc}") from exc
+    if done.returncode != 0:
+        raise NodeImageError(f"{what} failed (exit {done.returncode}): {(done.stderr or done.stdout)[-1500:]}")
+
+
+def _existing(client: docker.DockerClient, tag: str) -> Image | None:
+    try:
+        return client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _ensure_debootstrap(progress: Progress) -> None:
+    """debootstrap, installed from the host's apt sources when missing (as `socklab images` does for musl)."""
+    if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin"):
+        return
+    progress("debootstrap is missing: apt-get install debootstrap")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"]
+    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
+        done = subprocess.run(install, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise NodeImageError(f"cannot install debootstrap (needs root and apt): {done.stderr[-1000:]}")
+
+
+def _trim(root: Path) -> None:
+    for relative in TRIM:
+        target = root / relative
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+            target.mkdir()  # keep the folder: some tools expect it to exist
+        elif target.exists():
+            target.unlink()
+
+
+def ensure_node_image(client: docker.DockerClient, *, progress: Progress = quiet) -> str:
+    """The node image's tag, built first when no image of the current recipe exists."""
+    tag = node_tag()
+    if _existing(client, tag) is not None:
+        return tag
+    with _locked(CACHE_DIR / "build.lock"):
+        if _existing(client, tag) is not None:  # built by whoever held the lock before us
+            return tag
+        _ensure_debootstrap(progress)
+        started = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix="socklab-swarm-node-"))
+        try:
+            root = work / "root"
+            debs = CACHE_DIR / "debs"
+            debs.mkdir(parents=True, exist_ok=True)
+            progress(f"node image: debootstrap {SUITE} with {', '.join(PACKAGES)}")
+            _run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(PACKAGES)}",
+                    f"--cache-dir={debs}",
+                    SUITE,
+                    str(root),
+                    MIRROR,
+                ],
+                what="debootstrap",
+            )
+            _trim(root)
+            for device in (root / "dev").iterdir():  # docker provides /dev
+                if device.is_dir() and not device.is_symlink():
+                    shutil.rmtree(device)
+                else:
+                    device.unlink()
+            entry = root / "usr/local/bin/socklab-node"
+            entry.write_text(ENTRY_SCRIPT)
+            entry.chmod(0o755)
+            tarball = work / "rootfs.tar"
+            progress("node image: packing the root file system")
+            _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], what="tar")
+            repository, image_tag = tag.split(":")
+            client.api.import_image(
+                src=str(tarball), repository=repository, tag=image_tag, changes=import_changes(recipe_hash())
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        image = client.images.get(tag)
+        size = image.attrs.get("Size", 0) / 1e6
+        progress(f"node image: built {tag}, {size:.0f} MB in {time.monotonic() - started:.1f} s")
+        return tag
+
+
+def remove_node_images(client: docker.DockerClient) -> list[str]:
+    """Remove every cached node image (any recipe, found by its label) that no container uses."""
+    removed = []
+    for image in client.images.list(filters={"label": f"{PURPOSE}={NODE_PURPOSE}"}):
+        for tag in image.tags or [image.id]:
+            with contextlib.suppress(docker.errors.APIError):  # in use by another cluster: it stays
+                client.images.remove(tag)
+                removed.append(tag)
+    return removed

@@ -1,0 +1,118 @@
+"""The throwaway lab: hardened containers, and nothing left behind after Ctrl-C or SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from socklab.lab.lab import Lab
+from socklab.lab.labels import OWNER_PID, PROJECT
+from support import ROOT
+
+pytestmark = pytest.mark.lab
+
+
+def test_server_and_clients_run_locked_down_and_still_answer(lab_images):
+    with Lab(server_image=lab_images.servers["fork"], client_image=lab_images.client, delay=0, purpose="test") as lab:
+        assert lab.server is not None
+        host_config = lab.server.sdk.attrs["HostConfig"]
+        assert host_config["ReadonlyRootfs"] is True
+        assert host_config["CapDrop"] == ["ALL"]
+        assert "no-new-privileges" in host_config["SecurityOpt"]
+        assert host_config["PidsLimit"] > 0 and host_config["Memory"] > 0
+        (run,) = lab.run_clients(1)
+        assert run.ok and run.received == "B"
+
+
+def _start_run(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "socklab", "run", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_for_stderr(process: subprocess.Popen[str], text: str) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        if text in line:
+            return
+    raise AssertionError(f"`socklab run` ended before printing {text!r}")
+
+
+def _objects_of(client: docker.DockerClient, pid: int) -> tuple[list, list]:
+    selector = {"label": [PROJECT, f"{OWNER_PID}={pid}"]}
+    return client.containers.list(all=True, filters=selector), client.networks.list(filters=selector)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
+def test_an_interrupted_or_killed_run_leaves_nothing_behind(lab_images, docker_client, how):
+    process = _start_run(
+        "--clients", "2", "--delay", "30", "--server-image", lab_images.server, "--client-image", lab_images.client
+    )  # fmt: skip
+    try:
+        _wait_for_stderr(process, "clients released at once")
+        containers, networks = _objects_of(docker_client, process.pid)
+        assert len(containers) == 3 and len(networks) == 1, "the run is under way: a server, two clients, a network"
+        # Watch for their removal before the signal, so no event can be missed; `until` bounds the wait.
+        events = docker_client.events(
+            decode=True,
+            until=int(time.time() + 60),
+            filters={"event": "destroy"},
+        )
+        process.send_signal(how)
+        exit_code = process.wait(timeout=60)
+        pending = {c.id for c in containers} | {networks[0].id}
+        for event in events:
+            pending.discard(event.get("id") or event.get("Actor", {}).get("ID"))
+            if not pending:
+                break
+        events.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if how == signal.SIGINT:
+        assert exit_code == 130
+    assert not pending, f"left behind: {pending}"
+    assert _objects_of(docker_client, process.pid) == ([], [])
+
+
+def test_a_unix_socket_on_a_shared_volume_between_two_containers(lab_images, docker_client):
+    from socklab.lab.topology import Node
+
+    with Lab(server_image=lab_images.servers["fork"], client_image=lab_images.client, delay=0, purpose="test") as lab:
+        volumes = {"socket": "/run/socklab"}
+        unix = {"SOCKLAB_TRANSPORT": "unix"}
+        server = lab.add(Node("unix-server", lab_images.servers["fork"], unix, volumes=volumes,
+                              hardening=lab.topology.hardening))  # fmt: skip
+        server.wait_for_log(r"listening on /run/socklab/socklab.sock", timeout=30)
+        client = lab.add(Node("unix-client", lab_images.client, unix, volumes=volumes,
+                              hardening=lab.topology.client_hardening))  # fmt: skip
+        assert client.wait(timeout=30) == 0
+        assert "char from server = B" in client.logs()
+        assert docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})
+    assert not docker_client.volumes.list(filters={"label": f"io.socklab.run={lab.run_id}"})
+
+
+def test_an_empty_lab_with_a_subnet_places_containers_at_fixed_addresses(lab_images):
+    from socklab.lab.topology import Node
+
+    with Lab(server_image=None, subnet="172.31.250.0/24", purpose="test") as lab:
+        server = lab.add(
+            Node("fixed", lab_images.servers["async"], {"SOCKLAB_DELAY": "0"}, aliases=("server",),
+                 ipv4_address="172.31.250.20", hardening=lab.topology.hardening)
+        )  # fmt: skip
+        server.wait_for_log("listening on", timeout=30)
+        assert server.address() == "172.31.250.20"
+        client = lab.add(Node("asker", lab_images.client, {"SOCKLAB_SERVER": "server"}, command=("--char", "0x41")))
+        assert client.wait(timeout=30) == 0 and "char from server = B" in client.logs()
