@@ -73,7 +73,7 @@ class ForkingMixIn(Server):
             if pid == 0:
                 return
             if pid in self.children:
-                self.log.outcome(os.waitstatus_to_exitcode(_status) == SERVED)  # type: ignore[attr-defined]
+                self.log.outcome(os.waitstatus_to_exitcode(_status) == SERVED)
             self.children.discard(pid)
             if block:
                 return

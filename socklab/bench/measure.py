@@ -11,6 +11,7 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from socklab.bench.kernel import netstat, netstat_delta
 from socklab.bench.options import Sizes
@@ -42,7 +43,7 @@ class RateRow:
     loader_cpu_share: float  # loader CPU seconds per wall second: near its thread count = loader-bound
     rounds: list[int] = field(default_factory=list)  # conn/s of each round, when this row is a median
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__ | {}
 
 
@@ -96,7 +97,7 @@ class LatencyRow:
     latency: dict[str, float | None]
     errors: dict[str, int]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__ | {}
 
 
@@ -132,7 +133,7 @@ class HeldRow:
     def all_answered(self) -> bool:
         return self.answered == self.clients and self.failed == 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__ | {"all_answered": self.all_answered}
 
 

@@ -12,7 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import requests
@@ -48,7 +50,7 @@ class BenchResults:
     failures: list[str] = field(default_factory=list)
     seconds: float = math.nan
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "quick": self.quick,
             "versions": list(self.versions),
@@ -101,9 +103,7 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
     steps: list[Step] = []
     for k in range(sizes.rate_rounds):  # interleaved rounds: a busy moment hits one round of each
         tag = f" ({k + 1}/{sizes.rate_rounds})" if sizes.rate_rounds > 1 else ""
-        steps += [
-            Step(f"rate {v}{tag}", rate_cost, lambda v=v: rate_round(stage, v, sizes, results)) for v in available
-        ]
+        steps += [Step(f"rate {v}{tag}", rate_cost, partial(rate_round, stage, v, sizes, results)) for v in available]
         if "c-epoll" in available:
             steps.append(
                 Step(
@@ -116,7 +116,7 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
         Step(
             f"latency {v}",
             sizes.latency_seconds + STEP_OVERHEAD,
-            lambda v=v: results.latency.append(measure.measure_latency(stage, v, sizes)),
+            partial(latency, stage, v, sizes, results),
         )
         for v in available
     ]
@@ -132,9 +132,7 @@ def plan_steps(stage: Stage, options: BenchOptions, sizes: Sizes, results: Bench
                 )
                 continue
             estimate = sizes.held_delay + STEP_OVERHEAD + level / 3_000 + (20 if v in ("fork", "thread") else 0)
-            steps.append(
-                Step(f"held {level:,} {v}", estimate, lambda v=v, level=level: held(stage, v, level, sizes, results))
-            )
+            steps.append(Step(f"held {level:,} {v}", estimate, partial(held, stage, v, level, sizes, results)))
     if not any(level > CLIENTS_PER_LOADER for level in sizes.held_levels):
         steps += startup_steps(stage, available, sizes, results, fifty=False)
     if sizes.compose_fifty:
@@ -146,7 +144,7 @@ def startup_steps(
     stage: Stage, available: list[str], sizes: Sizes, results: BenchResults, *, fifty: bool
 ) -> list[Step]:
     steps = [
-        Step(f"start {v}", 1.0 * sizes.startup_runs + 1, lambda v=v: start(stage, v, sizes, results)) for v in available
+        Step(f"start {v}", 1.0 * sizes.startup_runs + 1, partial(start, stage, v, sizes, results)) for v in available
     ]
     steps.append(Step("compose up → 3", 8.0, lambda: results.startup.append(startup.compose_up(stage, 3))))
     return steps
@@ -157,6 +155,10 @@ def rate_round(stage: Stage, version: str, sizes: Sizes, results: BenchResults, 
     results.rate_rounds.setdefault(key, []).append(measure.measure_rate(stage, version, sizes, loaders=loaders))
     results.rates = [measure.median_row(rows) for key, rows in results.rate_rounds.items() if "×" not in key]
     results.loader_check = [measure.median_row(rows) for key, rows in results.rate_rounds.items() if "×" in key]
+
+
+def latency(stage: Stage, version: str, sizes: Sizes, results: BenchResults) -> None:
+    results.latency.append(measure.measure_latency(stage, version, sizes))
 
 
 def held(stage: Stage, version: str, level: int, sizes: Sizes, results: BenchResults) -> None:

@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 import docker.errors
@@ -50,10 +51,10 @@ class ServerRun:
 
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(docker.errors.NotFound):
-            return self.container.logs(tail=lines).decode(errors="replace").strip()
+            return str(self.container.logs(tail=lines).decode(errors="replace")).strip()
         return "(container gone)"
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         with contextlib.suppress(docker.errors.NotFound):
             self.container.reload()
             return dict(self.container.attrs["State"])

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 import docker.errors
@@ -33,7 +34,7 @@ class StartupRow:
     def median(self) -> float:
         return statistics.median(self.seconds) if self.seconds else float("nan")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"what": self.what, "seconds": self.seconds, "median": self.median, "ok": self.ok, "note": self.note}
 
 

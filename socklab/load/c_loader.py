@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import docker
 import docker.errors
@@ -95,7 +95,7 @@ class LoadResult:
         return self.failed == 0
 
     @classmethod
-    def from_json(cls, data: dict) -> LoadResult:
+    def from_json(cls, data: dict[str, Any]) -> LoadResult:
         return cls(
             mode=data["mode"],
             ok=int(data["ok"]),
@@ -206,7 +206,7 @@ def run_loaders(
                 container.remove(force=True)
 
 
-def on_network(client: docker.DockerClient, network: str, address: str | None) -> dict:
+def on_network(client: docker.DockerClient, network: str, address: str | None) -> dict[str, Any]:
     """``containers.create`` keywords that attach to ``network`` only, at ``address`` when given."""
     if address is None:
         return {"network": network}
@@ -215,4 +215,4 @@ def on_network(client: docker.DockerClient, network: str, address: str | None) -
 
 
 def _tail(container: Container) -> str:
-    return container.logs().decode(errors="replace").strip()[-500:]
+    return str(container.logs().decode(errors="replace")).strip()[-500:]
