@@ -50,5 +50,5 @@ class Sizes:
 
 
 # The quick run holds 10,000 clients on the two epoll versions only (fork and thread need ~30 s there).
-QUICK = Sizes(1, 1.5, 2, 16, 500.0, 1.0, (10_000,), ("c-epoll", "epoll"), 5.0, 1, False)
-FULL = Sizes(3, 1.5, 2, 16, 500.0, 3.0, HELD_LEVELS, (), 5.0, 3, True)
+QUICK = Sizes(1, 1.5, 2, 64, 500.0, 1.0, (10_000,), ("c-epoll", "epoll"), 5.0, 1, False)
+FULL = Sizes(3, 1.5, 2, 64, 500.0, 3.0, HELD_LEVELS, (), 5.0, 3, True)

@@ -61,7 +61,7 @@ def markdown(r: BenchResults) -> str:
     fork_cpu = fork.cpu_us_per_connection if fork else None
     parts.append("## Connections per second at delay 0, and server CPU per connection\n")
     parts.append(
-        "Closed loop (connect, one byte, answer, close), one loader container (2 threads × 16 in flight); "
+        "Closed loop (connect, one byte, answer, close), one loader container (2 threads × 64 in flight); "
         "CPU from the server container's cgroup (children included) divided by the exchanges answered "
         "meanwhile. Rounds over all versions are interleaved; each figure is the median of its rounds.\n"
     )
@@ -86,13 +86,19 @@ def markdown(r: BenchResults) -> str:
     )
     if r.loader_check and epoll:
         two = r.loader_check[0]
+        gain = two.per_second / epoll.per_second if epoll.per_second else math.nan
+        verdict = (
+            "the same sum within 15 %: the loader is not the bottleneck, the server and the machine are"
+            if gain <= 1.15
+            else "more with two: one loader was a bottleneck for this server, so compare conn/s with care; "
+            "CPU per connection does not depend on the loader"
+        )
         parts.append(
             f"\nIs the loader the bottleneck? c-epoll with one loader: {fmt(epoll.per_second)} conn/s; with two "
             f"(twice the offered load): {fmt(two.per_second)} conn/s in sum "
-            f"({ratio(two.per_second, epoll.per_second)}). "
-            f"The one loader used {epoll.loader_cpu_share:.2f} CPU-seconds per second for "
-            f"{m['cores']} cores. A sum that does not grow means the server and the machine, not the loader, "
-            "set the rate.\n"
+            f"({ratio(two.per_second, epoll.per_second)}, "
+            f"rounds {' / '.join(f'{x:,}' for x in two.rounds)}): {verdict}. The one loader used "
+            f"{epoll.loader_cpu_share:.2f} CPU-seconds per second ({m['cores']} cores in all).\n"
         )
     lat = {row.version: row for row in r.latency}
     if r.latency:
