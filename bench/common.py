@@ -10,14 +10,15 @@ import contextlib
 import math
 import os
 import socket
-import statistics
 import sys
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from socklab.lab.labels import run_labels
+from socklab.load.python_load import exchange
+from socklab.load.stats import Spread, percentile
+
+__all__ = ["Spread", "exchange", "percentile"]  # moved to socklab.load; kept here for the scripts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OWNER_LABEL = "io.socklab.owner"
@@ -34,30 +35,6 @@ def server_image(version: str) -> str:
 def bench_labels(run_id: str) -> dict[str, str]:
     """socklab's run labels (so ``socklab.labels.remove_run`` finds them) plus the benchmark's owner tag."""
     return {**run_labels(run_id, "bench"), OWNER_LABEL: OWNER}
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile: always a measured value, and defined for a single sample."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Median, min and max of repeated runs: on a shared 2-core machine the median is the honest number."""
-
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        if not values:
-            return cls(math.nan, math.nan, math.nan)
-        return cls(statistics.median(values), min(values), max(values))
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -96,18 +73,6 @@ def free_local_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def exchange(address: str, port: int, timeout: float, char: bytes = b"A") -> float:
-    """One protocol exchange (connect, send a byte, read the answer); its seconds. Raises on a wrong answer."""
-    started = time.perf_counter()
-    with socket.create_connection((address, port), timeout=timeout) as sock:
-        sock.sendall(char)
-        answer = sock.recv(1)
-    elapsed = time.perf_counter() - started
-    if answer != bytes([(char[0] + 1) % 256]):
-        raise ConnectionError(f"unexpected answer {answer!r} to {char!r}")
-    return elapsed
 
 
 def fmt(value: float, digits: int = 2) -> str:

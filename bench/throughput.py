@@ -11,10 +11,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import statistics
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,13 +23,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from socklab.lab.lab import Lab
+from socklab.load import python_load
+from socklab.load.python_load import Burst
 from socklab.progress import Progress, to_stderr
 
 from .common import (
     CLIENT_IMAGE,
     SERVER_VERSIONS,
     ImageLog,
-    exchange,
     fmt,
     markdown_table,
     percentile,
@@ -61,17 +60,6 @@ class Sequential:
     @property
     def rate(self) -> float:
         return statistics.median(self.slice_rates())
-
-
-@dataclass(frozen=True)
-class Burst:
-    """One burst: per-connection seconds (``inf`` for a connection that failed, so that percentiles of
-    a burst with failures say so instead of looking better), the failures by kind, and the time until
-    every connection had its answer or gave up."""
-
-    latencies: list[float]
-    failures: Counter[str]
-    total: float
 
 
 @dataclass(frozen=True)
@@ -157,53 +145,12 @@ def env_pair(text: str) -> tuple[str, str]:
 def run_sequential(version: str, address: str, port: int, seconds: int) -> Sequential:
     """Exchange after exchange until ``seconds`` are up; a failed exchange is counted, not retried."""
     slices = max(1, seconds)
-    latencies: list[float] = []
-    finished_at: list[float] = []
-    failures = 0
-    started = time.perf_counter()
-    while time.perf_counter() - started < slices:
-        try:
-            latencies.append(exchange(address, port, timeout=5.0))
-            finished_at.append(time.perf_counter() - started)
-        except OSError:
-            failures += 1
-    return Sequential(version, latencies, finished_at, slices, failures)
-
-
-# --- (b) burst ----------------------------------------------------------------------------------------------
-async def _one(address: str, port: int, timeout: float) -> float | str:
-    """One connection of the burst: seconds from connect() to the answer, or what went wrong."""
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
-            try:
-                writer.write(b"A")
-                answer = await reader.read(1)
-            finally:
-                writer.close()
-    except TimeoutError:  # before OSError: TimeoutError is one
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except ConnectionResetError:
-        return "reset"
-    except OSError as exc:
-        return type(exc).__name__
-    return time.perf_counter() - started if answer == b"B" else f"answer {answer!r}"
-
-
-async def _burst(address: str, port: int, connections: int, timeout: float) -> Burst:
-    """All connections started in one loop turn, so their SYNs leave the host back to back."""
-    started = time.perf_counter()
-    results = await asyncio.gather(*(_one(address, port, timeout) for _ in range(connections)))
-    total = time.perf_counter() - started
-    latencies = [r if isinstance(r, float) else math.inf for r in results]
-    return Burst(latencies, Counter(r for r in results if isinstance(r, str)), total)
+    run = python_load.sequential(address, port, slices)
+    return Sequential(version, run.latencies, run.finished_at, slices, run.failures)
 
 
 def run_burst(address: str, port: int, connections: int, timeout: float) -> Burst:
-    return asyncio.run(_burst(address, port, connections, timeout))
+    return python_load.burst(address, port, connections, timeout)
 
 
 # --- driving the labs ---------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from labconfig import option
 from wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, MODELS, TRANSPORTS, UnsupportedPair, check_pair
 
+from .log import LOG_MODES
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -28,6 +30,12 @@ class ServerConfig:
     log_probes: bool = option(
         False, "log loopback connections that close without sending (the image's health check makes them)"
     )
+    log: str = option(
+        "connections",
+        f"what to log: {', '.join(LOG_MODES)} (summary: one line a second with accepted, served, in flight, errors)",
+        metavar="MODE",
+    )
+    workers: int = option(1, "processes sharing the port with SO_REUSEPORT (model epoll only)")
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -40,6 +48,14 @@ class ServerConfig:
                 raise ValueError(f"{name} {value} must be a finite number of seconds >= 0")
         if self.idle_timeout == 0:
             raise ValueError("idle_timeout 0 would close every client at once; use a positive number")
+        if self.log not in LOG_MODES:
+            raise ValueError(f"unknown log mode {self.log!r}; choose one of {', '.join(LOG_MODES)}")
+        if not 1 <= self.workers <= 64:
+            raise ValueError(f"workers {self.workers} must be 1-64")
+        if self.workers > 1 and self.model != "epoll":
+            raise ValueError(f"workers {self.workers} needs model epoll (model {self.model} is one process)")
+        if self.workers > 1 and self.transport != "tcp":
+            raise ValueError(f"workers {self.workers} share a TCP port (SO_REUSEPORT); not {self.transport}")
         try:
             check_pair(self.model, self.transport)
         except UnsupportedPair as exc:

@@ -70,6 +70,8 @@ class Server:
     """Accepts connections and serves each one inline: the iterative server of textbooks."""
 
     model: ClassVar[str] = "serial"
+    # A model that counts in its own way (several processes) prints the summary itself.
+    prints_own_summary: ClassVar[bool] = False
     transport: ClassVar[Transport] = TCP
     handler: ClassVar[type[StreamHandler]] = StreamHandler
     poll_interval: ClassVar[float] = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
@@ -106,6 +108,8 @@ class Server:
         return self._drain()
 
     def log_started(self) -> None:
+        if not self.prints_own_summary:
+            self.log.start_summary()
         c = self.config
         self.log.started(
             version=__version__,

@@ -75,7 +75,8 @@ def report(
     """Log ``outcome`` for ``peer``; the name is looked up now, after the answer went out, so DNS never delays one."""
     if probe and outcome.quiet_for_probes and not config.log_probes:
         return
-    outcome.log_to(log, Peer(peer[0], peer[1], names.name_of(peer[0], peer[1])), config)
+    name = names.name_of(peer[0], peer[1]) if log.per_connection else None  # no line, no lookup
+    outcome.log_to(log, Peer(peer[0], peer[1], name), config)
 
 
 def _receive_request(sock: socket.socket, idle_timeout: float) -> bytes:

@@ -8,19 +8,73 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from wire import Peer, ServedRecord, format_stamp, parse_served
 
-__all__ = ["Log", "Peer", "ServedRecord", "parse_served"]  # the record types live in wire
+__all__ = ["LOG_MODES", "Counts", "Log", "Peer", "ServedRecord", "parse_served"]  # the record types live in wire
+
+# connections: two lines per connection, the lesson's view; summary: one line a second (at 10,000
+# connections a second, per-connection lines are the bottleneck, and dockerd's log driver pays too);
+# off: only the start and stop lines.
+LOG_MODES = ("connections", "summary", "off")
+SUMMARY_SECONDS = 1.0
+
+
+class Counts:
+    """Connections accepted, served, and ended otherwise (idle, empty, lost): totals since the start.
+    Thread-safe: the thread model counts from every connection's thread."""
+
+    def __init__(self) -> None:
+        self.accepted = self.served = self.errors = 0
+        self._lock = threading.Lock()
+
+    def add(self, *, accepted: int = 0, served: int = 0, errors: int = 0) -> None:
+        with self._lock:
+            self.accepted += accepted
+            self.served += served
+            self.errors += errors
+
+    def totals(self) -> tuple[int, int, int]:
+        return self.accepted, self.served, self.errors
 
 
 class Log:
-    """Writes one timestamped line per event."""
+    """Writes one timestamped line per event (``connections``), or a summary a second, or neither."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, mode: str = "connections") -> None:
+        if mode not in LOG_MODES:
+            raise ValueError(f"unknown log mode {mode!r}; choose one of {', '.join(LOG_MODES)}")
         self._stream = stream
+        self.mode = mode
+        self.per_connection = mode == "connections"
+        self.counts = Counts()
+        self._totals: Callable[[], tuple[int, int, int]] | None = None
+        self._ticking = threading.Event()
+
+    # --- the summary ---------------------------------------------------------------------------------
+    def summary(self, *, accepted: int, served: int, in_flight: int, errors: int) -> None:
+        self.line(f"summary: accepted {accepted}, served {served}, in flight {in_flight}, errors {errors}")
+
+    def summarise(self) -> None:
+        if self._totals is not None:
+            accepted, served, errors = self._totals()
+            self.summary(accepted=accepted, served=served, in_flight=accepted - served - errors, errors=errors)
+
+    def start_summary(self, totals: Callable[[], tuple[int, int, int]] | None = None) -> None:
+        """In ``summary`` mode, print ``totals()`` (default: this log's counts) every second until stopped."""
+        if self.mode != "summary" or self._totals is not None:
+            return
+        self._totals = totals or self.counts.totals
+
+        def tick() -> None:
+            while not self._ticking.wait(SUMMARY_SECONDS):
+                self.summarise()
+
+        threading.Thread(target=tick, name="socklab-summary", daemon=True).start()
 
     def line(self, text: str) -> None:
         self._write(f"{format_stamp(time.time())} {text}")
@@ -37,29 +91,48 @@ class Log:
         )
 
     def waiting(self) -> None:
-        self.line("server waiting for a connection")
+        if self.per_connection:
+            self.line("server waiting for a connection")
 
     def accepted(self, peer: tuple[str, int]) -> None:
-        self.line(f"accepted {Peer(peer[0], peer[1])}")
+        self.counts.add(accepted=1)
+        if self.per_connection:
+            self.line(f"accepted {Peer(peer[0], peer[1])}")
 
     def received(self, peer: tuple[str, int]) -> None:
-        self.line(f"datagram from {Peer(peer[0], peer[1])}")
+        self.counts.add(accepted=1)  # a datagram is the connection of UDP: counted the same way
+        if self.per_connection:
+            self.line(f"datagram from {Peer(peer[0], peer[1])}")
 
     def served(self, peer: Peer, request: int, reply: int, seconds: float) -> None:
-        at = dt.datetime.now(dt.UTC).time()
-        self._write(ServedRecord(peer, request, reply, seconds, at=at).to_line())
+        self.counts.add(served=1)
+        if self.per_connection:
+            at = dt.datetime.now(dt.UTC).time()
+            self._write(ServedRecord(peer, request, reply, seconds, at=at).to_line())
 
     def idle(self, peer: Peer, seconds: float) -> None:
-        self.line(f"idle {peer}: sent nothing in {seconds:g} s, closed")
+        self.counts.add(errors=1)
+        if self.per_connection:
+            self.line(f"idle {peer}: sent nothing in {seconds:g} s, closed")
 
     def empty(self, peer: Peer) -> None:
-        self.line(f"empty {peer}: closed without sending")
+        self.counts.add(errors=1)
+        if self.per_connection:
+            self.line(f"empty {peer}: closed without sending")
 
     def empty_datagram(self, peer: Peer) -> None:
-        self.line(f"empty {peer}: an empty datagram, answered at once with an empty one")
+        self.counts.add(errors=1)
+        if self.per_connection:
+            self.line(f"empty {peer}: an empty datagram, answered at once with an empty one")
 
     def reset(self, peer: Peer, reason: str) -> None:
-        self.line(f"lost {peer}: {reason}")
+        self.counts.add(errors=1)
+        if self.per_connection:
+            self.line(f"lost {peer}: {reason}")
+
+    def outcome(self, served: bool) -> None:
+        """Count a connection served elsewhere (a forked child), without a line."""
+        self.counts.add(served=1) if served else self.counts.add(errors=1)
 
     def error(self, text: str) -> None:
         self.line(f"error {text}")
@@ -68,6 +141,8 @@ class Log:
         self.line(f"stopping: no new connections; {in_flight} in flight, grace {grace:g} s")
 
     def stopped(self, abandoned: int) -> None:
+        self._ticking.set()
+        self.summarise()  # the final totals, in summary mode
         if abandoned:
             self.line(f"stopped: {abandoned} connection(s) did not finish within the grace period")
         else:

@@ -25,7 +25,7 @@ class ExitCode(IntEnum):
 
 def run(*, config: ServerConfig, log: Log | None = None) -> ExitCode:
     """Listen and serve until SIGTERM or SIGINT, then drain; install the signal handlers."""
-    log = log or Log()
+    log = log or Log(mode=config.log)
     try:
         server = server_class(config.model, config.transport)(config, log)
     except BindError as exc:

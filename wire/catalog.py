@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-CONTRACT_MODELS: Final = ("fork", "thread", "async")  # concurrent: they keep the contract
+CONTRACT_MODELS: Final = ("fork", "thread", "async", "epoll")  # concurrent: they keep the contract
 TEACHING_MODELS: Final = ("serial",)  # one connection at a time, kept to show what concurrency buys
 MODELS: Final = (*CONTRACT_MODELS, *TEACHING_MODELS)
 
@@ -21,6 +21,7 @@ SERVES: Final[Mapping[str, tuple[str, ...]]] = {
     "fork": STREAM_TRANSPORTS,
     "thread": STREAM_TRANSPORTS,
     "async": TRANSPORTS,
+    "epoll": STREAM_TRANSPORTS,
     "serial": STREAM_TRANSPORTS,
 }
 

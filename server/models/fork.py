@@ -4,10 +4,17 @@ The parent closes its copy of the connection and goes back to accept(); the chil
 Children are reaped as soon as they exit: SIGCHLD wakes the accept loop, which calls waitpid(WNOHANG),
 so no zombie outlives its connection by more than one loop turn — and the parent knows which children
 are still serving, which SIGCHLD=SIG_IGN (the original's trick) would hide from it.
+
+Lean forks (measured in docs/drafts/peers.md): a fork's cost grows with the parent's memory (page tables
+copied, pages faulted back in by copy-on-write), so the parent imports only its own model
+(``models.server_class``), freezes its start-up objects out of the collector's reach (a collection in a
+child would write to every object's header and copy the page it is on) and the child never collects.
+The child's exit status says whether it answered, so the parent's summary counts need no pipe.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -17,6 +24,8 @@ from ..core import Server
 from ..handler import Connection
 from ..log import Log
 
+SERVED, NOT_SERVED = 0, 3  # the child's exit status
+
 
 class ForkingMixIn(Server):
     model = "fork"
@@ -24,6 +33,7 @@ class ForkingMixIn(Server):
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         super().__init__(config, log)
         self.children: set[int] = set()
+        gc.freeze()  # what start-up made stays shared with every child
         signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())
 
     def process_request(self, conn: Connection) -> None:
@@ -34,6 +44,7 @@ class ForkingMixIn(Server):
             return
         # The child: serve this one connection and leave without running the parent's cleanup.
         status = 1
+        gc.disable()  # it lives for one connection; collecting would only copy pages
         try:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             # A SIGTERM sent to the whole group must not cut an answer short: the parent drains, and
@@ -41,8 +52,9 @@ class ForkingMixIn(Server):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             self.listener.close()
+            served_before = self.log.counts.served
             self.finish_request(conn)
-            status = 0
+            status = SERVED if self.log.counts.served > served_before else NOT_SERVED
         except BaseException as exc:  # noqa: BLE001 - a child must never return into the accept loop
             self.log.error(f"child {os.getpid()} failed: {exc!r}")
         finally:
@@ -60,6 +72,8 @@ class ForkingMixIn(Server):
                 return
             if pid == 0:
                 return
+            if pid in self.children:
+                self.log.outcome(os.waitstatus_to_exitcode(_status) == SERVED)
             self.children.discard(pid)
             if block:
                 return

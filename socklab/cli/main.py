@@ -30,6 +30,7 @@ COMMANDS = (
     "socklab.cli.experiment",  # experiment list | NAME
     "socklab.cli.trace",  # trace
     "socklab.cli.swarm",  # swarm up, swarm down
+    "socklab.cli.bench",  # bench
 )
 
 

@@ -55,13 +55,14 @@ MODEL_LABEL = "io.socklab.model"
 class Row:
     """One image socklab builds: which role, which version, where its tag comes from."""
 
-    role: Literal["server", "client"]
+    role: Literal["server", "client", "loadgen"]
     version: str  # "fork", …, "c-fork"; clients: "python", "c"
     source: Literal["python", "c"]
     user_tag: str  # the tag a user sees: socklab/<role>:<user_tag>
     model: str | None = None  # Python servers: the model its metadata names
     also: tuple[str, ...] = ()  # further user tags of the same image
     contract: bool = True  # keeps the contract (the test suite's default versions)
+    dockerfile: str = ""  # default Dockerfile.<role>
 
 
 #: Every image built from the tree, once. Model names come from ``wire.catalog``.
@@ -79,6 +80,8 @@ TABLE: tuple[Row, ...] = (
         for model in MODELS
     ),
     Row("server", "c-fork", "c", "c-fork"),
+    Row("server", "c-epoll", "c", "c-epoll", contract=False, dockerfile="Dockerfile.epoll"),  # the speed reference
+    Row("loadgen", "c", "c", "c", contract=False, dockerfile="Dockerfile.loadgen"),  # socklab bench's load
     Row("client", "python", "python", "latest"),
     Row("client", "c", "c", "c"),
 )
@@ -196,7 +199,7 @@ def _specs(*, base_image: str, prefix: str, session: str) -> dict[Row, ImageSpec
     for row in TABLE:
         tag = tag_of(row, repository_prefix=prefix, session=session)
         also = tuple(f"{prefix}/{row.role}:{name}" for name in row.also) if not session else ()
-        dockerfile = f"Dockerfile.{row.role}"
+        dockerfile = row.dockerfile or f"Dockerfile.{row.role}"
         if row.source == "c":
             specs[row] = ImageSpec(tag, dockerfile, {"VERSION": __version__}, context=PEERS, also=also)
         elif row.role == "client":

@@ -14,10 +14,10 @@ import pytest
 
 from server.main import ExitCode
 from support import ROOT, ServerProcess
-from wire import parse_served
+from wire import CONTRACT_MODELS, MODELS, parse_served
 
-CONCURRENT_MODELS = ["fork", "thread", "async"]
-ALL_MODELS = [*CONCURRENT_MODELS, "serial"]
+CONCURRENT_MODELS = list(CONTRACT_MODELS)
+ALL_MODELS = list(MODELS)
 
 
 def ask(port: int, payload: bytes = b"A", timeout: float = 10.0) -> tuple[bytes, float]:

@@ -1,0 +1,54 @@
+"""The options of `socklab bench`, and how big each step is in the quick and the full run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labconfig import option
+
+# The order of the table: references first, then the Python versions from the fastest model down.
+VERSIONS = ("c-epoll", "c-fork", "epoll", "async", "thread", "fork")
+REFERENCES = ("c-epoll", "c-fork")
+HELD_LEVELS = (1_000, 10_000, 100_000)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    quick: bool = option(False, "a smaller run (about 2 min) instead of the full one (about 10 min)")
+    versions: tuple[str, ...] = option((), f"server versions to measure (default: all of {', '.join(VERSIONS)})")
+    output: str = option("bench/results", "directory for bench.md, bench.json and the PNG plots", metavar="DIR")
+    json: bool = option(False, "also print the JSON results on stdout")
+    image_prefix: str = option("socklab", "repository prefix of the images: PREFIX/server:VERSION, PREFIX/loadgen:c")
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.versions if v not in VERSIONS]
+        if unknown:
+            raise ValueError(f"unknown version(s) {', '.join(unknown)}; choose from {', '.join(VERSIONS)}")
+
+    @property
+    def chosen(self) -> tuple[str, ...]:
+        """The versions to measure, always with both references (every ratio needs them)."""
+        wanted = set(self.versions or VERSIONS) | set(REFERENCES)
+        return tuple(v for v in VERSIONS if v in wanted)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each step does; the quick run fits in 2 minutes, the full one in 10."""
+
+    rate_rounds: int  # rounds over every version, interleaved; each figure is the median over rounds
+    rate_seconds: float  # closed-loop window per version and round
+    rate_threads: int
+    rate_concurrency: int
+    latency_rate: float  # open-loop exchanges per second
+    latency_seconds: float
+    held_levels: tuple[int, ...]
+    held_versions: tuple[str, ...]  # empty: every version
+    held_delay: float
+    startup_runs: int
+    compose_fifty: bool
+
+
+# The quick run holds 10,000 clients on the two epoll versions only (fork and thread need ~30 s there).
+QUICK = Sizes(1, 1.5, 2, 64, 500.0, 1.0, (10_000,), ("c-epoll", "epoll"), 5.0, 1, False)
+FULL = Sizes(3, 1.5, 2, 64, 500.0, 3.0, HELD_LEVELS, (), 5.0, 3, True)

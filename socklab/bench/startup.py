@@ -1,0 +1,110 @@
+"""Lab start-up: image sizes, ``docker run`` to the first answer, compose up to 3 and to 50 answers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+
+from socklab.bench.stage import PORT, Stage
+from socklab.lab.demo import run_demo
+from socklab.load.python_load import exchange
+
+POLL_SECONDS = 0.01  # between connection attempts while the server starts; small against the ~0.5 s measured
+
+
+@dataclass(frozen=True)
+class StartupRow:
+    what: str
+    seconds: list[float]
+    ok: bool = True
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"what": self.what, "seconds": self.seconds, "median": self.median, "ok": self.ok, "note": self.note}
+
+
+def image_sizes(client: docker.DockerClient, tags: list[str]) -> dict[str, float]:
+    """``docker image inspect`` Size in MB (10^6 bytes, as ``docker images`` counts); NaN when missing."""
+    sizes = {}
+    for tag in tags:
+        try:
+            sizes[tag] = client.images.get(tag).attrs["Size"] / 1e6
+        except docker.errors.ImageNotFound:
+            sizes[tag] = float("nan")
+    return sizes
+
+
+def run_to_first_answer(stage: Stage, version: str, timeout: float = 30.0) -> float:
+    """Seconds from ``containers.run`` (create + start) to the first 'B' on the bench network."""
+    started = time.perf_counter()
+    container = stage.client.containers.run(
+        stage.image(version),
+        detach=True,
+        name=f"socklab-bench-{stage.run_id}-start-{uuid.uuid4().hex[:6]}",
+        network=stage.network_name,
+        environment={"SOCKLAB_DELAY": "0"},
+        labels=stage.labels,
+    )
+    try:
+        container.reload()  # run() returns the create-time view: the address is known only after start
+        address = container.attrs["NetworkSettings"]["Networks"][stage.network_name]["IPAddress"]
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            with contextlib.suppress(OSError):
+                exchange(address, PORT, timeout=1.0)
+                return time.perf_counter() - started
+            time.sleep(POLL_SECONDS)
+        raise TimeoutError(f"{version}: no answer within {timeout:g} s")
+    finally:
+        container.remove(force=True)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """`docker compose up` prints to the inherited stdout, which must stay the results alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def free_local_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def compose_up(stage: Stage, clients: int, delay: float = 0.0) -> StartupRow:
+    """``docker compose up --scale client=N`` (images already built) until every client answered."""
+    env = {
+        "SOCKLAB_DELAY": f"{delay:g}",
+        "SOCKLAB_HOST_PORT": str(free_local_port()),
+        "SERVER_IMAGE": stage.image("fork"),
+        "CLIENT_IMAGE": f"{stage.image_prefix}/client:latest",
+    }
+    project = f"socklab-bench-{uuid.uuid4().hex[:8]}"
+    with stdout_to_stderr():
+        result = run_demo(clients=clients, project=project, env=env, timeout=60.0 + clients)
+    answered = sum("char from server = B" in a.line for a in result.answers)
+    ok = result.ok and answered == clients
+    return StartupRow(f"compose up → {clients} answered", [result.seconds], ok, "" if ok else f"{answered}/{clients}")

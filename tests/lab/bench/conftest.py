@@ -1,0 +1,19 @@
+"""Bench tests share one stage (a network with fixed addresses) per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from socklab.bench.stage import Stage
+from socklab.images.build import ImageSet
+
+
+@pytest.fixture(scope="module")
+def stage(request: pytest.FixtureRequest, lab_images: ImageSet, session_id: str) -> Iterator[Stage]:
+    # Its own run id: leaving the stage removes its containers and network, and only those.
+    with Stage(
+        "socklab-test", run_id=f"{session_id}-{request.module.__name__.rsplit('.', 1)[-1][:20]}", session=session_id
+    ) as stage:
+        yield stage
