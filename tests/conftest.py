@@ -25,6 +25,19 @@ VERSIONS = contract_versions()  # the server versions built from the tree that k
 INSTALL_MISSING = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
 
 
+# Markers of the long runs: their tests run only when the -m expression names the marker
+# (`pytest -m heavy`, `pytest -m "faults or experiments"`); a plain `pytest` (make test) skips them, saying how.
+OPT_IN = ("heavy", "experiments", "faults")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    asked = config.getoption("markexpr") or ""
+    for item in items:
+        for marker in OPT_IN:
+            if item.get_closest_marker(marker) and marker not in asked:
+                item.add_marker(pytest.mark.skip(reason=f"a long run: select it with -m {marker}"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--server-image",

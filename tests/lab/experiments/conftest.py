@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import docker
 import pytest
-from opt_in import skip_unless_selected
 
 from socklab.experiments.image import ensure_probes_image
 from socklab.lab.labels import run_labels
@@ -18,7 +17,3 @@ def probes_image(docker_client: docker.DockerClient, session_id: str) -> str:
         labels=run_labels(session_id, "test"),
         progress=to_stderr("tests"),
     )
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    skip_unless_selected(item)

@@ -1,5 +1,5 @@
 """Load tests share one bench stage (a network with fixed addresses) per module; ``heavy`` ones run
-only when asked for (``-m heavy``), since a hundred thousand connections take minutes on 2 cores."""
+only when asked for (``-m heavy``, see tests/conftest.py), since a hundred thousand connections take minutes."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ import pytest
 
 from socklab.bench.stage import Stage
 from socklab.images.build import ImageSet
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "heavy" in (config.option.markexpr or ""):
-        return
-    skip = pytest.mark.skip(reason="heavy: select with -m heavy")
-    for item in items:
-        if item.get_closest_marker("heavy"):
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")
