@@ -27,12 +27,24 @@ class LabContainer:
     """A container built from a ``Node``: ``start()``, then ask it things; ``remove()`` is idempotent."""
 
     def __init__(
-        self, node: Node, *, name: str, network: Network, labels: dict[str, str], volumes: dict[str, str]
+        self,
+        node: Node,
+        *,
+        name: str,
+        network: Network,
+        labels: dict[str, str],
+        volumes: dict[str, str],
+        joins: LabContainer | None = None,
     ) -> None:
+        """``joins``: the started container named by ``node.shares_network_with``."""
+        if (joins is None) != (node.shares_network_with is None):
+            raise ValueError(f"{node.role}: give the container whose network it shares, and only then")
         self.node = node
         self.name = name
-        self.network = network.name
+        # Its own network's name; None when it has none (no network, or another container's namespace).
+        self.network = network.name if node.network is not None and joins is None else None
         self._network = network
+        self._joins = joins
         self._labels = labels
         self._volumes = volumes  # docker volume name -> mount path
         self._sdk: Container | None = None
@@ -47,9 +59,16 @@ class LabContainer:
             DockerContainer(self.node.image)
             .with_name(self.name)
             .with_envs(**self.node.env)
-            .with_network(self._network)
             .with_kwargs(**kwargs, **dict(self.node.extra), labels=self._labels)
         )
+        # testcontainers passes `network=` itself once with_network is used, which Docker refuses beside a
+        # network_mode: so a container without a network of its own never calls it.
+        if self._joins is not None:
+            container.with_kwargs(network_mode=f"container:{self._joins.sdk.id}")
+        elif self.network is None:
+            container.with_kwargs(network_mode="none")
+        else:
+            container.with_network(self._network)
         if self.node.aliases:
             container.with_network_aliases(*self.node.aliases)
         if self.node.command is not None:
@@ -90,8 +109,11 @@ class LabContainer:
 
     def address(self, network: str | None = None) -> str:
         """Its IP address on ``network`` (default: its own lab network)."""
+        network = network or self.network
+        if network is None:
+            raise ValueError(f"{self.name} has no network of its own")
         self.sdk.reload()
-        return str(self.sdk.attrs["NetworkSettings"]["Networks"][network or self.network]["IPAddress"])
+        return str(self.sdk.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
 
     def status(self) -> str:
         self.sdk.reload()
@@ -114,6 +136,11 @@ class LabContainer:
         out = bytes(self.sdk.logs(stdout=True, stderr=False)).decode(errors="replace")
         err = bytes(self.sdk.logs(stdout=False, stderr=True)).decode(errors="replace")
         return out, err
+
+    def exec(self, command: list[str], *, user: str = "") -> tuple[int, str]:
+        """``docker exec``: the command's exit code and its output (stdout and stderr together)."""
+        result = self.sdk.exec_run(command, user=user, demux=False)
+        return int(result.exit_code), bytes(result.output or b"").decode(errors="replace")
 
     def wait(self, timeout: float) -> int:
         """Its exit code; -1 after killing it when it does not exit within ``timeout``."""
