@@ -53,20 +53,15 @@ class LabContainer:
     def start(self, client: docker.DockerClient, wait: WaitStrategy | None = None) -> LabContainer:
         """Create and start it on its network under its aliases; then wait with ``wait`` if given."""
         require_image(client, self.node.image)  # else the SDK would try to pull from a registry
-        kwargs = self.node.hardening.docker_kwargs()
+        kwargs = {**self.node.hardening.docker_kwargs(), **self.node.extra, "labels": self._labels}
         tmpfs = kwargs.pop("tmpfs", {})
-        container = (
-            DockerContainer(self.node.image)
-            .with_name(self.name)
-            .with_envs(**self.node.env)
-            .with_kwargs(**kwargs, **dict(self.node.extra), labels=self._labels)
-        )
+        container = DockerContainer(self.node.image).with_name(self.name).with_envs(**self.node.env)
         # testcontainers passes `network=` itself once with_network is used, which Docker refuses beside a
         # network_mode: so a container without a network of its own never calls it.
         if self._joins is not None:
-            container.with_kwargs(network_mode=f"container:{self._joins.sdk.id}")
+            kwargs["network_mode"] = f"container:{self._joins.sdk.id}"
         elif self.network is None:
-            container.with_kwargs(network_mode="none")
+            kwargs["network_mode"] = "none"
         else:
             container.with_network(self._network)
         if self.node.aliases:
@@ -77,7 +72,8 @@ class LabContainer:
             endpoint = client.api.create_endpoint_config(
                 aliases=list(self.node.aliases) or None, ipv4_address=self.node.ipv4_address
             )
-            container.with_kwargs(networking_config={self.network: endpoint})
+            kwargs["networking_config"] = {self.network: endpoint}
+        container.with_kwargs(**kwargs)  # once: each call replaces the keywords of the one before
         for path, size in tmpfs.items():
             if path in self._volumes.values():
                 continue  # a shared volume (e.g. a Unix socket's folder) takes the place of the tmpfs

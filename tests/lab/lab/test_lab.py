@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from socklab.lab.lab import Lab
-from socklab.lab.labels import OWNER_PID, PROJECT
+from socklab.lab.labels import OWNER_PID, PROJECT, RUN
 from support import ROOT
 
 pytestmark = pytest.mark.lab
@@ -114,6 +114,8 @@ def test_an_empty_lab_with_a_subnet_places_containers_at_fixed_addresses(lab_ima
         )  # fmt: skip
         server.wait_for_log("listening on", timeout=30)
         assert server.address() == "172.31.250.20"
+        assert server.sdk.labels[RUN] == lab.run_id  # found (and removed) by its run's label
+        assert server.sdk.attrs["HostConfig"]["ReadonlyRootfs"] is True  # and as locked down as any server
         client = lab.add(Node("asker", lab_images.client, {"SOCKLAB_SERVER": "server"}, command=("--char", "0x41")))
         assert client.wait(timeout=30) == 0 and "char from server = B" in client.logs()
 
