@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from socklab.images.build import user_tags
 from socklab.lab.lab import Lab
 from socklab.progress import Progress, quiet
 
-DEFAULT_SERVERS = ("socklab/server:fork", "socklab/server:thread", "socklab/server:async", "socklab/server:c-fork")
-DEFAULT_CLIENTS = ("socklab/client:latest", "socklab/client:c")
+DEFAULT_SERVERS = user_tags("server")  # every version that keeps the contract, from the one tag table
+DEFAULT_CLIENTS = user_tags("client")
 
 
 @dataclass(frozen=True)

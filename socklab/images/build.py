@@ -35,7 +35,6 @@ from wire import CONTRACT_MODELS, MODELS
 
 __all__ = [
     "DEFAULT_MODEL",
-    "PYTHON_MODELS",
     "TABLE",
     "BuildFailed",
     "ImageSet",
@@ -48,7 +47,6 @@ __all__ = [
     "user_tags",
 ]
 
-PYTHON_MODELS = CONTRACT_MODELS  # the Python versions that keep the contract (names: wire.catalog)
 DEFAULT_MODEL = "fork"  # the original design: socklab/server:latest, and the model Dockerfile.server builds
 MODEL_LABEL = "io.socklab.model"
 

@@ -16,17 +16,17 @@ from socklab.images.errors import BuildFailed, MissingTool
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 
-__all__ = ["PEERS", "TOOLS", "build_peers", "install_command", "missing_tools"]
+__all__ = ["HOST_TOOLS", "PEERS", "build_peers", "install_command", "missing_tools"]
 
 PEERS = ROOT / "peers"
 
 #: What compiling the peers needs on the host, and the Debian package that brings it.
-TOOLS = {"make": "make", "gcc": "gcc", "musl-gcc": "musl-tools"}
+HOST_TOOLS = {"make": "make", "gcc": "gcc", "musl-gcc": "musl-tools"}
 
 
 def missing_tools(which: Callable[[str], str | None] = shutil.which) -> dict[str, str]:
     """The tools not on PATH, with their packages."""
-    return {tool: package for tool, package in TOOLS.items() if which(tool) is None}
+    return {tool: package for tool, package in HOST_TOOLS.items() if which(tool) is None}
 
 
 def install_command(packages: list[str]) -> list[str]:

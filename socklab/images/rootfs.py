@@ -134,6 +134,8 @@ def ensure_image(
 ) -> str:
     """The tag of image *name* ("base", "tools"), built first when it is missing, was built by another
     version of its policy, or *force* is set. Concurrent callers build once (a lock per tag)."""
+    if isinstance(name, str) and name not in TAGS:
+        raise KeyError(f"no image policy {name!r}; known: {', '.join(TAGS)}")
     target = tag or (name.tag if isinstance(name, ImagePolicy) else TAGS[name])
     if not force and _up_to_date(client, target, name, python):
         return target

@@ -7,8 +7,10 @@ if the process dies first, SIGKILL included.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
+import random
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +19,7 @@ from datetime import timedelta
 from types import TracebackType
 
 import docker
+import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
@@ -61,7 +64,8 @@ class Lab:
     server_env: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 30.0
     hardening: Hardening = LOCKED_DOWN
-    subnet: str | None = None  # a fixed subnet (e.g. "172.30.0.0/24") when containers need fixed addresses
+    # A subnet of its own when containers need fixed addresses: "auto" picks a free /24, or name one.
+    subnet: str | None = None
     progress: Progress = quiet
 
     def __post_init__(self) -> None:
@@ -73,6 +77,7 @@ class Lab:
         self.labels = run_labels(self.run_id, self.purpose)
         self.docker = docker.from_env()
         self.network: Network | None = None
+        self.network_subnet: str | None = None
         self.server: LabContainer | None = None
         self.containers: dict[str, LabContainer] = {}  # every container by role, the replaced servers too
         self._clients_started = 0
@@ -98,15 +103,38 @@ class Lab:
             if image is not None:
                 require_image(self.docker, image)  # say which image is missing before making anything
         reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
-        options: dict[str, object] = {"labels": self.labels}
-        if self.subnet is not None:
-            options["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=self.subnet)])
-        network = Network(docker_network_kw=options)
-        network.name = self.topology.network_name()
-        self.network = network.create()
+        self.network = self._create_network()
         if self.server_image is not None:
-            self.progress(f"network {network.name}; starting server {self.server_image}")
+            self.progress(f"network {self.network.name}; starting server {self.server_image}")
             self.start_server(self.server_image)
+
+    def _create_network(self) -> Network:
+        """The lab's network; with a subnet, one that overlaps no other network on this engine."""
+        candidates = [self.subnet] if self.subnet not in (None, "auto") else [None]
+        if self.subnet == "auto":
+            # Random: labs made at the same moment seldom try the same /24 first.
+            candidates = [f"10.214.{k}.0/24" for k in random.sample(range(256), 32)]
+        for subnet in candidates:
+            options: dict[str, object] = {"labels": self.labels}
+            if subnet is not None:
+                options["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)])
+            network = Network(docker_network_kw=options)
+            network.name = self.topology.network_name()
+            try:
+                network.create()
+            except docker.errors.APIError as exc:
+                if self.subnet == "auto" and "overlap" in str(exc).lower():
+                    continue
+                raise
+            self.network_subnet = subnet
+            return network
+        raise RuntimeError(f"no free /24 in 10.214.0.0/16 among {len(candidates)} tried")
+
+    def host_address(self, host: int) -> str:
+        """The address of host number ``host`` in the lab's own subnet (a Lab made with ``subnet``)."""
+        if self.network_subnet is None:
+            raise ValueError("this lab has no subnet of its own: make it with subnet='auto' or a CIDR")
+        return str(ipaddress.ip_network(self.network_subnet)[host])
 
     def close(self) -> None:
         """Remove every container, the network and anything else labelled with this run."""

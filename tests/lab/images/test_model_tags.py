@@ -41,4 +41,4 @@ def test_label_default_model_and_files_agree(docker_client: docker.DockerClient,
 def test_each_tag_serves_with_its_model(lab_images: ImageSet, session_id: str, model: str):
     server = DockerContainer(lab_images.servers[model]).with_kwargs(labels=run_labels(session_id, "test"))
     with server:
-        wait_for_log(server, rf"listening on .* \(model {model},", timeout=30)
+        wait_for_log(server, rf"listening on .*\bmodel {model},", timeout=30)

@@ -107,13 +107,13 @@ def test_a_unix_socket_on_a_shared_volume_between_two_containers(lab_images, doc
 def test_an_empty_lab_with_a_subnet_places_containers_at_fixed_addresses(lab_images):
     from socklab.lab.topology import Node
 
-    with Lab(server_image=None, subnet="172.31.250.0/24", purpose="test") as lab:
+    with Lab(server_image=None, subnet="auto", purpose="test") as lab:
         server = lab.add(
             Node("fixed", lab_images.servers["async"], {"SOCKLAB_DELAY": "0"}, aliases=("server",),
-                 ipv4_address="172.31.250.20", hardening=lab.topology.hardening)
+                 ipv4_address=lab.host_address(20), hardening=lab.topology.hardening)
         )  # fmt: skip
         server.wait_for_log("listening on", timeout=30)
-        assert server.address() == "172.31.250.20"
+        assert server.address() == lab.host_address(20)
         assert server.sdk.labels[RUN] == lab.run_id  # found (and removed) by its run's label
         assert server.sdk.attrs["HostConfig"]["ReadonlyRootfs"] is True  # and as locked down as any server
         client = lab.add(Node("asker", lab_images.client, {"SOCKLAB_SERVER": "server"}, command=("--char", "0x41")))
