@@ -8,22 +8,23 @@ target's own ``eth0``; it writes the pcap inside itself, and the host copies the
 
 from __future__ import annotations
 
-import contextlib
 import io
-import re
 import tarfile
+from collections.abc import Sequence
 from types import TracebackType
 
 import docker
 import docker.errors
-from docker.models.containers import Container
-from testcontainers.core.container import DockerContainer
 
 from socklab.images import ensure_image
-from socklab.lab.readiness import wait_for_log
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import Lab
+from socklab.lab.topology import Node
 from socklab.progress import Progress, quiet
 
 PCAP = "/tmp/trace.pcap"  # inside the sidecar
+# Root with these two: enough for tcpdump, tc and iptables in the target's namespace, and no more.
+NETWORK_TOOLS = {"cap_add": ["NET_ADMIN", "NET_RAW"], "user": "0"}
 
 
 class CaptureFailed(RuntimeError):
@@ -35,62 +36,56 @@ def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
     return ensure_image(client, "tools", progress=progress)
 
 
+def beside(lab: Lab, target: LabContainer, command: Sequence[str], *, image: str, role: str = "tools") -> Node:
+    """A tools sidecar running ``command`` in ``target``'s network namespace."""
+    return Node(
+        lab.new_role(f"{role}-{target.node.role}"),
+        image,
+        command=tuple(command),
+        shares_network_with=target.node.role,
+        extra=NETWORK_TOOLS,
+    )
+
+
 class Tcpdump:
-    """``with Tcpdump(target, image=…, labels=…) as capture: …``; then ``capture.pcap`` holds the bytes."""
+    """``with Tcpdump(lab, target, image=…) as capture: …``; then ``capture.pcap`` holds the bytes."""
 
     def __init__(
-        self,
-        target: Container,
-        *,
-        image: str,
-        labels: dict[str, str],
-        name: str,
-        interface: str = "eth0",
-        bpf: str = "tcp",
+        self, lab: Lab, target: LabContainer, *, image: str, interface: str = "eth0", bpf: str = "tcp"
     ) -> None:
-        self.target = target
+        self.lab = lab
         self.pcap = b""
         self.summary = ""
-        self.sidecar = (
-            DockerContainer(image)
-            .with_command(["tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-w", PCAP, bpf])
-            .with_name(name)
-            .with_kwargs(
-                labels=labels,
-                network_mode=f"container:{target.id}",
-                cap_add=["NET_ADMIN", "NET_RAW"],
-                user="0",
-            )
-        )
+        command = ["tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-w", PCAP, bpf]
+        self.node = beside(lab, target, command, image=image, role="tcpdump")
+        self.sidecar: LabContainer | None = None
 
     def __enter__(self) -> Tcpdump:
-        self.sidecar.start()
+        self.sidecar = self.lab.add(self.node)
         try:
-            wait_for_log(self.sidecar, re.escape("listening on"), timeout=30)
+            self.sidecar.wait_for_log("listening on", timeout=30, literal=True)
         except Exception as exc:  # whatever went wrong, say what tcpdump printed
-            out, err = self.sidecar.get_logs()
-            self.sidecar.stop()
-            raise CaptureFailed(f"tcpdump did not start: {(out + err).decode(errors='replace')[-1500:]}") from exc
+            output = self.sidecar.logs()
+            self.lab.remove(self.sidecar)
+            raise CaptureFailed(f"tcpdump did not start: {output[-1500:]}") from exc
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        assert self.sidecar is not None
         try:
             if exc_type is None:
-                self._finish()
+                self._finish(self.sidecar)
         finally:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.sidecar.stop()
+            self.lab.remove(self.sidecar)
 
-    def _finish(self) -> None:
-        wrapped = self.sidecar.get_wrapped_container()
-        wrapped.kill(signal="SIGINT")  # tcpdump flushes the file and prints its counts
-        wrapped.wait(timeout=30)
-        out, err = self.sidecar.get_logs()
-        self.summary = (out + err).decode(errors="replace").strip()
+    def _finish(self, sidecar: LabContainer) -> None:
+        sidecar.signal("SIGINT")  # tcpdump flushes the file and prints its counts
+        sidecar.wait(timeout=30)
+        self.summary = sidecar.logs().strip()
         try:
-            chunks, _stat = wrapped.get_archive(PCAP)
+            chunks, _stat = sidecar.sdk.get_archive(PCAP)
         except docker.errors.NotFound as exc:
             raise CaptureFailed(f"tcpdump left no {PCAP}: {self.summary[-1500:]}") from exc
         with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
@@ -99,24 +94,10 @@ class Tcpdump:
             self.pcap = member.read()
 
 
-def run_in_namespace(
-    client: docker.DockerClient, target: Container, command: list[str], *, image: str, labels: dict[str, str]
-) -> str:
+def run_in_namespace(lab: Lab, target: LabContainer, command: Sequence[str], *, image: str) -> str:
     """Run one command of the tools image in ``target``'s network namespace; its output, or CaptureFailed."""
-    sidecar = client.containers.create(
-        image,
-        command,
-        labels=labels,
-        network_mode=f"container:{target.id}",
-        cap_add=["NET_ADMIN", "NET_RAW"],
-        user="0",
-    )
-    try:
-        sidecar.start()
-        status = sidecar.wait(timeout=60)["StatusCode"]
-        output = bytes(sidecar.logs()).decode(errors="replace")
-    finally:
-        sidecar.remove(force=True)
-    if status != 0:
-        raise CaptureFailed(f"{' '.join(command)} exited {status}: {output[-1500:]}")
+    run = lab.run_once(beside(lab, target, command, image=image))
+    output = run.stdout + run.stderr
+    if run.exit_code != 0:
+        raise CaptureFailed(f"{' '.join(command)} exited {run.exit_code}: {output[-1500:]}")
     return output

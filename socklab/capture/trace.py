@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testcontainers.core.container import DockerContainer
-
 from socklab.capture.diagram import Host, draw_sequence
 from socklab.capture.packets import Segment, listing, read_segments
 from socklab.capture.sidecar import Tcpdump, run_in_namespace, tools_image
 from socklab.experiments.loss import packet_loss
-from socklab.experiments.stage import Stage
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import Lab
 from socklab.progress import Progress, quiet
 
 PORT = 9736
@@ -84,38 +83,24 @@ def run_trace(
 ) -> TraceResult:
     started = time.monotonic()
     output.mkdir(parents=True, exist_ok=True)
-    with Stage("trace", progress=progress) as stage:
-        tools = tools_image(stage.docker, progress)
-        # No reverse DNS for the log: under loss its lookups would hold the close back (and are not the exchange).
-        server_env = {"SOCKLAB_DELAY": f"{delay:g}", "SOCKLAB_RESOLVE_NAMES": "false"}
-        server = stage.start("server", image=server_image, alias="server", env=server_env)
-        stage.wait_for_line(server, r"listening on")
-        server_ip = stage.address(server)
-        capture = Tcpdump(
-            server.get_wrapped_container(),
-            image=tools,
-            labels=stage.labels,
-            name=f"socklab-experiments-trace-{stage.run_id}-tcpdump",
-            bpf=f"tcp port {PORT}",
-        )
+    # No reverse DNS for the log: under loss its lookups would hold the close back (and are not the exchange).
+    no_lookups = {"SOCKLAB_RESOLVE_NAMES": "false"}
+    with Lab(server_image=None, delay=delay, port=PORT, purpose="experiment-trace", progress=progress) as lab:
+        tools = tools_image(lab.docker, progress)
+        # Started without the lab's connect check: that connection would still be open when tcpdump starts.
+        server = lab.add(lab.topology.server(server_image, env=no_lookups))
+        server.wait_for_log("listening on", timeout=lab.startup_timeout, literal=True)
+        server_ip = server.address()
+        capture = Tcpdump(lab, server, image=tools, bpf=f"tcp port {PORT}")
         fault = None
         with capture:
             progress(f"tcpdump listening in {server_ip}'s namespace")
-            with _maybe_loss(stage, server, loss, progress) as fault:
-                client = stage.start(
-                    "client",
-                    image=client_image,
-                    env={"SOCKLAB_SERVER": "server", "SOCKLAB_JSON": "true", "SOCKLAB_PORT": str(PORT)},
-                )
-                wrapped = client.get_wrapped_container()
-                status = wrapped.wait(timeout=delay + 120)["StatusCode"]
-                out = stage.output(client)
-                wrapped_server = server.get_wrapped_container()
-                run_in_namespace(
-                    stage.docker, wrapped_server, ["python3", "-c", WAIT_CLOSED], image=tools, labels=stage.labels
-                )
-        if status != 0:
-            raise ExchangeFailed(f"the client exited {status}: {out[-2000:]}")
+            with _maybe_loss(lab, server, loss, progress) as fault:
+                client = lab.run_once(lab.topology.client(1, client_image), timeout=delay + 120)
+                run_in_namespace(lab, server, ["python3", "-c", WAIT_CLOSED], image=tools)
+        if client.exit_code != 0:
+            raise ExchangeFailed(f"the client exited {client.exit_code}: {(client.stdout + client.stderr)[-2000:]}")
+    out = client.stdout
     record: dict[str, Any] = next((json.loads(line) for line in out.splitlines() if line.startswith("{")), {})
     client_ip = str(record.get("address") or "?").rpartition(":")[0]
     client_host = Host(f"client {record.get('host', '')}".strip(), client_ip)
@@ -144,8 +129,8 @@ def run_trace(
 
 
 def _maybe_loss(
-    stage: Stage, server: DockerContainer, percent: float, progress: Progress
+    lab: Lab, server: LabContainer, percent: float, progress: Progress
 ) -> contextlib.AbstractContextManager[str | None]:
     if not percent:
         return contextlib.nullcontext(None)
-    return packet_loss(stage.docker, server.get_wrapped_container(), percent, run_id=stage.run_id, progress=progress)
+    return packet_loss(lab, server, percent, progress=progress)

@@ -22,6 +22,7 @@ from socklab.capture.sidecar import run_in_namespace, tools_image
 from socklab.experiments.plots import ClientBar, draw_client_timelines
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
+from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
 
 NAME = "backlog"
@@ -54,7 +55,7 @@ VARIANTS = (
 )
 
 
-def _start_server(stage: Stage, variant: Variant, backlog: int) -> Any:
+def _start_server(stage: Stage, variant: Variant, backlog: int) -> LabContainer:
     server = stage.start(
         f"server-{variant.name}",
         ["probes.server", "--port", str(PORT), "--backlog", str(backlog), "--hold"],
@@ -65,19 +66,19 @@ def _start_server(stage: Stage, variant: Variant, backlog: int) -> Any:
     return server
 
 
-def _start_clients(stage: Stage, variant: Variant, clients: int) -> Any:
+def _start_clients(stage: Stage, variant: Variant, clients: int) -> LabContainer:
     command = ["probes.burst", "--server", variant.name, "--port", str(PORT), "--count", str(clients)]
     return stage.start(f"clients-{variant.name}", [*command, "--timeout", "60"])
 
 
-def _listen_queue(stage: Stage, server: Any) -> tuple[int, int]:
+def _listen_queue(stage: Stage, server: LabContainer) -> tuple[int, int]:
     """(accept queue, half-open) of the listener: ``ss -lnt``'s Recv-Q, and the SYN_RECV request socks."""
     sockets = stage.kernel(server, "sockets", str(PORT))[0]
     listening = next(s for s in sockets if s["state"] == "LISTEN")
     return listening["rx_queue"], sum(s["state"] == "SYN_RECV" for s in sockets)
 
 
-def _tcp_ext(stage: Stage, server: Any) -> dict[str, int]:
+def _tcp_ext(stage: Stage, server: LabContainer) -> dict[str, int]:
     counters: dict[str, int] = stage.kernel(server, "counters")[0]["TcpExt"]
     return counters
 
@@ -116,9 +117,9 @@ def run(
             return dict(zip(names, pool.map(action, items), strict=True))
 
         servers = each(lambda v: _start_server(stage, v, backlog), variants)
-        slow = [servers[v.name].get_wrapped_container() for v in variants if v.slow_link]
+        slow = [servers[v.name] for v in variants if v.slow_link]
         tools = tools_image(stage.docker, progress) if slow else ""
-        shape = partial(run_in_namespace, stage.docker, image=tools, labels=stage.labels)
+        shape = partial(run_in_namespace, stage.lab, image=tools)
         list(pool.map(lambda target: shape(target, list(SLOW_LINK)), slow))
         settings = each(lambda server: stage.kernel(server, "sysctls")[0], servers.values())
         before = each(lambda server: _tcp_ext(stage, server), servers.values())
@@ -129,7 +130,7 @@ def run(
         queues = each(lambda server: _listen_queue(stage, server), servers.values())
         during = each(lambda server: _tcp_ext(stage, server), servers.values())
         for server in servers.values():
-            stage.signal(server, "SIGUSR1")
+            server.signal("SIGUSR1")
         resumed = each(lambda s: stage.wait_for_event(s, "accept_resumed")["at"], servers.values())
         done = each(lambda c: stage.wait_for_event(c, "done", timeout=90)["clients"], crowd.values())
         after = each(lambda server: _tcp_ext(stage, server), servers.values())

@@ -12,11 +12,9 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import docker
-from docker.models.containers import Container
-
 from socklab.capture.sidecar import run_in_namespace, tools_image
-from socklab.lab.labels import run_labels
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import Lab
 from socklab.progress import Progress, quiet
 
 # Loopback is spared: Docker's DNS answers inside the namespace on 127.0.0.11, and a server that
@@ -39,24 +37,21 @@ def _faults_loss() -> Callable[..., Any] | None:
 
 
 @contextlib.contextmanager
-def packet_loss(
-    client: docker.DockerClient, target: Container, percent: float, *, run_id: str, progress: Progress = quiet
-) -> Iterator[str]:
+def packet_loss(lab: Lab, target: LabContainer, percent: float, *, progress: Progress = quiet) -> Iterator[str]:
     """Drop ``percent`` % of the packets in and out of ``target``; yields what was applied, in words."""
     loss = _faults_loss()
     if loss is not None:
-        with loss(target, percent=percent, client=client, run_id=run_id) as record:
+        with loss(target.sdk, percent=percent, client=lab.docker, run_id=lab.run_id) as record:
             progress(f"{percent:g} % loss on {target.name}: {record.mechanism}")
             yield f"{record.mechanism}: {'; '.join(record.commands)}"
         return
-    image = tools_image(client, progress)
-    labels = run_labels(run_id, "loss")
+    image = tools_image(lab.docker, progress)
     for rule in _rules(percent, "-A"):
-        run_in_namespace(client, target, rule, image=image, labels=labels)
+        run_in_namespace(lab, target, rule, image=image)
     progress(f"{percent:g} % loss on {target.name} (iptables statistic in its namespace, in and out)")
     try:
         yield f"iptables statistic --probability {percent / 100:g} DROP on INPUT and OUTPUT (not lo) in {target.name}"
     finally:
         for rule in _rules(percent, "-D"):
             with contextlib.suppress(Exception):  # the container may be gone already; it takes its rules along
-                run_in_namespace(client, target, rule, image=image, labels=labels)
+                run_in_namespace(lab, target, rule, image=image)

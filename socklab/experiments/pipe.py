@@ -37,7 +37,7 @@ def run(*, probes_image: str, delay: float = 1.0, progress: Progress = quiet, **
         fifo = stage.wait_for_event(fifo_host, "done", timeout=delay + 30)
         done = stage.wait_for_event(client, "done", timeout=delay + 30)
         read_called = stage.events(client, "read_called")[0]["at"]
-        server_address = stage.address(server)
+        server_address = server.address()
     record = done["clients"][0]
     client_address = str(record.get("address", "?")).rpartition(":")[0]
     tcp = {

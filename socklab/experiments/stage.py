@@ -1,35 +1,27 @@
-"""A throwaway stage for one experiment: a labelled network and containers, all removed on the way out.
+"""The probes' view of an empty ``Lab``: start probe containers, read their JSON events and kernel numbers.
 
 Containers run the probes (``python -m probes.NAME``) or any image; their output is JSON event lines,
 read back from the logs. ``kernel()`` runs ``probes.kernel`` inside a container, so its numbers are that
-container's namespaces. Everything carries this run's labels; ``close()`` removes it (Ctrl-C waits for
-that), and socklab's reaper removes it if this process dies first, even by SIGKILL.
+container's namespaces; ``observe()`` reads them from a sidecar in the container's network namespace.
+Running the containers (labels, volumes, networks, cleanup, the reaper) is the ``Lab``'s job.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import warnings
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import docker
-import docker.errors
-from testcontainers.core.config import testcontainers_config
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.network import Network
 
-from socklab.lab import reaper
-from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
-from socklab.lab.readiness import container_address, wait_for_log
+from socklab.lab.client_run import ClientRun
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import Lab
+from socklab.lab.topology import LAB_NETWORK, Node
 from socklab.progress import Progress, quiet
-
-# Ryuk (testcontainers' reaper) is an image from a registry; the stage removes its objects by label instead.
-if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
-    testcontainers_config.ryuk_disabled = True
 
 
 class ProbeFailed(RuntimeError):
@@ -41,108 +33,80 @@ def _values(output: str) -> list[Any]:
 
 
 class Stage:
+    """``with Stage("zombies", probes_image=…) as stage: server = stage.start("server", ["probes.server"])``."""
+
     def __init__(self, experiment: str, *, probes_image: str | None = None, progress: Progress = quiet) -> None:
         self.experiment = experiment
         self.probes_image = probes_image
         self.progress = progress
-        self.run_id = new_run_id()
-        self.labels = run_labels(self.run_id, f"experiment-{experiment}")
-        self.docker = docker.from_env()
-        self.network: Network | None = None
-        self.containers: list[DockerContainer] = []
+        self.lab = Lab(server_image=None, purpose=f"experiment-{experiment}", progress=progress)
+
+    @property
+    def run_id(self) -> str:
+        return self.lab.run_id
+
+    @property
+    def docker(self) -> docker.DockerClient:
+        return self.lab.docker
 
     def __enter__(self) -> Stage:
-        reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
-        try:
-            self.network = Network(docker_network_kw={"labels": self.labels})
-            self.network.name = f"socklab-experiments-{self.experiment}-{self.run_id}"
-            self.network.create()
-        except BaseException:
-            self.close()
-            raise
+        self.lab.__enter__()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Remove the containers, then the network and the volumes: everything labelled with this run."""
-        with reaper.interrupts_deferred():
-            for container in self.containers:
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.stop()
-            try:
-                remove_run(self.docker, self.run_id, images=False)
-            except LeftBehind as exc:  # the engine refused under load: the reaper tries again at exit
-                warnings.warn(str(exc), ResourceWarning, stacklevel=2)
-                self.progress(f"warning: {exc}")
-            else:
-                reaper.done(self.run_id)
-            self.docker.close()
+        self.lab.__exit__(exc_type, exc, tb)
 
     # --- making things ------------------------------------------------------------------------------
-    def volume(self, role: str) -> str:
-        name = f"socklab-experiments-{self.experiment}-{self.run_id}-{role}"
-        self.docker.volumes.create(name, labels=self.labels)
-        return name
-
-    def start(
+    def node(
         self,
         role: str,
-        command: list[str] | None = None,
+        command: Sequence[str] | None = None,
         *,
         image: str | None = None,
         alias: str | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         networked: bool = True,
-        mounts: dict[str, str] | None = None,
+        volumes: Mapping[str, str] | None = None,
         **docker_kwargs: Any,
-    ) -> DockerContainer:
-        """Start a container (the probes image by default) on the stage's network, or on none at all.
+    ) -> Node:
+        """A container of the probes image (by default) on the lab network, or on none at all.
 
-        ``mounts`` maps a volume of this stage (see ``volume()``) to a path in the container.
+        ``volumes`` maps a volume's role (made, labelled, on first use) to a path in the container;
+        ``docker_kwargs`` are further docker SDK keywords (``sysctls``, ``healthcheck``…).
         """
-        assert self.network is not None
         image = image or self.probes_image
-        assert image is not None, "a stage without the probes image needs an image for each container"
-        container = DockerContainer(image)
-        if networked:
-            container.with_network(self.network)
-        else:
-            docker_kwargs["network_mode"] = "none"
-        container = (
-            container.with_envs(**(env or {}))
-            .with_name(f"socklab-experiments-{self.experiment}-{self.run_id}-{role}")
-            .with_kwargs(labels=self.labels, **docker_kwargs)
+        if image is None:
+            raise ValueError("a stage without the probes image needs an image for each container")
+        return Node(
+            role,
+            image,
+            dict(env or {}),
+            aliases=(alias,) if alias else (),
+            network=LAB_NETWORK if networked else None,
+            volumes=dict(volumes or {}),
+            command=None if command is None else tuple(command),
+            extra=docker_kwargs,
         )
-        for volume, path in (mounts or {}).items():
-            container.with_volume_mapping(volume, path, "rw")
-        if alias:
-            container.with_network_aliases(alias)
-        if command is not None:
-            container.with_command(command)
-        self.containers.append(container)
-        container.start()
-        self.progress(f"{role}: {image} {' '.join(command or [])}")
+
+    def start(self, role: str, command: Sequence[str] | None = None, **options: Any) -> LabContainer:
+        """Start a container (see ``node()`` for the options) and leave it running."""
+        node = self.node(role, command, **options)
+        container = self.lab.add(node)
+        self.progress(f"{role}: {node.image} {' '.join(command or [])}")
         return container
 
-    def address(self, container: DockerContainer) -> str:
-        assert self.network is not None
-        container.reload()
-        return container_address(container, self.network.name)
+    def run_once(self, role: str, command: Sequence[str] | None = None, **options: Any) -> ClientRun:
+        """Run a container to its end (see ``node()``); its exit code and output, the container removed."""
+        return self.lab.run_once(self.node(role, command, **options))
 
     # --- reading them -------------------------------------------------------------------------------
-    def output(self, container: DockerContainer) -> str:
-        out, err = container.get_logs()
-        return (out + err).decode(errors="replace")
-
-    def events(self, container: DockerContainer, name: str | None = None) -> list[dict[str, Any]]:
+    def events(self, container: LabContainer, name: str | None = None) -> list[dict[str, Any]]:
         """The JSON event lines a probe printed so far (only those called ``name``, if given)."""
-        out, _err = container.get_logs()
+        out, _err = container.stdout_and_stderr()
         found = []
-        for line in out.decode(errors="replace").splitlines():
+        for line in out.splitlines():
             if line.startswith("{"):
                 with contextlib.suppress(json.JSONDecodeError):
                     event = json.loads(line)
@@ -150,21 +114,19 @@ class Stage:
                         found.append(event)
         return found
 
-    def wait_for_line(self, container: DockerContainer, pattern: str, timeout: float = 30) -> str:
+    def wait_for_line(self, container: LabContainer, pattern: str, timeout: float = 30) -> str:
         """Wait until a line of the container's output matches ``pattern`` (a regex); return that line.
 
         ProbeFailed, with the output, if it never comes or the container ends first.
         """
-        regex = re.compile(pattern)
         try:
-            wait_for_log(container, pattern, timeout)
+            container.wait_for_log(pattern, timeout)
         except Exception as exc:  # a timeout or an exited container: say what it printed
-            if not regex.search(self.output(container)):  # else: printed, then exited between two looks
-                name = container.get_wrapped_container().name
-                raise ProbeFailed(f"{name} never printed {pattern!r}: {exc}\n{self.output(container)[-3000:]}") from exc
-        return next(line for line in self.output(container).splitlines() if regex.search(line))
+            raise ProbeFailed(f"{container.name} never printed {pattern!r}: {exc}\n{container.logs()[-3000:]}") from exc
+        regex = re.compile(pattern)
+        return next(line for line in container.logs().splitlines() if regex.search(line))
 
-    def wait_for_listening(self, server: DockerContainer, where: str, image: str) -> str:
+    def wait_for_listening(self, server: LabContainer, where: str, image: str) -> str:
         """Wait for the lab server's "listening on" line and check that it listens on ``where``."""
         line = self.wait_for_line(server, r"listening on")
         if where not in line:
@@ -174,45 +136,34 @@ class Stage:
             )
         return line
 
-    def wait_for_event(self, container: DockerContainer, name: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_for_event(self, container: LabContainer, name: str, timeout: float = 30) -> dict[str, Any]:
         """Wait until the probe prints the event ``name``; return the first one."""
         self.wait_for_line(container, re.escape(f'"event": "{name}"'), timeout)
         return self.events(container, name)[0]
 
-    def exec(self, container: DockerContainer, command: list[str], *, user: str = "") -> str:
-        result = container.get_wrapped_container().exec_run(command, user=user, demux=False)
-        output = (result.output or b"").decode(errors="replace")
-        if result.exit_code != 0:
-            raise ProbeFailed(f"{' '.join(command)} exited {result.exit_code}: {output[-2000:]}")
-        return output
-
-    def kernel(self, container: DockerContainer, what: str, *args: str) -> list[Any]:
+    def kernel(self, container: LabContainer, what: str, *args: str) -> list[Any]:
         """``probes.kernel`` in the container: one value per sample (see its ``--samples``)."""
-        output = self.exec(container, ["python", "-m", "probes.kernel", what, *args])
+        command = ["python", "-m", "probes.kernel", what, *args]
+        status, output = container.exec(command)
+        if status != 0:
+            raise ProbeFailed(f"{' '.join(command)} exited {status}: {output[-2000:]}")
         return _values(output)
 
-    def observe(self, target: DockerContainer, what: str, *args: str) -> list[Any]:
+    def observe(self, target: LabContainer, what: str, *args: str) -> list[Any]:
         """``probes.kernel`` in ``target``'s network namespace, from a probes sidecar.
 
         For any image, even one without Python (the C server): ``/proc/net`` is the reader's network
         namespace, so the sidecar reads the target's counters and sockets. It needs no capabilities.
         """
-        assert self.probes_image is not None
-        sidecar = self.docker.containers.run(
+        if self.probes_image is None:
+            raise ValueError("observe() needs the probes image")
+        sidecar = Node(
+            self.lab.new_role(f"observe-{target.node.role}"),
             self.probes_image,
-            ["probes.kernel", what, *args],
-            network_mode=f"container:{target.get_wrapped_container().id}",
-            labels=self.labels,
-            detach=True,
+            command=("probes.kernel", what, *args),
+            shares_network_with=target.node.role,
         )
-        try:
-            status = sidecar.wait(timeout=60)["StatusCode"]
-            output = sidecar.logs().decode(errors="replace")
-        finally:
-            sidecar.remove(force=True)
-        if status != 0:
-            raise ProbeFailed(f"probes.kernel {what} beside {target.get_wrapped_container().name}: {output[-2000:]}")
-        return _values(output)
-
-    def signal(self, container: DockerContainer, name: str) -> None:
-        container.get_wrapped_container().kill(signal=name)
+        run = self.lab.run_once(sidecar)
+        if run.exit_code != 0:
+            raise ProbeFailed(f"probes.kernel {what} beside {target.name}: {(run.stdout + run.stderr)[-2000:]}")
+        return _values(run.stdout)

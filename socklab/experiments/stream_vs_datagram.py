@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from socklab.experiments.loss import packet_loss
 from socklab.experiments.plots import draw_counts
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
+from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
 
 NAME = "stream-vs-datagram"
@@ -26,7 +26,7 @@ NO_HEALTHCHECK = {"test": ["NONE"]}
 HOSTS = 2  # client containers per transport, each making exchanges/HOSTS exchanges one after another
 
 
-def _snmp(stage: Stage, server: Any) -> dict[str, dict[str, int]]:
+def _snmp(stage: Stage, server: LabContainer) -> dict[str, dict[str, int]]:
     counters: dict[str, dict[str, int]] = stage.observe(server, "counters")[0]
     return counters
 
@@ -72,8 +72,8 @@ def run(
         before = _snmp(stage, tcp_server), _snmp(stage, udp_server)
         common = {"SOCKLAB_JSON": "true", "SOCKLAB_REPEAT": str(per_host), "SOCKLAB_PORT": str(PORT)}
         with (
-            packet_loss(stage.docker, tcp_server.get_wrapped_container(), loss, run_id=stage.run_id, progress=progress),
-            packet_loss(stage.docker, udp_server.get_wrapped_container(), loss, run_id=stage.run_id, progress=progress),
+            packet_loss(stage.lab, tcp_server, loss, progress=progress),
+            packet_loss(stage.lab, udp_server, loss, progress=progress),
         ):
             clients = [
                 stage.start(
@@ -94,9 +94,7 @@ def run(
                     ),
                 )
             ]
-            with ThreadPoolExecutor(len(clients)) as pool:
-                list(pool.map(lambda c: c.get_wrapped_container().wait(timeout=180), clients))
-            outputs = {c.get_wrapped_container().name: stage.output(c) for c in clients}
+            outputs = {run.name: run.stdout for run in stage.lab.collect(clients, timeout=180)}
         after = _snmp(stage, tcp_server), _snmp(stage, udp_server)
 
     records: dict[str, list[dict[str, Any]]] = {"tcp": [], "udp": []}

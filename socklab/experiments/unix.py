@@ -14,6 +14,7 @@ from typing import Any
 
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
+from socklab.lab.client_run import ClientRun
 from socklab.progress import Progress, quiet
 from wire import DEFAULT_SOCKET_PATH
 
@@ -22,11 +23,10 @@ CLAIM = "a socket can live on one machine (AF_UNIX, named by a file) as well as 
 SOCKET_DIR = DEFAULT_SOCKET_PATH.rsplit("/", 1)[0]
 
 
-def _client_record(stage: Stage, client: Any) -> tuple[int, dict[str, Any], str]:
-    status = int(client.get_wrapped_container().wait(timeout=60)["StatusCode"])
-    output = stage.output(client)
+def _client_record(run: ClientRun) -> tuple[int, dict[str, Any], str]:
+    output = run.stdout + run.stderr
     record: dict[str, Any] = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), {})
-    return status, record, output
+    return run.exit_code, record, output
 
 
 def run(*, probes_image: str, server_image: str, client_image: str, progress: Progress = quiet, **_: Any) -> Result:
@@ -40,27 +40,23 @@ def run(*, probes_image: str, server_image: str, client_image: str, progress: Pr
         "the file is removed while the server runs; a new client tries again (connect deadline 2 s)",
     ]
     with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
-        volume = stage.volume("socket")
-        mount = {volume: SOCKET_DIR}
+        # No network at all; the socket's folder shared through a volume.
+        alone: dict[str, Any] = {"networked": False, "volumes": {"socket": SOCKET_DIR}}
         unix = {"SOCKLAB_TRANSPORT": "unix", "SOCKLAB_SOCKET_PATH": DEFAULT_SOCKET_PATH}
-        server = stage.start(
-            "server", image=server_image, env={**unix, "SOCKLAB_DELAY": "0.5"}, networked=False, mounts=mount
-        )
+        server = stage.start("server", image=server_image, env={**unix, "SOCKLAB_DELAY": "0.5"}, **alone)
         stage.wait_for_listening(server, DEFAULT_SOCKET_PATH, server_image)
-        looker = stage.start("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
-        looker.get_wrapped_container().wait(timeout=60)
-        listed: dict[str, Any] = json.loads(stage.output(looker).splitlines()[0])["value"]
+        looker = stage.run_once("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], **alone)
+        listed: dict[str, Any] = json.loads(looker.stdout.splitlines()[0])["value"]
         client_env = {**unix, "SOCKLAB_JSON": "true", "SOCKLAB_CONNECT_DEADLINE": "2"}
-        client = stage.start("client", image=client_image, env=client_env, networked=False, mounts=mount)
-        first_status, first, _first_output = _client_record(stage, client)
-        remover = stage.start("rm", ["probes.unlink", DEFAULT_SOCKET_PATH], networked=False, mounts=mount)
-        remover.get_wrapped_container().wait(timeout=60)
+        first_status, first, _first_output = _client_record(
+            stage.run_once("client", image=client_image, env=client_env, **alone)
+        )
+        stage.run_once("rm", ["probes.unlink", DEFAULT_SOCKET_PATH], **alone)
         kernel_view = [s for s in stage.observe(server, "unix")[0] if s["path"] == DEFAULT_SOCKET_PATH]
-        late = stage.start("late-client", image=client_image, env=client_env, networked=False, mounts=mount)
-        late_status, second, late_output = _client_record(stage, late)
-        server_container = server.get_wrapped_container()
-        server_container.reload()
-        server_state = server_container.status
+        late_status, second, late_output = _client_record(
+            stage.run_once("late-client", image=client_image, env=client_env, **alone)
+        )
+        server_state = server.status()
 
     result.numbers = {
         "file": listed,

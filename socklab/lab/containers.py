@@ -27,12 +27,24 @@ class LabContainer:
     """A container built from a ``Node``: ``start()``, then ask it things; ``remove()`` is idempotent."""
 
     def __init__(
-        self, node: Node, *, name: str, network: Network, labels: dict[str, str], volumes: dict[str, str]
+        self,
+        node: Node,
+        *,
+        name: str,
+        network: Network,
+        labels: dict[str, str],
+        volumes: dict[str, str],
+        joins: LabContainer | None = None,
     ) -> None:
+        """``joins``: the started container named by ``node.shares_network_with``."""
+        if (joins is None) != (node.shares_network_with is None):
+            raise ValueError(f"{node.role}: give the container whose network it shares, and only then")
         self.node = node
         self.name = name
-        self.network = network.name
+        # Its own network's name; None when it has none (no network, or another container's namespace).
+        self.network = network.name if node.network is not None and joins is None else None
         self._network = network
+        self._joins = joins
         self._labels = labels
         self._volumes = volumes  # docker volume name -> mount path
         self._sdk: Container | None = None
@@ -41,15 +53,17 @@ class LabContainer:
     def start(self, client: docker.DockerClient, wait: WaitStrategy | None = None) -> LabContainer:
         """Create and start it on its network under its aliases; then wait with ``wait`` if given."""
         require_image(client, self.node.image)  # else the SDK would try to pull from a registry
-        kwargs = self.node.hardening.docker_kwargs()
+        kwargs = {**self.node.hardening.docker_kwargs(), **self.node.extra, "labels": self._labels}
         tmpfs = kwargs.pop("tmpfs", {})
-        container = (
-            DockerContainer(self.node.image)
-            .with_name(self.name)
-            .with_envs(**self.node.env)
-            .with_network(self._network)
-            .with_kwargs(**kwargs, **dict(self.node.extra), labels=self._labels)
-        )
+        container = DockerContainer(self.node.image).with_name(self.name).with_envs(**self.node.env)
+        # testcontainers passes `network=` itself once with_network is used, which Docker refuses beside a
+        # network_mode: so a container without a network of its own never calls it.
+        if self._joins is not None:
+            kwargs["network_mode"] = f"container:{self._joins.sdk.id}"
+        elif self.network is None:
+            kwargs["network_mode"] = "none"
+        else:
+            container.with_network(self._network)
         if self.node.aliases:
             container.with_network_aliases(*self.node.aliases)
         if self.node.command is not None:
@@ -58,7 +72,8 @@ class LabContainer:
             endpoint = client.api.create_endpoint_config(
                 aliases=list(self.node.aliases) or None, ipv4_address=self.node.ipv4_address
             )
-            container.with_kwargs(networking_config={self.network: endpoint})
+            kwargs["networking_config"] = {self.network: endpoint}
+        container.with_kwargs(**kwargs)  # once: each call replaces the keywords of the one before
         for path, size in tmpfs.items():
             if path in self._volumes.values():
                 continue  # a shared volume (e.g. a Unix socket's folder) takes the place of the tmpfs
@@ -90,8 +105,11 @@ class LabContainer:
 
     def address(self, network: str | None = None) -> str:
         """Its IP address on ``network`` (default: its own lab network)."""
+        network = network or self.network
+        if network is None:
+            raise ValueError(f"{self.name} has no network of its own")
         self.sdk.reload()
-        return str(self.sdk.attrs["NetworkSettings"]["Networks"][network or self.network]["IPAddress"])
+        return str(self.sdk.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
 
     def status(self) -> str:
         self.sdk.reload()
@@ -114,6 +132,11 @@ class LabContainer:
         out = bytes(self.sdk.logs(stdout=True, stderr=False)).decode(errors="replace")
         err = bytes(self.sdk.logs(stdout=False, stderr=True)).decode(errors="replace")
         return out, err
+
+    def exec(self, command: list[str], *, user: str = "") -> tuple[int, str]:
+        """``docker exec``: the command's exit code and its output (stdout and stderr together)."""
+        result = self.sdk.exec_run(command, user=user, demux=False)
+        return int(result.exit_code), bytes(result.output or b"").decode(errors="replace")
 
     def wait(self, timeout: float) -> int:
         """Its exit code; -1 after killing it when it does not exit within ``timeout``."""

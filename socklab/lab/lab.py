@@ -8,6 +8,7 @@ if the process dies first, SIGKILL included.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 import random
 import warnings
@@ -22,6 +23,7 @@ import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
+from testcontainers.core.waiting_utils import WaitStrategy
 
 import wire
 from socklab.analysis.verdict import Verdict
@@ -80,6 +82,7 @@ class Lab:
         self.containers: dict[str, LabContainer] = {}  # every container by role, the replaced servers too
         self._clients_started = 0
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
+        self._roles = itertools.count(1)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -150,9 +153,14 @@ class Lab:
             self.docker.close()
 
     # --- containers ---------------------------------------------------------------------------------
-    def add(self, node: Node, *, wait: ConnectWaitStrategy | None = None) -> LabContainer:
-        """Start one container of the topology on the lab network (a server, a client, a helper)."""
+    def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:
+        """Start one container of the topology (a server, a client, a helper, a sidecar).
+
+        On the lab network by default; on none with ``Node(network=None)``; in the network namespace of
+        the lab's container ``shares_network_with`` names (a sidecar), which must be running.
+        """
         assert self.network is not None, "start the lab first"
+        joins = None if node.shares_network_with is None else self.containers[node.shares_network_with]
         for volume in node.volumes:
             # Made here, labelled, before Docker would make an unlabelled one on first mount.
             name = self.topology.volume_name(volume)
@@ -164,12 +172,34 @@ class Lab:
             network=self.network,
             labels=self.labels,
             volumes={self.topology.volume_name(v): path for v, path in node.volumes.items()},
+            joins=joins,
         )
         self.containers[node.role] = container
         return container.start(self.docker, wait)
 
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
+
+    def new_role(self, prefix: str) -> str:
+        """A role no container of this lab has had yet: ``prefix-1``, ``prefix-2``… (safe across threads)."""
+        return f"{prefix}-{next(self._roles)}"
+
+    def remove(self, container: LabContainer) -> None:
+        """Remove one container now (idempotent) and forget its role."""
+        container.remove()
+        self.containers.pop(container.node.role, None)
+
+    def run_once(self, node: Node, *, timeout: float = 60) -> ClientRun:
+        """Start a one-shot container, wait until it exits (killed after ``timeout``), read it, remove it."""
+        return self._finish(self.add(node), timeout)
+
+    def _finish(self, container: LabContainer, timeout: float) -> ClientRun:
+        try:
+            exit_code = container.wait(timeout)
+            stdout, stderr = container.stdout_and_stderr()
+            return ClientRun(container.name, exit_code, stdout, stderr)
+        finally:
+            self.remove(container)
 
     def start_server(self, image: str, *, role: str = SERVER) -> LabContainer:
         """Start a server under the alias ``server`` and wait until it accepts a connection.
@@ -261,15 +291,12 @@ class Lab:
         runs = []
         try:
             for container in containers:
-                exit_code = container.wait(timeout)
-                stdout, stderr = container.stdout_and_stderr()
-                runs.append(ClientRun(container.name, exit_code, stdout, stderr))
+                runs.append(self._finish(container, timeout))
                 if len(runs) % 10 == 0 or len(runs) == len(containers):
                     self.progress(f"{len(runs)}/{len(containers)} clients exited")
         finally:
-            for container in containers:
-                container.remove()
-                self.containers.pop(container.node.role, None)
+            for container in containers[len(runs) :]:  # what an error or Ctrl-C left unread
+                self.remove(container)
         self.client_runs.extend(runs)
         return runs
 

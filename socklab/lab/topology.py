@@ -57,12 +57,19 @@ class Node:
     image: str
     env: Mapping[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
-    network: str = LAB_NETWORK
+    network: str | None = LAB_NETWORK  # None: no network at all, only loopback (network_mode none)
+    # The role of another container of the lab whose network namespace this one joins (a sidecar that
+    # reads or shapes that container's interfaces); it then has no network, aliases or address of its own.
+    shares_network_with: str | None = None
     hardening: Hardening = UNRESTRICTED
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume role -> mount path
     command: tuple[str, ...] | None = None  # None: the image's own command
     ipv4_address: str | None = None  # a fixed address on the lab network (needs a Lab with a subnet)
     extra: Mapping[str, Any] = field(default_factory=dict)  # further docker SDK keywords (cap_add, sysctls…)
+
+    def __post_init__(self) -> None:
+        if (self.network is None or self.shares_network_with) and (self.aliases or self.ipv4_address):
+            raise TopologyError(f"{self.role}: aliases and a fixed address need a network of its own")
 
 
 class TopologyError(ValueError):

@@ -76,7 +76,7 @@ def test_the_stage_labels_what_it_makes(probes_image, docker_client):
 
     with Stage("labels", probes_image=probes_image) as stage:
         container = stage.start("idle", ["probes.kernel", "sysctls"])
-        labels = container.get_wrapped_container().labels
+        labels = container.sdk.labels
         assert labels[RUN] == stage.run_id
     assert not leftovers(docker_client, "labels")
 

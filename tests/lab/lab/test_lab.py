@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from socklab.lab.lab import Lab
-from socklab.lab.labels import OWNER_PID, PROJECT
+from socklab.lab.labels import OWNER_PID, PROJECT, RUN
 from support import ROOT
 
 pytestmark = pytest.mark.lab
@@ -114,5 +114,24 @@ def test_an_empty_lab_with_a_subnet_places_containers_at_fixed_addresses(lab_ima
         )  # fmt: skip
         server.wait_for_log("listening on", timeout=30)
         assert server.address() == lab.host_address(20)
+        assert server.sdk.labels[RUN] == lab.run_id  # found (and removed) by its run's label
+        assert server.sdk.attrs["HostConfig"]["ReadonlyRootfs"] is True  # and as locked down as any server
         client = lab.add(Node("asker", lab_images.client, {"SOCKLAB_SERVER": "server"}, command=("--char", "0x41")))
         assert client.wait(timeout=30) == 0 and "char from server = B" in client.logs()
+
+
+def test_a_sidecar_shares_a_containers_network_and_a_container_without_one_reaches_nobody(lab_images):
+    from socklab.lab.topology import Node
+
+    with Lab(server_image=None, purpose="test") as lab:
+        server = lab.add(Node("server", lab_images.servers["async"], {"SOCKLAB_DELAY": "0"}, aliases=("server",)))
+        server.wait_for_log("listening on", timeout=30)
+        asker = {"SOCKLAB_JSON": "true", "SOCKLAB_CONNECT_DEADLINE": "2"}
+        # In the server's namespace, the server is on the sidecar's own loopback.
+        beside = lab.run_once(
+            Node("beside", lab_images.client, {**asker, "SOCKLAB_SERVER": "127.0.0.1"}, shares_network_with="server")
+        )
+        assert beside.ok and beside.received == "B", beside.describe()
+        alone = lab.run_once(Node("alone", lab_images.client, {**asker, "SOCKLAB_SERVER": "server"}, network=None))
+        assert alone.exit_code != 0 and not alone.ok, alone.describe()
+        assert set(lab.containers) == {"server"}  # the one-shots are gone already

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socklab.lab.topology import LOCKED_DOWN, UNRESTRICTED, Topology, TopologyError
+from socklab.lab.topology import LOCKED_DOWN, UNRESTRICTED, Node, Topology, TopologyError
 
 
 def test_every_name_carries_the_run_id():
@@ -44,3 +44,9 @@ def test_locked_down_asks_docker_for_every_restriction():
     assert kwargs["pids_limit"] > 0 and kwargs["mem_limit"]
     assert "/tmp" in kwargs["tmpfs"] and "/run/socklab" in kwargs["tmpfs"]
     assert UNRESTRICTED.docker_kwargs() == {}
+
+
+@pytest.mark.parametrize("place", [{"network": None}, {"shares_network_with": "server"}])
+def test_a_container_without_a_network_of_its_own_cannot_have_an_alias(place):
+    with pytest.raises(TopologyError, match="network of its own"):
+        Node("sidecar", "img", aliases=("helper",), **place)
