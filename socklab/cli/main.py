@@ -13,6 +13,7 @@ from enum import IntEnum
 import docker
 import docker.errors
 
+from socklab.cli import fault
 from socklab.images.build import BuildFailed, build_images
 from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ComposeUnavailable, ensure_compose
@@ -156,6 +157,10 @@ def cmd_swap(args: argparse.Namespace) -> ExitCode:
 def cmd_clean(_args: argparse.Namespace) -> ExitCode:
     """Remove what interrupted runs left (everything labelled by socklab, except the built images)."""
     client = docker.from_env()
+    from socklab.faults.cleanup import clean_faults  # first: a fault sidecar must undo before it is removed
+
+    for item in clean_faults(client, progress=to_stderr("clean")):
+        print(item)
     runs = {
         c.labels.get(RUN) for c in client.containers.list(all=True, filters={"label": PROJECT}, ignore_removed=True)
     }
@@ -249,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("clean", "remove containers and networks left by interrupted socklab runs")
     p.set_defaults(func=cmd_clean)
+    fault.register(sub)
     return parser
 
 

@@ -1,0 +1,61 @@
+"""What a crash may leave: fault sidecars still holding a rule, and rules whose sidecar is gone.
+
+``socklab clean`` calls ``clean_faults`` before it removes labelled containers: force-removing a sidecar
+would kill its agent before the undo. Each sidecar is asked to stop (SIGTERM: the agent undoes and
+exits); then every target a sidecar was in is swept by a ``clean`` agent (our chain prefix, our qdisc
+handle), which also covers an agent that was killed outright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import docker
+import docker.errors
+
+from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
+from socklab.faults.tools import ToolsUnavailable, tools_image
+from socklab.lab.labels import RUN
+from socklab.progress import Progress, quiet
+
+STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
+
+
+def clean_faults(client: docker.DockerClient, progress: Progress = quiet) -> list[str]:
+    """Stop every fault sidecar (its agent undoes its rule), sweep its target; return what was done."""
+    done: list[str] = []
+    sidecars = client.containers.list(all=True, filters={"label": FAULT}, ignore_removed=True)
+    targets: dict[str, str] = {}
+    for sidecar in sidecars:
+        target = sidecar.labels.get(FAULT_TARGET)
+        if target:
+            targets[target] = sidecar.labels.get(RUN, "")
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            progress(f"stopping fault sidecar {sidecar.name}")
+            sidecar.stop(timeout=STOP_GRACE)
+            done.append(f"stopped fault sidecar {sidecar.name}")
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            sidecar.remove(force=True)
+    for target_id, run_id in targets.items():
+        try:
+            target = client.containers.get(target_id)
+        except docker.errors.NotFound:
+            continue  # its namespace went with it
+        if target.status != "running":
+            continue
+        try:
+            image = tools_image(client)
+        except ToolsUnavailable as exc:
+            done.append(f"could not sweep {target.name}: {exc}")
+            continue
+        event = run_agent(
+            client,
+            image=image,
+            spec={"kind": "clean"},
+            run_id=run_id or "clean",
+            target_id=target.id,
+            name=f"socklab-fault-clean-{uuid.uuid4().hex[:8]}",
+        )
+        done += [f"removed from {target.name}: {command}" for command in event.get("commands", [])]
+    return done

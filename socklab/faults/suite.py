@@ -1,0 +1,238 @@
+"""The reliability suite: clients make exchanges continuously while one fault hits the server; count.
+
+For each fault and server version: a fresh lab, ``clients`` client containers each making ``repeat``
+exchanges (with the connect retry and ``SOCKLAB_RETRY_CUT``: an exchange cut before its answer is asked
+again), the fault once the load is under way, then every result line read back. A row says how many
+exchanges were sent, answered and lost, the errors by kind, how long the fault lasted, the time from its
+end to the next answer (recovery), and the typical exchange time before and during it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from socklab.faults import network, process
+from socklab.faults.proxy import ImpairmentProxy
+from socklab.faults.record import FaultRecord
+from socklab.faults.sidecar import run_agent
+from socklab.faults.tools import tools_image
+from socklab.lab.lab import Lab
+from socklab.lab.readiness import wait_for_log
+from socklab.progress import Progress, quiet
+
+FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    delay: float = 0.5  # the server's delay: short, so that many exchanges cross each fault
+    clients: int = 3
+    interval: float = 0.1  # between one client's exchanges
+    in_flight: int = 5  # SIGTERM: this many exchanges accepted when the signal comes
+    sigterm_delay: float = 2.0  # ... each waiting this long, so that all are in flight together
+    hold: float = 2.0  # pause, partition, disconnect
+    loss_percent: float = 20.0
+    loss_seconds: float = 10.0
+    latency_ms: float = 100.0
+    jitter_ms: float = 20.0
+    latency_seconds: float = 5.0
+    reply_timeout: float = 10.0  # a client's patience for one answer (then the exchange counts as cut)
+
+    def fault_seconds(self, fault: str) -> float:
+        return {"loss": self.loss_seconds, "latency": self.latency_seconds, "sigkill": 0.0}.get(fault, self.hold)
+
+
+@dataclass(frozen=True)
+class Row:
+    fault: str
+    server: str
+    sent: int
+    answered: int
+    lost: int
+    errors: dict[str, int] = field(default_factory=dict)  # outcome of each failed attempt -> count
+    recovery_s: float | None = None  # from the end of the fault to the next answer
+    fault_s: float | None = None  # how long the fault lasted
+    baseline_s: float | None = None  # median exchange (connect + answer) before the fault
+    during_s: float | None = None  # median exchange that overlapped the fault
+    mechanism: str = ""
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.answered == self.sent
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def _count(fault: str, server: str, sent: int, results: list[dict], record: FaultRecord | None, note: str = "") -> Row:
+    outcomes = Counter(str(r.get("outcome")) for r in results)
+    answered = outcomes.pop("ok", 0)
+    for r in results:  # attempts cut and retried inside one exchange (SOCKLAB_RETRY_CUT), when reported
+        for kind in r.get("retried", []) or []:
+            outcomes[f"retried {kind}"] += 1
+    start = record.applied_at if record else None
+    end = record.undone_at if record else None
+
+    def total(r: dict) -> float:
+        return (r.get("connect_seconds") or 0.0) + (r.get("answer_seconds") or 0.0)
+
+    ok = [r for r in results if r.get("outcome") == "ok" and r.get("answered_at")]
+    before = [total(r) for r in ok if start and r["answered_at"] < start]
+    during = [total(r) for r in ok if start and end and r["answered_at"] > start and r["answered_at"] - total(r) < end]
+    after = sorted(r["answered_at"] for r in ok if end and r["answered_at"] >= end)
+    return Row(
+        fault=fault,
+        server=server,
+        sent=sent,
+        answered=answered,
+        lost=max(0, sent - answered),
+        errors=dict(outcomes),
+        recovery_s=round(after[0] - end, 3) if after and end else None,
+        fault_s=round(record.seconds, 3) if record and record.seconds is not None else None,
+        baseline_s=_median(before),
+        during_s=_median(during),
+        mechanism=record.mechanism if record else "",
+        note=note,
+    )
+
+
+def _client_env(settings: SuiteSettings, repeat: int) -> dict[str, str]:
+    return {
+        "SOCKLAB_REPEAT": str(repeat),
+        "SOCKLAB_INTERVAL": f"{settings.interval:g}",
+        "SOCKLAB_CONNECT_DEADLINE": "30",
+        "SOCKLAB_REPLY_TIMEOUT": f"{settings.reply_timeout:g}",
+        "SOCKLAB_RETRY_CUT": "true",
+    }
+
+
+def _wait_established(lab: Lab, count: int, tools: str) -> None:
+    """Until ``count`` connections to the server's port are established, seen from inside its namespace."""
+    assert lab.server is not None
+    run_agent(
+        lab.docker,
+        image=tools,
+        spec={"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60},
+        run_id=lab.run_id,
+        target_id=lab.server.get_wrapped_container().id,
+        name=f"socklab-{lab.run_id}-wait",
+        timeout=90,
+    )
+
+
+def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> AbstractContextManager[FaultRecord]:
+    assert lab.server is not None and lab.network is not None
+    server = lab.server.get_wrapped_container()
+    seconds = settings.fault_seconds(name)
+    common = {"client": lab.docker, "seconds": seconds}
+    if name == "sigkill":
+        return process.kill(server, client=lab.docker)
+    if name == "pause":
+        return process.pause(server, **common)
+    if name == "disconnect":
+        return process.disconnect(server, network=lab.network.name, **common)
+    if name == "partition":
+        return network.partition(server, image=tools, run_id=lab.run_id, **common)
+    if name == "loss":
+        return network.loss(server, percent=settings.loss_percent, image=tools, run_id=lab.run_id, **common)
+    if name == "latency":
+        return ImpairmentProxy(lab, latency_ms=settings.latency_ms, jitter_ms=settings.jitter_ms, seconds=seconds)
+    raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+
+
+@contextmanager
+def _held(fault: AbstractContextManager[FaultRecord], seconds: float) -> Iterator[FaultRecord]:
+    with fault as record:
+        wait = getattr(fault, "wait", None)
+        if seconds and wait is not None:
+            wait()
+        yield record
+
+
+def run_fault(
+    fault: str,
+    *,
+    server_image: str,
+    client_image: str,
+    settings: SuiteSettings = SuiteSettings(),
+    progress: Progress = quiet,
+) -> Row:
+    """One row: one fault against one server version, in a lab of its own."""
+    tools = tools_image_cached()
+    if fault == "sigterm":
+        return _sigterm(server_image=server_image, client_image=client_image, settings=settings, tools=tools)
+    seconds = settings.fault_seconds(fault)
+    per_exchange = settings.delay + settings.interval
+    repeat = int((seconds + 4.0) / per_exchange) + 3  # the load outlasts the fault by a few seconds
+    with Lab(server_image=server_image, client_image=client_image, delay=settings.delay, purpose="faults") as lab:
+        containers = lab.start_clients(settings.clients, env=_client_env(settings, repeat))
+        wait_for_log(containers[0], r'"outcome": "ok"', timeout=60)  # the load is under way
+        if fault == "sigkill":
+            _wait_established(lab, 1, tools)  # an exchange in flight, to be cut
+        progress(f"{fault} on {server_image}")
+        with _held(_fault_for(fault, lab, settings, tools), seconds) as record:
+            pass
+        progress(record.undone_line())
+        runs = lab.collect(containers, timeout=120)
+    results = [result for run in runs for result in run.results]
+    return _count(fault, server_image, settings.clients * repeat, results, record)
+
+
+def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, tools: str) -> Row:
+    """N exchanges accepted and waiting, then SIGTERM: each must be answered before the server exits."""
+    n = settings.in_flight
+    lab_args = {"server_image": server_image, "client_image": client_image, "delay": settings.sigterm_delay}
+    with Lab(**lab_args, purpose="faults") as lab:
+        containers = lab.start_clients(n, env=_client_env(settings, 1))
+        _wait_established(lab, n, tools)
+        started = time.time()
+        exit_code = lab.stop_server(timeout=settings.sigterm_delay + 10)
+        record = FaultRecord("sigterm", lab.server.get_wrapped_container().name if lab.server else "", "docker stop")
+        record.applied_at, record.undone_at = started, time.time()
+        runs = lab.collect(containers, timeout=60)
+    results = [result for run in runs for result in run.results]
+    return _count("sigterm", server_image, n, results, record, note=f"{n} in flight; server exited {exit_code}")
+
+
+_TOOLS: list[str] = []
+
+
+def tools_image_cached() -> str:
+    if not _TOOLS:
+        import docker
+
+        client = docker.from_env()
+        _TOOLS.append(tools_image(client))
+        client.close()
+    return _TOOLS[0]
+
+
+def run_suite(
+    *,
+    servers: list[str],
+    client_image: str,
+    faults: tuple[str, ...] = FAULTS,
+    settings: SuiteSettings = SuiteSettings(),
+    progress: Progress = quiet,
+    on_row: Callable[[Row], None] | None = None,
+) -> list[Row]:
+    rows = []
+    for server in servers:
+        for fault in faults:
+            row = run_fault(fault, server_image=server, client_image=client_image, settings=settings, progress=progress)
+            progress(f"{fault} × {server}: {row.answered}/{row.sent} answered, {row.lost} lost")
+            rows.append(row)
+            if on_row:
+                on_row(row)
+    return rows
