@@ -50,10 +50,23 @@ async def pump(
         writer.transport.abort()
 
 
+GRACE = 10.0  # on SIGTERM: stop accepting, give the connections in flight this long to finish
+
+
 async def serve(port: int, upstream: tuple[str, int], toxics: Toxics) -> None:
     rng = random.Random()
+    active: set[asyncio.Task[None]] = set()
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        active.add(task)
+        try:
+            await forward(client_reader, client_writer)
+        finally:
+            active.discard(task)
+
+    async def forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         peer = client_writer.get_extra_info("peername")
         try:
             server_reader, server_writer = await asyncio.open_connection(*upstream)
@@ -71,8 +84,11 @@ async def serve(port: int, upstream: tuple[str, int], toxics: Toxics) -> None:
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)  # PID 1 has no default
     log(f"listening on 0.0.0.0:{port}, forwarding to {upstream[0]}:{upstream[1]} with {toxics.describe()}")
-    async with server:
-        await stopping.wait()
+    await stopping.wait()
+    server.close()  # new connections are refused from now on: clients retry and find the real server
+    log(f"stopping: {len(active)} connection(s) in flight, grace {GRACE:g} s")
+    if active:
+        await asyncio.wait(active, timeout=GRACE)
     log("stopped")
 
 

@@ -36,8 +36,10 @@ def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]
 
 
 def snapshot() -> dict[str, list[str]]:
+    """The filter table (where our rules go; Docker's own DNS rules in nat need extensions a slim tools
+    image may lack) and every qdisc."""
     return {
-        "iptables": rules.normalize_iptables(run(["iptables-save"]).stdout),
+        "iptables": rules.normalize_iptables(run(["iptables-save", "-t", "filter"]).stdout),
         "qdiscs": rules.normalize_qdiscs(run(["tc", "qdisc", "show"]).stdout),
     }
 
@@ -139,7 +141,7 @@ def probe_netem() -> int:
 
 def clean() -> int:
     """Remove what a crashed fault left in this namespace (found by our chain prefix and qdisc handle)."""
-    commands = rules.leftovers(run(["iptables-save"]).stdout, run(["tc", "qdisc", "show"]).stdout)
+    commands = rules.leftovers(run(["iptables-save", "-t", "filter"]).stdout, run(["tc", "qdisc", "show"]).stdout)
     errors = undo(commands)
     emit("cleaned", commands=[" ".join(c) for c in commands], errors=errors)
     return 0 if not errors else 3

@@ -112,11 +112,14 @@ class ImpairmentProxy(Fault):
         return self.record
 
     def _restore(self) -> None:
+        # The alias first, then the proxy drains (SIGTERM: it refuses new connections, finishes the ones
+        # in flight): no exchange is cut and no client is sent to an address that is gone.
+        self._reconnect_server(aliases=[SERVER_ALIAS])
         if self.container is not None:
             with contextlib.suppress(docker.errors.NotFound):
+                self.container.stop(timeout=15)
                 self.container.remove(force=True)
             self.container = None
-        self._reconnect_server(aliases=[SERVER_ALIAS])
 
     def undo(self) -> None:
         if self.record is None or self.record.undone_at is not None:
