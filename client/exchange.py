@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+
+from wire import ClientResult
 
 from .config import ClientConfig
 from .errors import ClientError, ClosedWithoutAnswer, CouldNotConnect, NoAnswerInTime, WrongAnswer
@@ -13,32 +14,6 @@ from .protocol import RemoteProtocolError, check_answer, request
 
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 1.0
-
-
-@dataclass(frozen=True)
-class Result:
-    """What happened, in the form ``--json`` prints."""
-
-    host: str  # this client's host name (the container's)
-    address: str | None  # this client's own ip:port on the connection
-    server: str | None  # the server's ip:port as connected
-    sent: int
-    received: int | None
-    connect_seconds: float | None  # from start (including retries) to connected
-    answer_seconds: float | None  # from connected to the answer (or the failure)
-    connected_at: float | None  # wall clock, so that several hosts' intervals can be lined up
-    answered_at: float | None
-    attempts: int
-    outcome: str
-    exit_code: int
-    error: str | None = None
-
-    def as_json_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["sent"] = chr(self.sent)
-        data["received"] = None if self.received is None else chr(self.received)
-        data["sent_byte"], data["received_byte"] = self.sent, self.received
-        return data
 
 
 def _endpoint(sockaddr: tuple) -> str:
@@ -90,7 +65,7 @@ def _ask(sock: socket.socket, byte: int, reply_timeout: float) -> int:
     return data[0]
 
 
-def exchange(config: ClientConfig) -> Result:
+def exchange(config: ClientConfig) -> ClientResult:
     """Run one exchange; every failure is caught here and described in the result."""
     byte = config.byte
     started = time.monotonic()
@@ -120,7 +95,7 @@ def exchange(config: ClientConfig) -> Result:
     finally:
         if sock is not None:
             sock.close()
-    return Result(
+    return ClientResult(
         host=socket.gethostname(),
         address=address,
         server=server,

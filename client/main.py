@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
 from collections.abc import Sequence
 
+import wire
 from labconfig import ConfigError, load
+from wire import READY_LINE, ClientResult
 
 from . import __version__
 from .config import ClientConfig
 from .errors import ExitCode
-from .exchange import Result, exchange
+from .exchange import exchange
 from .protocol import show
 
 
-def classic_line(result: Result) -> str:
+def classic_line(result: ClientResult) -> str:
     """The original's line, plus where it happened."""
     own = result.address.rsplit(":", 1)[0] if result.address else "-"
     where = f"host {result.host} {own}, server {result.server}"
@@ -26,8 +27,7 @@ def classic_line(result: Result) -> str:
     return f"char from server = {show(result.received)}  [{where}]" if result.received is not None else ""
 
 
-GO_SIGNAL = signal.SIGUSR1
-READY_LINE = "socklab client: ready, waiting for SIGUSR1"
+GO_SIGNAL = signal.Signals[wire.GO_SIGNAL]  # wire holds its name, for hosts that send it with `docker kill`
 
 
 def wait_for_go() -> None:
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             time.sleep(config.interval)
         result = exchange(config)
         if config.json:
-            print(json.dumps(result.as_json_dict()), flush=True)
+            print(result.to_json(), flush=True)
         elif line := classic_line(result):
             print(line, flush=True)
         if result.error:

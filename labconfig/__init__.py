@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "env_name", "flag_name", "load", "option", "parser_for"]
+__all__ = ["ConfigError", "converter", "env_name", "flag_name", "load", "option", "parser_for", "variable_for"]
 
 PREFIX = "SOCKLAB_"
 T = TypeVar("T")
@@ -23,13 +23,32 @@ class ConfigError(ValueError):
     """A configuration value is unusable; the message names the variable or flag and the value."""
 
 
-def option(default: Any, help: str, *, metavar: str | None = None) -> Any:  # noqa: A002 - argparse's word
-    """A dataclass field that is also an environment variable and a flag with ``help``."""
-    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar})
+def option(
+    default: Any,
+    help: str,  # noqa: A002 - argparse's word
+    *,
+    metavar: str | None = None,
+    env: str | None = None,
+    positional: bool = False,
+    flag: str | None = None,
+) -> Any:
+    """A dataclass field that is also an environment variable and a flag with ``help``.
+
+    ``env`` names a variable without the prefix (compose's ``SERVER_IMAGE``); ``positional`` makes the
+    flag a positional argument (the host CLI's ``socklab swap FROM TO``); ``flag`` spells the flag when the
+    field's name cannot (``socklab fault --for``: ``for`` is a keyword).
+    """
+    metadata = {"help": help, "metavar": metavar, "env": env, "positional": positional, "flag": flag}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def env_name(field_name: str, prefix: str = PREFIX) -> str:
     return prefix + field_name.upper()
+
+
+def variable_for(field: dataclasses.Field[Any], prefix: str = PREFIX) -> str:
+    """The environment variable of a field: its own ``env`` name, or the prefixed field name."""
+    return field.metadata.get("env") or env_name(field.name, prefix)
 
 
 def flag_name(field_name: str) -> str:
@@ -45,19 +64,29 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r} (use true/false, 1/0, yes/no, on/off)")
 
 
-def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
-    # Annotations are strings under `from __future__ import annotations`; the knobs use four plain types.
+def _parse_words(text: str) -> tuple[str, ...]:
+    return tuple(word for word in (part.strip() for part in text.split(",")) if word)
+
+
+def converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    """The function that turns one text value of ``field`` into its type.
+
+    Annotations are strings under ``from __future__ import annotations``; knobs use four plain types and
+    ``tuple[str, ...]`` (comma-separated in the environment, a repeated flag on the command line).
+    """
     kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    if kind.replace(" ", "") == "tuple[str,...]":
+        return _parse_words
     return {"bool": _parse_bool, "int": int, "float": float, "str": str}[kind]
 
 
 def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        name = env_name(field.name, prefix)
+        name = variable_for(field, prefix)
         if name in environ:
             try:
-                values[field.name] = _converter(field)(environ[name])
+                values[field.name] = converter(field)(environ[name])
             except ValueError as exc:
                 raise ConfigError(f"{name}={environ[name]!r}: {exc}") from exc
     return values
@@ -83,8 +112,8 @@ def parser_for(
     )
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         default = from_env.get(field.name, field.default)
-        help_text = f"{field.metadata.get('help', '')} [env {env_name(field.name, prefix)}]"
-        convert = _converter(field)
+        help_text = f"{field.metadata.get('help', '')} [env {variable_for(field, prefix)}]"
+        convert = converter(field)
         if convert is _parse_bool:
             parser.add_argument(
                 flag_name(field.name),

@@ -6,8 +6,7 @@ import math
 from dataclasses import dataclass
 
 from labconfig import option
-
-MODELS = ("fork", "thread", "async", "serial")
+from wire import MODELS
 
 
 @dataclass(frozen=True)

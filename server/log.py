@@ -6,24 +6,14 @@ and lines written by forked children never interleave (one write below PIPE_BUF 
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import sys
 import time
-from dataclasses import dataclass
 from typing import TextIO
 
-from .protocol import describe
+from wire import Peer, ServedRecord, format_stamp, parse_served
 
-
-@dataclass(frozen=True)
-class Peer:
-    address: str
-    port: int
-    name: str | None = None
-
-    def __str__(self) -> str:
-        where = f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
-        return f"{where} ({self.name})" if self.name else where
+__all__ = ["Log", "Peer", "ServedRecord", "parse_served"]  # the record types live in wire
 
 
 class Log:
@@ -33,10 +23,11 @@ class Log:
         self._stream = stream
 
     def line(self, text: str) -> None:
+        self._write(f"{format_stamp(time.time())} {text}")
+
+    def _write(self, line: str) -> None:
         stream = self._stream or sys.stdout
-        now = time.time()
-        stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
-        stream.write(f"{stamp} {text}\n")
+        stream.write(line + "\n")
         stream.flush()
 
     def started(self, *, version: str, model: str, bind: str, port: int, backlog: int, delay: float) -> None:
@@ -51,7 +42,8 @@ class Log:
         self.line(f"accepted {Peer(address[0], address[1])}")
 
     def served(self, peer: Peer, request: int, reply: int, seconds: float) -> None:
-        self.line(f"served {peer}: {describe(request)} -> {describe(reply)} in {seconds:.3f} s")
+        at = dt.datetime.now(dt.UTC).time()
+        self._write(ServedRecord(peer, request, reply, seconds, at=at).to_line())
 
     def idle(self, peer: Peer, seconds: float) -> None:
         self.line(f"idle {peer}: sent nothing in {seconds:g} s, closed")
@@ -73,32 +65,3 @@ class Log:
             self.line(f"stopped: {abandoned} connection(s) did not finish within the grace period")
         else:
             self.line("stopped: every accepted connection was answered")
-
-
-@dataclass(frozen=True)
-class ServedRecord:
-    """One ``served`` line read back."""
-
-    peer: Peer
-    request: int
-    reply: int
-    seconds: float
-
-
-_SERVED = re.compile(
-    r"served (?:\[(?P<ip6>[^\]]+)\]|(?P<ip>[^\s:\[]+)):(?P<port>\d+)(?: \((?P<name>[^)]*)\))?:? "
-    r"(?P<request>.+?) -> (?P<reply>.+?) in (?P<seconds>[0-9.]+) s$"
-)
-_HEX = re.compile(r"0x([0-9a-f]{2})\)?$")
-
-
-def parse_served(line: str) -> ServedRecord | None:
-    """The record of a ``served`` line, or None for any other line."""
-    match = _SERVED.search(line.rstrip("\n"))
-    if not match:
-        return None
-    request, reply = _HEX.search(match["request"]), _HEX.search(match["reply"])
-    if not request or not reply:
-        return None
-    peer = Peer(match["ip6"] or match["ip"], int(match["port"]), match["name"])
-    return ServedRecord(peer, int(request[1], 16), int(reply[1], 16), float(match["seconds"]))

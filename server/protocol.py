@@ -30,10 +30,3 @@ def reply_for(request: bytes) -> bytes:
     if not request:
         raise LocalProtocolError("there is no request byte to answer")
     return bytes([answer(request[0])])
-
-
-def describe(byte: int) -> str:
-    """A byte as a learner reads it: 'A' (0x41), or just 0x00 when it is not printable."""
-    char = chr(byte)
-    shown = f"{char!r} " if char.isprintable() and byte < 0x7F else ""
-    return f"{shown}(0x{byte:02x})" if shown else f"0x{byte:02x}"

@@ -38,6 +38,7 @@ class Lane:
     intervals: Sequence[Interval]  # one per answered client
     delay: float  # the server's configured delay
     clients: int  # how many clients were started (some may be unanswered)
+    judged_by: str = "clients"  # whose timings the bars are: the clients', or the server log's
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def bar_rows(intervals: Sequence[Interval], delay: float, tolerance: float = TOL
 
 def caption(lane: Lane, tolerance: float = TOLERANCE) -> str:
     """A short verdict for a panel title, from the same ``judge`` the lab uses (unwrapped)."""
+    if lane.judged_by == "nothing":
+        return "cannot judge: no timings from the clients or the server log"
     verdict = judge(lane.intervals, clients=lane.clients, delay=lane.delay, tolerance=tolerance)
     if verdict.concurrent:
         return f"concurrent: {verdict.overlap} at once, slowest {verdict.slowest:.2f} s"

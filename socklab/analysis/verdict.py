@@ -42,8 +42,11 @@ class Verdict:
     span: float | None  # first connect to last answer
     concurrent: bool
     reasons: tuple[str, ...]
+    judged: bool = True  # False: nothing reported when the clients were connected and answered
 
     def summary(self) -> str:
+        if not self.judged:
+            return "cannot judge concurrency: " + "; ".join(self.reasons)
         if self.concurrent:
             return (
                 f"served concurrently: {self.answered}/{self.clients} answered, up to {self.overlap} waiting at "
@@ -74,3 +77,8 @@ def judge(intervals: Sequence[Interval], *, clients: int, delay: float, toleranc
         reasons.append(f"at most {overlap} of {clients} clients were waiting at one moment (needed {needed})")
     span = (max(i.end for i in intervals) - min(i.start for i in intervals)) if intervals else None
     return Verdict(clients, answered, delay, slowest, overlap, span, not reasons, tuple(reasons))
+
+
+def cannot_judge(clients: int, delay: float, why: str) -> Verdict:
+    """The verdict when no timings exist: neither "concurrent" nor "not concurrent"."""
+    return Verdict(clients, 0, delay, None, 0, None, False, (why,), judged=False)

@@ -12,6 +12,7 @@ import time
 
 from socklab.analysis.verdict import TOLERANCE, judge
 from socklab.lab.lab import Lab
+from wire import expected_reply
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 
@@ -43,12 +44,13 @@ def check_plus_one(lab: Lab) -> None:
     """A client container sends 'A' and gets 'B'."""
     (run,) = lab.run_clients(1)
     if run.exit_code != 0 or run.received != "B":
-        result = run.result or {}
-        got = result.get("received_byte")
+        result = run.result
+        got = result.received if result else None
+        error = result.error if result else None
         detail = (
             f"answered 0x{got:02x} to 0x41, expected 0x42"
             if got is not None
-            else f"no answer to 0x41: {result.get('error') or run.stderr.strip() or f'exit {run.exit_code}'}"
+            else f"no answer to 0x41: {error or run.stderr.strip() or f'exit {run.exit_code}'}"
         )
         raise ContractViolation("'A' -> 'B'", detail, lab.server_logs())
 
@@ -61,10 +63,10 @@ def check_every_byte(lab: Lab) -> None:
             answer, _ = _ask(address, lab.port, value, timeout=lab.delay + 10)
         except OSError as exc:
             raise ContractViolation("every byte plus one", f"0x{value:02x}: {exc}", lab.server_logs()) from exc
-        if answer != bytes([(value + 1) % 256]):
+        if answer != bytes([expected_reply(value)]):
             raise ContractViolation(
                 "every byte plus one",
-                f"answered {_describe(answer)} to 0x{value:02x}, expected 0x{(value + 1) % 256:02x}",
+                f"answered {_describe(answer)} to 0x{value:02x}, expected 0x{expected_reply(value):02x}",
                 lab.server_logs(),
             )
 

@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from socklab.lab.lab import Lab
-from socklab.lab.readiness import wait_for_log
 from socklab.progress import Progress, quiet
 
 
@@ -62,17 +61,17 @@ def swap_under_load(
         load = {"SOCKLAB_REPEAT": str(exchanges), "SOCKLAB_INTERVAL": "0.05", "SOCKLAB_CONNECT_DEADLINE": "30"}
         containers = lab.start_clients(clients, env=load)
         # Swap once the old server has answered somebody: the load is really under way.
-        wait_for_log(containers[0], r'"outcome": "ok"', timeout=30 + delay * 2)
+        containers[0].wait_for_log(r'"outcome": "ok"', timeout=30 + delay * 2)
         progress(f"load under way; stopping {from_image}")
         started = time.monotonic()
         exit_code = lab.stop_server(timeout=15)
         drained, drained_wall = time.monotonic(), time.time()
         progress(f"old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
-        lab.start_server(to_image, name_suffix="server-new")
+        lab.start_server(to_image, role="server-new")
         ready = time.monotonic()
         runs = lab.collect(containers)
     results = [result for run in runs for result in run.results]
-    outcomes = Counter(result["outcome"] for result in results)
+    outcomes = Counter(result.outcome for result in results)
     return SwapReport(
         from_image=from_image,
         to_image=to_image,
@@ -80,9 +79,9 @@ def swap_under_load(
         answered=outcomes.get("ok", 0),
         drain_seconds=drained - started,
         start_seconds=ready - drained,
-        longest_retry=max((r["connect_seconds"] or 0.0 for r in results), default=0.0),
+        longest_retry=max((r.connect_seconds or 0.0 for r in results), default=0.0),
         # The new server often gets the old one's address back, so answers are told apart by time.
-        by_old=sum(r["outcome"] == "ok" and r["answered_at"] <= drained_wall for r in results),
-        by_new=sum(r["outcome"] == "ok" and r["answered_at"] > drained_wall for r in results),
+        by_old=sum(r.ok and (r.answered_at or 0.0) <= drained_wall for r in results),
+        by_new=sum(r.ok and (r.answered_at or 0.0) > drained_wall for r in results),
         outcomes=dict(outcomes),
     )

@@ -9,6 +9,7 @@ handle), which also covers an agent that was killed outright.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 
 import docker
@@ -16,16 +17,34 @@ import docker.errors
 
 from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.faults.tools import ToolsUnavailable, tools_image
-from socklab.lab.labels import RUN
+from socklab.lab.labels import OWNER_PID, RUN
 from socklab.progress import Progress, quiet
 
 STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
 
 
-def clean_faults(client: docker.DockerClient, progress: Progress = quiet) -> list[str]:
-    """Stop every fault sidecar (its agent undoes its rule), sweep its target; return what was done."""
+def _owner_alive(labels: dict[str, str]) -> bool:
+    pid = labels.get(OWNER_PID, "")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_faults(client: docker.DockerClient, *, include_live: bool = False, progress: Progress = quiet) -> list[str]:
+    """Stop fault sidecars whose owner is gone (all with ``include_live``): each agent undoes its rule;
+    then sweep each target they were in. Return what was done."""
     done: list[str] = []
-    sidecars = client.containers.list(all=True, filters={"label": FAULT}, ignore_removed=True)
+    sidecars = [
+        sidecar
+        for sidecar in client.containers.list(all=True, filters={"label": FAULT}, ignore_removed=True)
+        if include_live or not _owner_alive(sidecar.labels)
+    ]
     targets: dict[str, str] = {}
     for sidecar in sidecars:
         target = sidecar.labels.get(FAULT_TARGET)

@@ -17,8 +17,9 @@ import docker.errors
 from socklab.faults.record import Fault, FaultNotUndone, FaultRecord
 from socklab.faults.tools import AGENT_HOME, package_archive
 from socklab.images.rootfs import BASE_TAG
-from socklab.lab.lab import SERVER_ALIAS, Lab
+from socklab.lab.lab import Lab
 from socklab.lab.readiness import wait_for_log
+from socklab.lab.topology import SERVER as SERVER_ALIAS
 
 READY = r"impair: listening on"
 
@@ -63,14 +64,14 @@ class ImpairmentProxy(Fault):
 
     def _reconnect_server(self, aliases: list[str] | None) -> None:
         assert self.lab.server is not None and self.lab.network is not None
-        server = self.lab.server.get_wrapped_container()
+        server = self.lab.server.sdk
         network = self.lab.docker.networks.get(self.lab.network.name)
         network.disconnect(server)
         network.connect(server, aliases=aliases)
 
     def apply(self) -> FaultRecord:
         assert self.lab.server is not None and self.lab.network is not None
-        server = self.lab.server.get_wrapped_container()
+        server = self.lab.server.sdk
         server.reload()
         args = [f"--{key}={value:g}" for key, value in self.toxics.items()]
         command = [
@@ -81,7 +82,7 @@ class ImpairmentProxy(Fault):
         self.container = client.containers.create(
             self.image,
             command,
-            name=f"socklab-{self.lab.run_id}-impair",
+            name=self.lab.topology.container_name("impair"),
             labels=self.lab.labels,
             working_dir=AGENT_HOME,
             environment={"PYTHONPATH": AGENT_HOME, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -127,7 +128,7 @@ class ImpairmentProxy(Fault):
         self._restore()
         self.record.undone_at = time.time()
         assert self.lab.server is not None and self.lab.network is not None
-        server = self.lab.server.get_wrapped_container()
+        server = self.lab.server.sdk
         server.reload()
         aliases = server.attrs["NetworkSettings"]["Networks"][self.lab.network.name].get("Aliases") or []
         self.record.verified = SERVER_ALIAS in aliases

@@ -125,7 +125,7 @@ def _wait_established(lab: Lab, count: int, tools: str) -> None:
         image=tools,
         spec={"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60},
         run_id=lab.run_id,
-        target_id=lab.server.get_wrapped_container().id,
+        target_id=lab.server.sdk.id,
         name=f"socklab-{lab.run_id}-wait",
         timeout=90,
     )
@@ -133,7 +133,7 @@ def _wait_established(lab: Lab, count: int, tools: str) -> None:
 
 def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> AbstractContextManager[FaultRecord]:
     assert lab.server is not None and lab.network is not None
-    server = lab.server.get_wrapped_container()
+    server = lab.server.sdk
     seconds = settings.fault_seconds(name)
     common = {"client": lab.docker, "seconds": seconds}
     if name == "sigkill":
@@ -198,7 +198,7 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
         _wait_established(lab, n, tools)
         started = time.time()
         exit_code = lab.stop_server(timeout=settings.sigterm_delay + 10)
-        record = FaultRecord("sigterm", lab.server.get_wrapped_container().name if lab.server else "", "docker stop")
+        record = FaultRecord("sigterm", lab.server.sdk.name if lab.server else "", "docker stop")
         record.applied_at, record.undone_at = started, time.time()
         runs = lab.collect(containers, timeout=60)
     results = [result for run in runs for result in run.results]

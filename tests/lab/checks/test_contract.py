@@ -8,7 +8,6 @@ import socket
 
 import pytest
 
-from server.log import parse_served
 from socklab.checks.contract import (
     check_bad_clients_harm_nobody,
     check_concurrency,
@@ -17,6 +16,7 @@ from socklab.checks.contract import (
     check_plus_one,
 )
 from socklab.lab.lab import Lab
+from wire import parse_served
 
 pytestmark = pytest.mark.lab
 
@@ -48,7 +48,9 @@ def test_clients_at_once_are_all_answered_and_served_concurrently(
 ):
     with Lab(server_image=server_image, client_image=client_image, delay=CONCURRENCY_DELAY, purpose="test") as lab:
         check_concurrency(lab, clients)
-        addresses = {run.result["address"].rsplit(":", 1)[0] for run in lab.client_runs}
+        addresses = {
+            run.result.address.rsplit(":", 1)[0] for run in lab.client_runs if run.result and run.result.address
+        }
         assert len(addresses) == clients, "every client container is a host with its own address"
         if is_socklab_server:  # our servers log each peer they served; a foreign one may not
             served = {record.peer.address for line in lab.server_logs().splitlines() if (record := parse_served(line))}

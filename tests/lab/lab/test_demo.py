@@ -11,9 +11,9 @@ import sys
 import docker
 import pytest
 
-from server.log import parse_served
 from socklab.lab.labels import new_run_id
 from socklab.paths import ROOT
+from wire import parse_served
 
 pytestmark = pytest.mark.lab
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import pytest
 from client.config import ClientConfig
 from client.errors import CouldNotConnect, ExitCode
 from client.exchange import connect, exchange
-from client.main import GO_SIGNAL, READY_LINE, main
+from client.main import main
 from support import ROOT
+from wire import GO_SIGNAL, READY_LINE
 
 
 @contextmanager
@@ -230,7 +232,7 @@ def test_wait_for_go_holds_the_client_until_sigusr1():
         listener.settimeout(0.3)
         with pytest.raises(TimeoutError):
             listener.accept()  # nobody connects before the signal
-        proc.send_signal(GO_SIGNAL)
+        proc.send_signal(signal.Signals[GO_SIGNAL])
         listener.settimeout(10)
         conn, _ = listener.accept()
         with conn:

@@ -1,6 +1,6 @@
 import pytest
 
-from server.protocol import LocalProtocolError, answer, describe, reply_for
+from server.protocol import LocalProtocolError, answer, reply_for
 
 
 def test_every_byte_value_is_answered_plus_one_modulo_256():
@@ -21,9 +21,3 @@ def test_answering_nothing_is_our_misuse():
         reply_for(b"")
     with pytest.raises(LocalProtocolError):
         answer(256)
-
-
-def test_describe_shows_printable_bytes_as_characters():
-    assert describe(0x41) == "'A' (0x41)"
-    assert describe(0x00) == "0x00"
-    assert describe(0xFF) == "0xff"

@@ -1,0 +1,33 @@
+"""Adding a command: its parser from an options dataclass, and a function that receives the options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from socklab.cli.options import add_options, options_from
+
+T = TypeVar("T")
+
+
+def add_command(
+    sub: Any,  # argparse's _SubParsersAction, a private type
+    name: str,
+    help_text: str,
+    options: type[T],
+    run: Callable[[T], int],
+    *,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """``socklab NAME``: flags from the fields of ``options``; ``run`` gets the built options."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_options(parser, options)
+    parser.set_defaults(func=lambda args: run(options_from(args, options)))
+    return parser

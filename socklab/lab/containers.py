@@ -1,0 +1,131 @@
+"""One container of a lab: testcontainers starts it and waits for it; the docker SDK object does the rest.
+
+This is the one place that holds both: everything else asks a ``LabContainer`` for its address, its
+logs, its exit code, or the SDK container itself (``.sdk``), and never reaches into testcontainers'
+private attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+from testcontainers.core.waiting_utils import WaitStrategy
+
+from socklab.errors import require_image
+from socklab.lab.readiness import wait_for_log
+from socklab.lab.topology import Node
+
+
+class LabContainer:
+    """A container built from a ``Node``: ``start()``, then ask it things; ``remove()`` is idempotent."""
+
+    def __init__(
+        self, node: Node, *, name: str, network: Network, labels: dict[str, str], volumes: dict[str, str]
+    ) -> None:
+        self.node = node
+        self.name = name
+        self.network = network.name
+        self._network = network
+        self._labels = labels
+        self._volumes = volumes  # docker volume name -> mount path
+        self._sdk: Container | None = None
+        self._started: DockerContainer | None = None  # testcontainers' handle: a target for wait strategies
+
+    def start(self, client: docker.DockerClient, wait: WaitStrategy | None = None) -> LabContainer:
+        """Create and start it on its network under its aliases; then wait with ``wait`` if given."""
+        require_image(client, self.node.image)  # else the SDK would try to pull from a registry
+        kwargs = self.node.hardening.docker_kwargs()
+        tmpfs = kwargs.pop("tmpfs", {})
+        container = (
+            DockerContainer(self.node.image)
+            .with_name(self.name)
+            .with_envs(**self.node.env)
+            .with_network(self._network)
+            .with_kwargs(**kwargs, **dict(self.node.extra), labels=self._labels)
+        )
+        if self.node.aliases:
+            container.with_network_aliases(*self.node.aliases)
+        for path, size in tmpfs.items():
+            # testcontainers hands the value to Docker as the mount options, so it is "size=…"
+            container.with_tmpfs_mount(path, f"size={size}" if size else None)
+        for volume, path in self._volumes.items():
+            container.with_volume_mapping(volume, path, mode="rw")
+        if wait is not None:
+            container.waiting_for(wait)
+        self._started = container
+        try:
+            container.start()
+        finally:
+            # Even when the wait fails, the container exists: keep hold of it so remove() finds it.
+            with contextlib.suppress(Exception):
+                self._sdk = container.get_wrapped_container()
+        return self
+
+    @property
+    def sdk(self) -> Container:
+        """The docker SDK's container object (started)."""
+        if self._sdk is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self._sdk
+
+    @property
+    def started(self) -> bool:
+        return self._sdk is not None
+
+    def address(self, network: str | None = None) -> str:
+        """Its IP address on ``network`` (default: its own lab network)."""
+        self.sdk.reload()
+        return str(self.sdk.attrs["NetworkSettings"]["Networks"][network or self.network]["IPAddress"])
+
+    def status(self) -> str:
+        self.sdk.reload()
+        return str(self.sdk.status)
+
+    def logs(self) -> str:
+        return bytes(self.sdk.logs(stdout=True, stderr=True)).decode(errors="replace")
+
+    def logs_with_timestamps(self) -> str:
+        """Its output with the engine's RFC 3339 stamp on every line (for placing events in time)."""
+        return bytes(self.sdk.logs(stdout=True, stderr=True, timestamps=True)).decode(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float, *, literal: bool = False) -> None:
+        """Wait until its output matches ``pattern`` (a regex, or ``literal`` text); fail if it exits first."""
+        if self._started is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        wait_for_log(self._started, re.escape(pattern) if literal else pattern, timeout)
+
+    def stdout_and_stderr(self) -> tuple[str, str]:
+        out = bytes(self.sdk.logs(stdout=True, stderr=False)).decode(errors="replace")
+        err = bytes(self.sdk.logs(stdout=False, stderr=True)).decode(errors="replace")
+        return out, err
+
+    def wait(self, timeout: float) -> int:
+        """Its exit code; -1 after killing it when it does not exit within ``timeout``."""
+        try:
+            return int(self.sdk.wait(timeout=timeout)["StatusCode"])
+        except requests.exceptions.RequestException:  # the SDK's read timeout
+            with contextlib.suppress(docker.errors.APIError):
+                self.sdk.kill()
+            return -1
+
+    def stop(self, timeout: float = 10) -> int:
+        """``docker stop`` (SIGTERM, SIGKILL after ``timeout``); its exit code."""
+        self.sdk.stop(timeout=int(timeout))
+        self.sdk.reload()
+        return int(self.sdk.attrs["State"]["ExitCode"])
+
+    def signal(self, name: str) -> None:
+        self.sdk.kill(signal=name)
+
+    def remove(self) -> None:
+        """Remove it (forcefully) if it exists; safe to call twice."""
+        if self._sdk is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                self._sdk.remove(force=True, v=True)
