@@ -6,25 +6,46 @@ import math
 from dataclasses import dataclass
 
 from labconfig import option
+from wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, TRANSPORTS
 
 from .protocol import parse_char
 
 
 @dataclass(frozen=True)
 class ClientConfig:
-    server: str = option("server", "server host name or address", metavar="HOST")
-    port: int = option(9736, "server TCP port")
+    transport: str = option("tcp", f"how to reach the server: {', '.join(TRANSPORTS)}", metavar="TRANSPORT")
+    server: str = option("server", "server host name or address (tcp, udp)", metavar="HOST")
+    port: int = option(DEFAULT_PORT, "server port (tcp, udp)")
+    socket_path: str = option(DEFAULT_SOCKET_PATH, "the server's Unix socket (unix)", metavar="PATH")
     char: str = option("A", "the character to send: one character, or a byte as 0xNN", metavar="CHAR")
-    connect_deadline: float = option(30.0, "keep retrying 'refused' and 'name not found' this long", metavar="SECONDS")
+    connect_deadline: float = option(
+        30.0,
+        "keep retrying 'refused', 'name not found' (and cut exchanges, see retry-cut) this long",
+        metavar="SECONDS",
+    )
     reply_timeout: float = option(60.0, "give up waiting for the answer after this long", metavar="SECONDS")
     json: bool = option(False, "print one JSON result line instead of the classic line")
     repeat: int = option(1, "how many exchanges, one after another, each with its own connect retry")
     interval: float = option(0.0, "pause between repeated exchanges", metavar="SECONDS")
+    retry_cut: bool = option(
+        False,
+        "retry an exchange cut before its answer (closed or reset) until the connect deadline; safe, since "
+        "asking again is harmless; the result counts the retries",
+    )
+    udp_resend: float = option(
+        0.0, "udp: send the datagram again after this long without an answer (0: never)", metavar="SECONDS"
+    )
     wait_for_go: bool = option(
         False, "print 'ready' on stderr, then wait for SIGUSR1 before connecting: a start barrier for many hosts"
     )
 
     def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"unknown transport {self.transport!r}; choose one of {', '.join(TRANSPORTS)}")
+        if self.transport == "unix" and not self.socket_path:
+            raise ValueError("socket_path must name the server's socket for transport unix")
+        if not math.isfinite(self.udp_resend) or self.udp_resend < 0:
+            raise ValueError(f"udp_resend {self.udp_resend} must be a number of seconds >= 0")
         if not self.server:
             raise ValueError("server must name a host")
         if not 1 <= self.port <= 65535:

@@ -11,12 +11,15 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["ConfigError", "converter", "env_name", "flag_name", "load", "option", "parser_for", "variable_for"]
 
 PREFIX = "SOCKLAB_"
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -82,7 +85,7 @@ def converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
 
 def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         name = variable_for(field, prefix)
         if name in environ:
             try:
@@ -110,7 +113,7 @@ def parser_for(
         epilog=epilog,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in dataclasses.fields(cls):
         default = from_env.get(field.name, field.default)
         help_text = f"{field.metadata.get('help', '')} [env {variable_for(field, prefix)}]"
         convert = converter(field)

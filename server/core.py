@@ -1,9 +1,11 @@
-"""The accept loop, apart from any concurrency model (as in CPython's socketserver).
+"""The accept loop, apart from any concurrency model and any transport (as in CPython's socketserver).
 
 ``Server`` owns the listening socket and the loop: print the waiting line, accept, hand the connection to
-``process_request``. The base class serves it inline, one at a time; a model mixin overrides
-``process_request`` (where the work runs), ``service_actions`` (housekeeping between accepts),
-``in_flight`` and ``drain`` (what SIGTERM waits for). ``shutdown`` may be called from a signal handler.
+``process_request``. Three class attributes make a server: ``transport`` (where it listens), ``handler``
+(what serves one connection) and, through a mixin, the model. The base class serves inline, one at a
+time; a model mixin overrides ``process_request`` (where the work runs), ``service_actions``
+(housekeeping between accepts), ``in_flight`` and ``drain`` (what SIGTERM waits for). ``shutdown`` may
+be called from a signal handler.
 """
 
 from __future__ import annotations
@@ -14,52 +16,79 @@ import selectors
 import socket
 import time
 import traceback
+from typing import ClassVar
 
 from . import __version__
 from .config import ServerConfig
-from .handler import announced, handle
+from .handler import Connection, StreamHandler
 from .log import Log
 from .names import PeerNames
+from .transports import TCP, BindError, Transport
+
+__all__ = ["AcceptPause", "BindError", "Server"]
+
+# accept() failing for want of resources: retrying at once only fails again, and floods the log.
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-class BindError(OSError):
-    """The listening socket could not be set up (port in use, address not here, no permission)."""
+class AcceptPause:
+    """After accept() ran out of descriptors: pause accepting, longer each time; one log line per episode.
 
+    The connections already open keep being served; as they close, descriptors free up and accepting
+    resumes. A second line says when, and how many accepts failed meanwhile.
+    """
 
-def open_listener(bind: str, port: int, backlog: int) -> socket.socket:
-    """A non-blocking listening TCP socket; BindError names the address and the reason."""
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        # Lets a restarted server bind at once although old connections sit in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((bind, port))
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise BindError(exc.errno, f"cannot listen on {bind}:{port}: {reason}") from exc
-    sock.setblocking(False)
-    return sock
+    FIRST, LONGEST = 0.05, 1.0  # seconds
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.failures = 0
+        self.seconds = 0.0
+        self._since = 0.0
+
+    def failed(self, exc: OSError, in_flight: int) -> float:
+        """Log the first failure of an episode; return how long to pause."""
+        if not self.failures:
+            self._since = time.monotonic()
+            self.log.error(
+                f"accept failed: {exc.strerror or exc} ({errno.errorcode.get(exc.errno or 0, '?')}); "
+                f"pausing new connections while the {in_flight} open one(s) are served"
+            )
+        self.failures += 1
+        self.seconds = min(max(self.FIRST, self.seconds * 2), self.LONGEST)
+        return self.seconds
+
+    def succeeded(self) -> None:
+        if self.failures:
+            self.log.line(
+                f"accepting again after {time.monotonic() - self._since:.1f} s ({self.failures} accept(s) failed)"
+            )
+            self.failures, self.seconds = 0, 0.0
 
 
 class Server:
     """Accepts connections and serves each one inline: the iterative server of textbooks."""
 
-    model = "serial"
-    poll_interval = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
+    model: ClassVar[str] = "serial"
+    transport: ClassVar[Transport] = TCP
+    handler: ClassVar[type[StreamHandler]] = StreamHandler
+    poll_interval: ClassVar[float] = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         self.config = config
         self.log = log or Log()
-        self.listener = open_listener(config.bind, config.port, config.backlog)
-        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self.listener = self.transport.open(config)
+        self.where = self.transport.where(self.listener)
+        self.port: int = self.listener.getsockname()[1] if self.listener.family != socket.AF_UNIX else 0
         # A self-pipe: shutdown() and SIGCHLD write a byte so that select() wakes at once.
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._stopping = False
+        self._accepted = 0
+        self.pause = AcceptPause(self.log)
         self.names = PeerNames(config.resolve_names)
+        self.serve_one = self.handler(config, self.log, self.names)
 
     # --- the loop -------------------------------------------------------------------------------
     def serve_forever(self) -> int:
@@ -74,7 +103,7 @@ class Server:
                     self.log.waiting()
                 accepted = self._accept(selector)
                 if accepted is not None:
-                    announce = self._serve_accepted(*accepted)
+                    announce = self.serve_accepted(accepted)
         return self._drain()
 
     def log_started(self) -> None:
@@ -82,70 +111,94 @@ class Server:
         self.log.started(
             version=__version__,
             model=self.model,
-            bind=self.address[0],
-            port=self.address[1],
+            transport=self.transport.name,
+            where=self.where,
             backlog=c.backlog,
             delay=c.delay,
         )
 
-    def _accept(self, selector: selectors.BaseSelector) -> tuple[socket.socket, tuple] | None:
+    def _accept(self, selector: selectors.BaseSelector) -> Connection | None:
+        resume_at: float | None = None
         while not self._stopping:
             self.service_actions()
-            for key, _ in selector.select(self.poll_interval):
+            if resume_at is not None and time.monotonic() >= resume_at:
+                selector.register(self.listener, selectors.EVENT_READ, "listener")
+                resume_at = None
+            timeout = self.poll_interval if resume_at is None else min(self.poll_interval, resume_at - time.monotonic())
+            for key, _ in selector.select(max(timeout, 0.0)):
                 if key.data == "wake":
                     self._drain_wake_pipe()
                     continue
                 try:
-                    conn, address = self.listener.accept()
+                    return self.accept()
                 except (BlockingIOError, InterruptedError):
                     continue  # another waiter took it, or the peer gave up before accept()
                 except OSError as exc:
-                    # EMFILE and friends: log and keep serving the connections we have.
-                    self.log.error(f"accept failed: {exc}")
-                    continue
-                return conn, address
+                    if exc.errno not in OUT_OF_RESOURCES:
+                        self.log.error(f"accept failed: {exc}")  # one connection's trouble (ECONNABORTED)
+                        continue
+                    selector.unregister(self.listener)
+                    resume_at = time.monotonic() + self.pause.failed(exc, self.in_flight())
+                    break
+        if resume_at is not None:  # stopping while paused: the drain still needs the listener
+            selector.register(self.listener, selectors.EVENT_READ, "listener")
         return None
 
-    def _serve_accepted(self, conn: socket.socket, address: tuple) -> bool:
-        """Log one accepted connection and hand it to the model; False for a quiet health probe."""
-        conn.setblocking(True)
-        # The health check connects every few seconds from loopback: keep it out of the log.
-        announce = announced(self.config, address[0])
-        if announce:
-            self.log.accepted(address)
-        self._process_safely(conn, address)
-        return announce
+    def accept(self) -> Connection:
+        """One connection from the listener, as the models hand it around; OSError as accept() raises it."""
+        sock, address = self.listener.accept()
+        self.pause.succeeded()
+        self._accepted += 1
+        return Connection(
+            sock=sock,
+            peer=self.transport.peer(address, self._accepted),
+            probe=self.transport.is_probe(address),
+            accepted=time.monotonic(),
+        )
 
-    def _process_safely(self, conn: socket.socket, address: tuple) -> None:
+    def serve_accepted(self, conn: Connection) -> bool:
+        """Log one accepted connection and hand it to the model; False for a quiet health probe."""
+        conn.sock.setblocking(True)
+        announce = self.config.log_probes or not conn.probe
+        if announce:
+            self.log.accepted(conn.peer)
         try:
-            self.process_request(conn, address)
+            self.process_request(conn)
         except Exception:  # noqa: BLE001 - a failing request never kills the server
-            self.log.error(f"serving {address[0]}: {traceback.format_exc().strip()}")
-            conn.close()
+            self.log.error(f"serving {conn.peer[0]}: {traceback.format_exc().strip()}")
+            conn.sock.close()
+        return announce
 
     def _accept_backlog(self) -> None:
         """Accept and serve what the kernel has already queued: close() would reset those connections."""
         while True:
             try:
-                conn, address = self.listener.accept()
+                conn = self.accept()
             except OSError:  # BlockingIOError: the queue is empty
                 return
-            self._serve_accepted(conn, address)
+            self.serve_accepted(conn)
 
     def _drain(self) -> int:
         self._accept_backlog()
-        # shutdown() acts on the socket itself, not this descriptor: a forked child that has not yet
-        # closed its inherited copy cannot keep the port accepting. New connections are refused from here.
-        with contextlib.suppress(OSError):  # not every platform allows it on a listener; close() follows
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
+        self.stop_listening()
         self.service_actions()
         self.log.stopping(self.in_flight(), self.config.grace)
         abandoned = self.drain(time.monotonic() + self.config.grace)
         self.log.stopped(abandoned)
+        self.close()
+        return abandoned
+
+    def stop_listening(self) -> None:
+        """Refuse new connections from here on (and remove a Unix socket's file)."""
+        # shutdown() acts on the socket itself, not this descriptor: a forked child that has not yet
+        # closed its inherited copy cannot keep the port accepting.
+        with contextlib.suppress(OSError):  # not every platform allows it on a listener; close() follows
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.transport.close(self.listener, self.config)
+
+    def close(self) -> None:
         self._wake_r.close()
         self._wake_w.close()
-        return abandoned
 
     def _drain_wake_pipe(self) -> None:
         try:
@@ -166,11 +219,11 @@ class Server:
         self.wake()
 
     # --- the model's hooks: the base class serves inline -----------------------------------------
-    def process_request(self, conn: socket.socket, address: tuple) -> None:
-        self.finish_request(conn, address)
+    def process_request(self, conn: Connection) -> None:
+        self.finish_request(conn)
 
-    def finish_request(self, conn: socket.socket, address: tuple) -> None:
-        handle(conn, address, self.config, self.log, self.names)
+    def finish_request(self, conn: Connection) -> None:
+        self.serve_one(conn)
 
     def service_actions(self) -> None:
         """Housekeeping between accepts (reaping children, joining threads)."""

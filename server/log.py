@@ -30,16 +30,20 @@ class Log:
         stream.write(line + "\n")
         stream.flush()
 
-    def started(self, *, version: str, model: str, bind: str, port: int, backlog: int, delay: float) -> None:
+    def started(self, *, version: str, model: str, transport: str, where: str, backlog: int, delay: float) -> None:
         self.line(
-            f"socklab server {version} listening on {bind}:{port} (model {model}, backlog {backlog}, delay {delay:g} s)"
+            f"socklab server {version} listening on {where} "
+            f"({transport}, model {model}, backlog {backlog}, delay {delay:g} s)"
         )
 
     def waiting(self) -> None:
         self.line("server waiting for a connection")
 
-    def accepted(self, address: tuple) -> None:
-        self.line(f"accepted {Peer(address[0], address[1])}")
+    def accepted(self, peer: tuple[str, int]) -> None:
+        self.line(f"accepted {Peer(peer[0], peer[1])}")
+
+    def received(self, peer: tuple[str, int]) -> None:
+        self.line(f"datagram from {Peer(peer[0], peer[1])}")
 
     def served(self, peer: Peer, request: int, reply: int, seconds: float) -> None:
         at = dt.datetime.now(dt.UTC).time()
@@ -50,6 +54,9 @@ class Log:
 
     def empty(self, peer: Peer) -> None:
         self.line(f"empty {peer}: closed without sending")
+
+    def empty_datagram(self, peer: Peer) -> None:
+        self.line(f"empty {peer}: an empty datagram, answered at once with an empty one")
 
     def reset(self, peer: Peer, reason: str) -> None:
         self.line(f"lost {peer}: {reason}")

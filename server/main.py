@@ -13,7 +13,7 @@ from . import __version__
 from .config import ServerConfig
 from .core import BindError
 from .log import Log
-from .models import SERVERS
+from .models import server_class
 
 
 class ExitCode(IntEnum):
@@ -27,7 +27,7 @@ def run(*, config: ServerConfig, log: Log | None = None) -> ExitCode:
     """Listen and serve until SIGTERM or SIGINT, then drain; install the signal handlers."""
     log = log or Log()
     try:
-        server = SERVERS[config.model](config, log)
+        server = server_class(config.model, config.transport)(config, log)
     except BindError as exc:
         print(f"socklab server: {exc.strerror}", file=sys.stderr, flush=True)
         return ExitCode.BIND

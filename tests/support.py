@@ -9,15 +9,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServerProcess:
-    """``python -m server`` on 127.0.0.1, port 0; readiness is its 'listening on' log line."""
+    """``python -m server`` on 127.0.0.1, port 0 (or a Unix socket); readiness is its 'listening on' log line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -36,11 +39,13 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            preexec_fn=preexec_fn,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.port = 0
+        self.where = ""  # where it listens: 127.0.0.1:port, [::1]:port or a socket path
         self._ended = False
 
     def _pump(self) -> None:
@@ -66,7 +71,8 @@ class ServerProcess:
                 return match
 
     def start(self) -> ServerProcess:
-        self.port = int(self.wait_for(r"listening on 127\.0\.0\.1:(\d+)")[1])
+        self.where = self.wait_for(r"listening on (\S+) \(")[1]
+        self.port = int(self.where.rsplit(":", 1)[1]) if ":" in self.where else 0
         return self
 
     def log(self) -> str:

@@ -1,39 +1,43 @@
 """One event loop for every connection (asyncio Protocols): no process or thread per client.
 
-The accept loop of ``core.Server`` is replaced by asyncio's, but everything else is shared: the
-listening socket, the protocol rule, the log lines, the probe rule and the SIGTERM drain. Each
-connection is a small state machine driven by callbacks: first byte → a timer of ``delay`` → answer.
+Only the waiting is asyncio's: the listening socket, the accept (with the same pause when descriptors run
+out), the protocol rule, the outcomes and their log lines and the SIGTERM drain are the shared ones of
+``core.Server``, reached through the same hooks as every model. Each connection is a small state machine
+driven by callbacks: first byte → a timer of ``delay`` → answer. Over UDP each datagram is one: arrival →
+a timer of ``delay`` → answer to its sender, many in flight at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar, cast
 
-from ..core import Server
-from ..handler import announced
-from ..log import Peer
+from ..config import ServerConfig
+from ..core import OUT_OF_RESOURCES, Server
+from ..handler import Connection, ConnectionLost, Outcome, PeerClosedEmpty, PeerIdle, Served, report
+from ..log import Log, Peer
 from ..protocol import reply_for
 
+ACCEPTS_PER_WAKE = 64  # accepts per readiness event, so a flood of connects cannot starve the timers
 
-class _Connection(asyncio.Protocol):
-    def __init__(self, server: AsyncServer) -> None:
-        self.server = server
+
+class StreamConnection(asyncio.Protocol):
+    """One accepted stream connection."""
+
+    def __init__(self, server: AsyncServer, conn: Connection) -> None:
+        self.server, self.conn = server, conn
         self.transport: asyncio.Transport | None = None
-        self.address: tuple = ("?", 0)
         self.request: bytes | None = None
         self.answered = False
-        self.started = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
 
     # asyncio's callbacks ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.address = transport.get_extra_info("peername")
-        self.server.opened(self)
         self.timer = self.server.loop.call_later(self.server.config.idle_timeout, self._idle)
 
     def data_received(self, data: bytes) -> None:
@@ -47,34 +51,29 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.request is None:
-            if announced(self.server.config, self.address[0]):
-                self.server.log_with_name(self.address, "empty")
-            self._close()
+            self._finish(PeerClosedEmpty())
         return True  # keep our side open until the answer is written
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
         if exc is not None and self.request is not None and not self.answered:
-            self.server.log_with_name(self.address, "lost", reason=str(exc))
+            self.server.report(self.conn, ConnectionLost(str(exc)))
         self.server.closed(self)
 
     # our own steps ---------------------------------------------------------------------------------
     def _idle(self) -> None:
-        self.server.log_with_name(self.address, "idle")
-        self._close()
+        self._finish(PeerIdle())
 
     def _answer(self) -> None:
         assert self.transport is not None and self.request is not None
         reply = reply_for(self.request)
         self.transport.write(reply)
         self.answered = True
-        self._close()
-        self.server.log_with_name(
-            self.address, "served", request=self.request[0], reply=reply[0], seconds=time.monotonic() - self.started
-        )
+        self._finish(Served(self.request[0], reply[0], time.monotonic() - self.conn.accepted))
 
-    def _close(self) -> None:
+    def _finish(self, outcome: Outcome) -> None:
+        self.server.report(self.conn, outcome)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()  # flushes the answer first
 
@@ -83,90 +82,201 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+class EmptyDatagram(Outcome):
+    """A datagram with no byte: answered at once with an empty one, so a health check can ask "alive?"."""
+
+    quiet_for_probes = True
+
+    def log_to(self, log: Log, peer: Peer, config: ServerConfig) -> None:
+        log.empty_datagram(peer)
+
+
+class DatagramEndpoint(asyncio.DatagramProtocol):
+    """The UDP socket: each datagram's first byte is answered after the delay to its sender."""
+
+    def __init__(self, server: AsyncServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+        self.timers: set[asyncio.TimerHandle] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # CPython's selector transport for UDP does not subclass DatagramTransport (3.11), but is one.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.server.stopping:
+            return  # as a closed listener: no new requests during the drain
+        server = self.server
+        server.datagrams += 1
+        conn = Connection(
+            sock=server.listener,
+            peer=server.transport.peer(addr, server.datagrams),
+            probe=server.transport.is_probe(addr),
+            accepted=time.monotonic(),
+        )
+        if not data:
+            # asyncio's sendto() drops an empty payload (3.11): the socket itself sends the empty answer.
+            with contextlib.suppress(OSError):  # the prober has gone, or the buffer is full: it retries
+                server.listener.sendto(b"", addr)
+            server.report(conn, EmptyDatagram())
+            return
+        if server.config.log_probes or not conn.probe:
+            server.log.received(conn.peer)
+        timer = server.loop.call_later(server.config.delay, self._answer, data[:1], addr, conn)
+        self.timers.add(timer)
+
+    def _answer(self, request: bytes, addr: tuple[str, int], conn: Connection) -> None:
+        self.timers = {t for t in self.timers if not t.cancelled() and t.when() > self.server.loop.time()}
+        reply = reply_for(request)
+        self._send(reply, addr)
+        self.server.report(conn, Served(request[0], reply[0], time.monotonic() - conn.accepted))
+        self.server.settle()
+
+    def _send(self, payload: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        self.transport.sendto(payload, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # An ICMP error for an earlier answer (the sender has gone): nothing to retry, worth a line.
+        self.server.log.error(f"udp: {exc}")
+
+    def in_flight(self) -> int:
+        now = self.server.loop.time()
+        return sum(1 for t in self.timers if not t.cancelled() and t.when() > now)
+
+
 class AsyncServer(Server):
     model = "async"
+    stream_protocol: ClassVar[type[StreamConnection]] = StreamConnection
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.connections: set[_Connection] = set()
-        self.pending_logs: set[asyncio.Future] = set()
-        self.loop: asyncio.AbstractEventLoop
-        self._stop: asyncio.Event
-        self._idle_now: asyncio.Event
+    def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
+        super().__init__(config, log)
+        self.loop = asyncio.new_event_loop()
+        # Made now, not on the first lookup: importing it then needs a descriptor, which may be the one missing.
+        self.loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="names"))
+        self.connections: set[StreamConnection] = set()
+        self.pending_logs: set[asyncio.Future[None]] = set()
+        self.datagrams = 0
+        self.endpoint: DatagramEndpoint | None = None
+        self._idle_now = asyncio.Event()
+        self._stopped = asyncio.Event()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # --- the loop: asyncio waits, the shared code decides --------------------------------------------
     def serve_forever(self) -> int:
-        return asyncio.run(self._serve())
+        try:
+            self.loop.run_until_complete(self._serve_until_stopped())
+            return self._drain()
+        finally:
+            self.loop.close()
 
-    def shutdown(self) -> None:
-        self._stopping = True
-        loop = getattr(self, "loop", None)
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop is already gone
-                loop.call_soon_threadsafe(self._stop.set)
-
-    # bookkeeping called by the connections ---------------------------------------------------------
-    def opened(self, connection: _Connection) -> None:
-        self.connections.add(connection)
-        self._idle_now.clear()
-        if announced(self.config, connection.address[0]):
-            self.log.accepted(connection.address)
-            self.log.waiting()
-
-    def closed(self, connection: _Connection) -> None:
-        self.connections.discard(connection)
-        if not self.connections:
-            self._idle_now.set()
-
-    def log_with_name(self, address: tuple, event: str, **details: object) -> None:
-        """Log an event once the peer's name is known; the lookup runs in a thread, off the loop."""
-        self.pending_logs.add(fut := asyncio.ensure_future(self._log(address, event, details)))
-        fut.add_done_callback(self.pending_logs.discard)
-
-    async def _log(self, address: tuple, event: str, details: dict) -> None:
-        name = await self.loop.run_in_executor(None, self.names.name_of, address[0], address[1])
-        peer = Peer(address[0], address[1], name)
-        if event == "served":
-            self.log.served(peer, details["request"], details["reply"], details["seconds"])  # type: ignore[arg-type]
-        elif event == "idle":
-            self.log.idle(peer, self.config.idle_timeout)
-        elif event == "empty":
-            self.log.empty(peer)
-        else:
-            self.log.reset(peer, str(details.get("reason")))
-
-    # the loop --------------------------------------------------------------------------------------
-    async def _serve(self) -> int:
-        self.loop = asyncio.get_running_loop()
-        self._stop, self._idle_now = asyncio.Event(), asyncio.Event()
-        self._idle_now.set()
-        if self._stopping:  # SIGTERM before the loop existed
-            self._stop.set()
-        c = self.config
+    async def _serve_until_stopped(self) -> None:
         self.log_started()
         self.log.waiting()
-        server = await self.loop.create_server(lambda: _Connection(self), sock=self.listener, backlog=c.backlog)
-        await self._stop.wait()
+        self.loop.add_reader(self._wake_r, self._on_wake)
+        if self.transport.is_stream:
+            self.loop.add_reader(self.listener, self._on_acceptable)
+        else:
+            _transport, self.endpoint = await self.loop.create_datagram_endpoint(
+                lambda: DatagramEndpoint(self), sock=self.listener
+            )
+        self._on_wake()  # SIGTERM may have come before the loop ran
+        await self._stopped.wait()
+        self.loop.remove_reader(self._wake_r)
 
-        # Stop accepting; what the kernel has already queued is accepted and served, not reset.
-        with contextlib.suppress(OSError):  # BlockingIOError: the queue is empty
-            while True:
-                conn, _address = self.listener.accept()
-                await self.loop.connect_accepted_socket(lambda: _Connection(self), conn)
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        server.close()  # closes the listener too
-        self._wake_r.close()
-        self._wake_w.close()
+    def _on_wake(self) -> None:
+        self._drain_wake_pipe()
+        if self._stopping:
+            self._stopped.set()
 
-        self.log.stopping(len(self.connections), c.grace)
-        abandoned = 0
+    def _on_acceptable(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                conn = self.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:
+                    self.log.error(f"accept failed: {exc}")
+                    continue
+                self.loop.remove_reader(self.listener)
+                pause = self.pause.failed(exc, self.in_flight())
+                self.loop.call_later(pause, self._resume_accepting)
+                return
+            if self.serve_accepted(conn):
+                self.log.waiting()
+
+    def _resume_accepting(self) -> None:
+        if not self._stopping:
+            self.loop.add_reader(self.listener, self._on_acceptable)
+
+    # --- the model's hooks ----------------------------------------------------------------------------
+    def process_request(self, conn: Connection) -> None:
+        conn.sock.setblocking(False)
+        protocol = self.stream_protocol(self, conn)
+        self.connections.add(protocol)
+        self._idle_now.clear()
+        task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: protocol, conn.sock))
+        task.add_done_callback(lambda done: self._failed_to_attach(done, protocol))
+
+    def _failed_to_attach(self, task: asyncio.Task[object], protocol: StreamConnection) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error(f"serving {protocol.conn.peer[0]}: {task.exception()!r}")
+            protocol.conn.sock.close()
+            self.closed(protocol)
+
+    def stop_listening(self) -> None:
+        if self.transport.is_stream:
+            self.loop.remove_reader(self.listener)
+            super().stop_listening()
+        # UDP: the socket stays open for the answers in flight; new datagrams are ignored (see ``stopping``).
+
+    def in_flight(self) -> int:
+        return len(self.connections) + (self.endpoint.in_flight() if self.endpoint else 0)
+
+    def drain(self, deadline: float) -> int:
+        return self.loop.run_until_complete(self._drained(deadline))
+
+    def close(self) -> None:
+        if self.endpoint is not None and self.endpoint.transport is not None:
+            self.endpoint.transport.close()
+            self.loop.run_until_complete(asyncio.sleep(0))  # let the transport finish closing
+        self.transport.close(self.listener, self.config)
+        super().close()
+
+    async def _drained(self, deadline: float) -> int:
+        self.settle()
         try:
-            await asyncio.wait_for(self._idle_now.wait(), timeout=c.grace)
+            await asyncio.wait_for(self._idle_now.wait(), timeout=max(0.0, deadline - time.monotonic()))
+            abandoned = 0
         except TimeoutError:
-            abandoned = len(self.connections)
+            abandoned = self.in_flight()
             for connection in list(self.connections):
                 connection.abort()
+            if self.endpoint is not None:
+                for timer in self.endpoint.timers:
+                    timer.cancel()
         if self.pending_logs:
             await asyncio.gather(*self.pending_logs, return_exceptions=True)
-        self.log.stopped(abandoned)
         return abandoned
+
+    # --- bookkeeping called by the connections ----------------------------------------------------------
+    def closed(self, connection: StreamConnection) -> None:
+        self.connections.discard(connection)
+        self.settle()
+
+    def settle(self) -> None:
+        """Mark the server idle when nothing is in flight (the drain waits for it)."""
+        if not self.in_flight():
+            self._idle_now.set()
+
+    def report(self, conn: Connection, outcome: Outcome) -> None:
+        """Log an outcome as the blocking handler does; the name lookup runs in a thread, off the loop."""
+        pending: asyncio.Future[None] = self.loop.run_in_executor(
+            None, report, outcome, conn.peer, conn.probe, self.config, self.log, self.names
+        )
+        self.pending_logs.add(pending)
+        pending.add_done_callback(self.pending_logs.discard)

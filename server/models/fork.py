@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 
+from ..config import ServerConfig
+from ..core import Server
+from ..handler import Connection
+from ..log import Log
 
-class ForkingMixIn:
+
+class ForkingMixIn(Server):
     model = "fork"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+    def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
+        super().__init__(config, log)
         self.children: set[int] = set()
-        signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())  # type: ignore[attr-defined]
+        signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())
 
-    def process_request(self, conn: socket.socket, address: tuple) -> None:
+    def process_request(self, conn: Connection) -> None:
         pid = os.fork()
         if pid:
             self.children.add(pid)
-            conn.close()
+            conn.sock.close()
             return
         # The child: serve this one connection and leave without running the parent's cleanup.
         status = 1
@@ -36,11 +40,11 @@ class ForkingMixIn:
             # kills what is left when the grace period ends. Ctrl-C still ends everything at once.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            self.listener.close()  # type: ignore[attr-defined]
-            self.finish_request(conn, address)  # type: ignore[attr-defined]
+            self.listener.close()
+            self.finish_request(conn)
             status = 0
         except BaseException as exc:  # noqa: BLE001 - a child must never return into the accept loop
-            self.log.error(f"child {os.getpid()} failed: {exc!r}")  # type: ignore[attr-defined]
+            self.log.error(f"child {os.getpid()} failed: {exc!r}")
         finally:
             os._exit(status)
 

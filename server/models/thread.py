@@ -1,25 +1,33 @@
-"""One thread per connection. Threads are not daemons: shutdown waits for them (up to the grace)."""
+"""One thread per connection.
+
+The threads are daemons: on SIGTERM the drain waits for them until the grace period ends, and a thread
+still serving then (a client that takes its time) cannot hold the process's exit past it.
+"""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
+from ..config import ServerConfig
+from ..core import Server
+from ..handler import Connection
+from ..log import Log
 
-class ThreadingMixIn:
+
+class ThreadingMixIn(Server):
     model = "thread"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+    def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
+        super().__init__(config, log)
         self.threads: set[threading.Thread] = set()
 
-    def process_request(self, conn: socket.socket, address: tuple) -> None:
+    def process_request(self, conn: Connection) -> None:
         thread = threading.Thread(
-            target=self.finish_request,  # type: ignore[attr-defined]
-            args=(conn, address),
-            name=f"conn-{address[0]}:{address[1]}",
-            daemon=True,  # the drain below bounds the wait; a daemon cannot hold the exit forever
+            target=self.finish_request,
+            args=(conn,),
+            name=f"conn-{conn.peer[0]}:{conn.peer[1]}",
+            daemon=True,  # the drain bounds the wait; see the module's docstring
         )
         self.threads.add(thread)
         thread.start()

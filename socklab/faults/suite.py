@@ -17,13 +17,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import wire
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
 from socklab.faults.record import FaultRecord
 from socklab.faults.sidecar import run_agent
 from socklab.faults.tools import tools_image
 from socklab.lab.lab import Lab
-from socklab.lab.readiness import wait_for_log
 from socklab.progress import Progress, quiet
 
 FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
@@ -75,29 +75,30 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def _count(fault: str, server: str, sent: int, results: list[dict], record: FaultRecord | None, note: str = "") -> Row:
-    outcomes = Counter(str(r.get("outcome")) for r in results)
-    answered = outcomes.pop("ok", 0)
-    for r in results:  # attempts cut and retried inside one exchange (SOCKLAB_RETRY_CUT), when reported
-        for kind in r.get("retried", []) or []:
-            outcomes[f"retried {kind}"] += 1
+def _count(
+    fault: str, server: str, sent: int, results: list[wire.ClientResult], record: FaultRecord | None, note: str = ""
+) -> Row:
+    errors = Counter(r.outcome for r in results if not r.ok)
+    if cuts := sum(r.retried_cuts for r in results):
+        errors["cut, retried"] = cuts  # answered in the end: SOCKLAB_RETRY_CUT asked again
     start = record.applied_at if record else None
     end = record.undone_at if record else None
 
-    def total(r: dict) -> float:
-        return (r.get("connect_seconds") or 0.0) + (r.get("answer_seconds") or 0.0)
+    def total(r: wire.ClientResult) -> float:
+        return (r.connect_seconds or 0.0) + (r.answer_seconds or 0.0)
 
-    ok = [r for r in results if r.get("outcome") == "ok" and r.get("answered_at")]
-    before = [total(r) for r in ok if start and r["answered_at"] < start]
-    during = [total(r) for r in ok if start and end and r["answered_at"] > start and r["answered_at"] - total(r) < end]
-    after = sorted(r["answered_at"] for r in ok if end and r["answered_at"] >= end)
+    ok = [r for r in results if r.ok and r.answered_at]
+    before = [total(r) for r in ok if start and r.answered_at < start]
+    during = [total(r) for r in ok if start and end and r.answered_at > start and r.answered_at - total(r) < end]
+    after = sorted(r.answered_at for r in ok if end and r.answered_at >= end)
+    answered = len(ok)
     return Row(
         fault=fault,
         server=server,
         sent=sent,
         answered=answered,
         lost=max(0, sent - answered),
-        errors=dict(outcomes),
+        errors=dict(errors),
         recovery_s=round(after[0] - end, 3) if after and end else None,
         fault_s=round(record.seconds, 3) if record and record.seconds is not None else None,
         baseline_s=_median(before),
@@ -177,7 +178,7 @@ def run_fault(
     repeat = int((seconds + 4.0) / per_exchange) + 3  # the load outlasts the fault by a few seconds
     with Lab(server_image=server_image, client_image=client_image, delay=settings.delay, purpose="faults") as lab:
         containers = lab.start_clients(settings.clients, env=_client_env(settings, repeat))
-        wait_for_log(containers[0], r'"outcome": "ok"', timeout=60)  # the load is under way
+        containers[0].wait_for_log(r'"outcome": "ok"', timeout=60)  # the load is under way
         if fault == "sigkill":
             _wait_established(lab, 1, tools)  # an exchange in flight, to be cut
         progress(f"{fault} on {server_image}")
