@@ -20,8 +20,9 @@ from . import rules
 LINGER = 10.0  # after undoing, wait this long for the holder to read the result and let go
 
 
-class Stop(Exception):
-    """SIGTERM: undo now."""
+# SIGTERM only writes to this pipe; hold() and linger() watch it next to stdin. A signal can arrive at
+# any moment (while applying, while printing), and must never cut the undo short or skip it.
+_STOP_READ, _STOP_WRITE = os.pipe()
 
 
 def emit(event: str, **fields: object) -> None:
@@ -49,7 +50,11 @@ def differences(before: dict[str, list[str]], after: dict[str, list[str]]) -> li
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Stop
+    os.write(_STOP_WRITE, b"T")
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
 
 
 def hold(seconds: float | None) -> str:
@@ -60,9 +65,8 @@ def hold(seconds: float | None) -> str:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return "its time ran out"
-        try:
-            readable, _, _ = select.select([0] if watching_stdin else [], [], [], remaining)
-        except Stop:
+        readable, _, _ = select.select([_STOP_READ, *([0] if watching_stdin else [])], [], [], remaining)
+        if _STOP_READ in readable:
             return "SIGTERM"
         if not readable:
             continue
@@ -79,9 +83,8 @@ def linger() -> None:
     """Give the holder a moment to read the last line; leave at once if it is gone or lets go."""
     deadline = time.monotonic() + LINGER
     while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            readable, _, _ = select.select([0], [], [], remaining)
-        except Stop:
+        readable, _, _ = select.select([0, _STOP_READ], [], [], remaining)
+        if _STOP_READ in readable:
             return
         if readable and (not (data := os.read(0, 4096)) or b"bye" in data):
             return
@@ -105,7 +108,7 @@ def fault(spec: dict) -> int:
         for argv in plan.apply:
             run(argv)
             applied.append(argv)
-    except (RuntimeError, Stop) as exc:
+    except RuntimeError as exc:
         undo(plan.undo)  # whatever part went in comes out; errors for the parts that never did are expected
         after = snapshot()
         emit(
@@ -115,7 +118,6 @@ def fault(spec: dict) -> int:
         return 2
     emit("applied", mechanism=plan.mechanism, commands=[" ".join(a) for a in applied], interfaces=interfaces)
     reason = hold(spec.get("seconds"))
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the undo must not be interrupted halfway
     errors = undo(plan.undo)
     after = snapshot()
     diff = differences(before, after)
@@ -124,7 +126,6 @@ def fault(spec: dict) -> int:
         after = snapshot()
         diff = differences(before, after)
     emit("undone", reason=reason, clean=not diff, diff=diff, errors=errors)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     linger()
     return 0 if not diff else 3
 
@@ -170,19 +171,14 @@ def wait_established(spec: dict) -> int:
 
 
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGTERM, _on_sigterm)
     spec = json.loads(argv[0])
+    tasks = {"probe-netem": probe_netem, "clean": clean, "wait-established": lambda: wait_established(spec)}
+    # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm if spec["kind"] in tasks else _on_sigterm)
     try:
-        if spec["kind"] == "probe-netem":
-            return probe_netem()
-        if spec["kind"] == "clean":
-            return clean()
-        if spec["kind"] == "wait-established":
-            return wait_established(spec)
+        if spec["kind"] in tasks:
+            return tasks[spec["kind"]]()
         return fault(spec)
-    except Stop:
-        emit("failed", message="stopped before the fault was applied")
-        return 2
     except Exception as exc:  # noqa: BLE001 - whatever happens, the holder gets one line saying it
         emit("failed", message=f"{type(exc).__name__}: {exc}")
         return 2
