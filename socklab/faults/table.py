@@ -18,8 +18,10 @@ def _errors(errors: dict[str, int]) -> str:
 def short_server(image: str) -> str:
     """``socklab-test/server:abc123-fork`` -> ``fork``; other images stay as they are."""
     repository, _, tag = image.rpartition(":")
-    if repository.endswith("/server") and repository.startswith(("socklab", "socklab-test")):
-        return tag.rsplit("-", 1)[-1] if tag.count("-") and "c-fork" not in tag else tag.split("-", 1)[-1]
+    if repository == "socklab/server":
+        return tag
+    if repository.startswith("socklab") and repository.endswith("/server") and "-" in tag:
+        return tag.split("-", 1)[1]  # a session's tag: <session id>-<version>
     return image
 
 
