@@ -36,13 +36,20 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     return True
 
 
-def clean_faults(client: docker.DockerClient, *, include_live: bool = False, progress: Progress = quiet) -> list[str]:
-    """Stop fault sidecars whose owner is gone (all with ``include_live``): each agent undoes its rule;
-    then sweep each target they were in. Return what was done."""
+def clean_faults(
+    client: docker.DockerClient,
+    *,
+    include_live: bool = False,
+    target: str | None = None,
+    progress: Progress = quiet,
+) -> list[str]:
+    """Stop fault sidecars whose owner is gone (all with ``include_live``; only those in ``target``'s
+    namespace if given): each agent undoes its rule; then sweep each target. Return what was done."""
     done: list[str] = []
+    selector = [FAULT] if target is None else [FAULT, f"{FAULT_TARGET}={target}"]
     sidecars = [
         sidecar
-        for sidecar in client.containers.list(all=True, filters={"label": FAULT}, ignore_removed=True)
+        for sidecar in client.containers.list(all=True, filters={"label": selector}, ignore_removed=True)
         if include_live or not _owner_alive(sidecar.labels)
     ]
     targets: dict[str, str] = {}
@@ -56,6 +63,8 @@ def clean_faults(client: docker.DockerClient, *, include_live: bool = False, pro
             done.append(f"stopped fault sidecar {sidecar.name}")
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             sidecar.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.api.wait(sidecar.id, timeout=30, condition="removed")  # auto-removal is asynchronous
     for target_id, run_id in targets.items():
         try:
             target = client.containers.get(target_id)

@@ -132,7 +132,7 @@ class Sidecar:
             self._stdin = None
         if self.id is not None:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.api.wait(self.id, timeout=30)
+                self.client.api.wait(self.id, timeout=30, condition="removed")
 
 
 def _raw(stream: Any) -> socket.socket:
