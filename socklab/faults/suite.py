@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import docker.errors
+
 import wire
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
@@ -35,7 +37,7 @@ class SuiteSettings:
     clients: int = 3
     interval: float = 0.1  # between one client's exchanges
     in_flight: int = 5  # SIGTERM: this many exchanges accepted when the signal comes
-    sigterm_delay: float = 2.0  # ... each waiting this long, so that all are in flight together
+    sigterm_delay: float = 3.0  # ... each waiting this long, so that all are still in flight at the signal
     hold: float = 2.0  # pause, partition, disconnect
     loss_percent: float = 20.0
     loss_seconds: float = 10.0
@@ -60,6 +62,7 @@ class Row:
     fault_s: float | None = None  # how long the fault lasted
     baseline_s: float | None = None  # median exchange (connect + answer) before the fault
     during_s: float | None = None  # median exchange that overlapped the fault
+    crossed: int = 0  # exchanges that overlapped the fault: 0 means the fault hit no load
     mechanism: str = ""
     note: str = ""
 
@@ -103,6 +106,7 @@ def _count(
         fault_s=round(record.seconds, 3) if record and record.seconds is not None else None,
         baseline_s=_median(before),
         during_s=_median(during),
+        crossed=len(during),
         mechanism=record.mechanism if record else "",
         note=note,
     )
@@ -175,7 +179,7 @@ def run_fault(
         return _latency(server_image=server_image, client_image=client_image, settings=settings)
     seconds = settings.fault_seconds(fault)
     per_exchange = settings.delay + settings.interval
-    repeat = int((seconds + 4.0) / per_exchange) + 3  # the load outlasts the fault by a few seconds
+    repeat = int((seconds + 6.0) / per_exchange) + 3  # the load outlasts the fault by a few seconds
     with Lab(server_image=server_image, client_image=client_image, delay=settings.delay, purpose="faults") as lab:
         containers = lab.start_clients(settings.clients, env=_client_env(settings, repeat))
         containers[0].wait_for_log(r'"outcome": "ok"', timeout=60)  # the load is under way
@@ -186,8 +190,21 @@ def run_fault(
             pass
         progress(record.undone_line())
         runs = lab.collect(containers, timeout=120)
+        note = _server_state(lab)
     results = [result for run in runs for result in run.results]
-    return _count(fault, server_image, settings.clients * repeat, results, record)
+    return _count(fault, server_image, settings.clients * repeat, results, record, note=note)
+
+
+def _server_state(lab: Lab) -> str:
+    """Empty while the server runs; otherwise its state and last words (why the exchanges stopped)."""
+    assert lab.server is not None
+    try:
+        status = lab.server.status()
+    except docker.errors.NotFound:
+        return "the server container was removed during the run"
+    if status == "running":
+        return ""
+    return f"server {status}: {' | '.join(lab.server.logs().strip().splitlines()[-3:])}"
 
 
 def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, tools: str) -> Row:
@@ -199,11 +216,14 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
         _wait_established(lab, n, tools)
         started = time.time()
         exit_code = lab.stop_server(timeout=settings.sigterm_delay + 10)
-        record = FaultRecord("sigterm", lab.server.sdk.name if lab.server else "", "docker stop")
+        assert lab.server is not None
+        record = FaultRecord("sigterm", lab.server.name, "docker stop (SIGTERM; SIGKILL after the grace period)")
         record.applied_at, record.undone_at = started, time.time()
         runs = lab.collect(containers, timeout=60)
     results = [result for run in runs for result in run.results]
-    return _count("sigterm", server_image, n, results, record, note=f"{n} in flight; server exited {exit_code}")
+    after = sum(r.ok and r.answered_at is not None and r.answered_at >= started for r in results)
+    note = f"{n} in flight, {after} answered after SIGTERM; server exited {exit_code}"
+    return _count("sigterm", server_image, n, results, record, note=note)
 
 
 def _latency(*, server_image: str, client_image: str, settings: SuiteSettings) -> Row:
@@ -229,8 +249,6 @@ _TOOLS: list[str] = []
 
 def tools_image_cached() -> str:
     if not _TOOLS:
-        import docker
-
         client = docker.from_env()
         _TOOLS.append(tools_image(client))
         client.close()

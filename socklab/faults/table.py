@@ -69,7 +69,7 @@ def draw_png(rows: list[Row], path: Path) -> Path:
 
     faults = list(dict.fromkeys(row.fault for row in rows))
     servers = list(dict.fromkeys(row.server for row in rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(faults) * max(1, len(servers)) ** 0.5), 4.5))
+    fig, ax = plt.subplots(figsize=(min(14, 2 + 1.5 * len(faults)), 4.5))
     width = 0.8 / max(1, len(servers))
     for s, server in enumerate(servers):
         xs, before, during, labels = [], [], [], []

@@ -14,7 +14,14 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.mark.parametrize(
-    "fault", [["loss", "--percent", "30"], ["partition"], ["reset"], ["rate", "--kbit", "64"]], ids=lambda f: f[0]
+    "fault",
+    [
+        ["loss", "--percent", "30"],
+        pytest.param(["partition"], marks=pytest.mark.faults),
+        pytest.param(["reset"], marks=pytest.mark.faults),
+        ["rate", "--kbit", "64"],
+    ],
+    ids=lambda f: f[0],
 )
 def test_a_timed_network_fault_is_applied_and_undone(fault, foreign, socklab_command, docker_client, tools, session_id):
     code, out, err = socklab_command("fault", *fault, "--container", foreign.name, "--for", "1").finish()
@@ -63,7 +70,15 @@ def test_pause_freezes_the_service_and_unpause_brings_it_back(foreign, socklab_c
     assert greeting(foreign) == b"hi\n"
 
 
-@pytest.mark.parametrize("fault", ["kill", "stop", "restart", "disconnect"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "kill",
+        pytest.param("stop", marks=pytest.mark.faults),
+        pytest.param("restart", marks=pytest.mark.faults),
+        "disconnect",
+    ],
+)
 def test_a_process_fault_ends_with_the_container_serving_again(fault, foreign, socklab_command):
     grace = ["--grace", "1"] if fault in ("stop", "restart") else []
     command = socklab_command("fault", fault, "--container", foreign.name, "--for", "1", *grace)
