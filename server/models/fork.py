@@ -24,11 +24,19 @@ class ForkingMixIn(Server):
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         super().__init__(config, log)
         self.children: set[int] = set()
+        self.unforked = 0  # connections closed unanswered since fork() last failed
         signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())
 
     def process_request(self, conn: Connection) -> None:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # EAGAIN: a process limit (pids_limit, RLIMIT_NPROC); ENOMEM
+            self._cannot_fork(conn, exc)
+            return
         if pid:
+            if self.unforked:
+                self.log.line(f"fork works again; {self.unforked} connection(s) were closed unanswered meanwhile")
+                self.unforked = 0
             self.children.add(pid)
             conn.sock.close()
             return
@@ -47,6 +55,21 @@ class ForkingMixIn(Server):
             self.log.error(f"child {os.getpid()} failed: {exc!r}")
         finally:
             os._exit(status)
+
+    def _cannot_fork(self, conn: Connection, exc: OSError) -> None:
+        """No child for this connection: close it cleanly (the client sees a close, and may retry).
+
+        Serving it in the parent would stop the accept loop for the whole delay, and a thread counts
+        against the same process limit. One line when it starts failing, one when it works again.
+        """
+        if not self.unforked:
+            self.log.error(
+                f"cannot fork ({exc.strerror or exc}) with {len(self.children)} children serving: closing new "
+                "connections unanswered until one exits"
+            )
+        self.unforked += 1
+        conn.sock.close()
+        self._reap(block=False)
 
     def service_actions(self) -> None:
         self._reap(block=False)
