@@ -14,6 +14,8 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from typing import Any
 
 from . import rules
 
@@ -99,7 +101,7 @@ def undo(commands: list[list[str]]) -> list[str]:
     return errors
 
 
-def fault(spec: dict) -> int:
+def fault(spec: dict[str, Any]) -> int:
     interfaces = rules.interfaces_from(run(["ip", "-o", "link", "show"]).stdout)
     plan = rules.plan(spec, interfaces)
     before = snapshot()
@@ -148,7 +150,7 @@ def clean() -> int:
     return 0 if not errors else 3
 
 
-def wait_established(spec: dict) -> int:
+def wait_established(spec: dict[str, Any]) -> int:
     """Wait until ``count`` TCP connections to local ``port`` are established (read from /proc/net/tcp)."""
     deadline = time.monotonic() + float(spec.get("timeout", 30))
     port, count = int(spec["port"]), int(spec["count"])
@@ -172,7 +174,11 @@ def wait_established(spec: dict) -> int:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
-    tasks = {"probe-netem": probe_netem, "clean": clean, "wait-established": lambda: wait_established(spec)}
+    tasks: dict[str, Callable[[], int]] = {
+        "probe-netem": probe_netem,
+        "clean": clean,
+        "wait-established": lambda: wait_established(spec),
+    }
     # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
     signal.signal(signal.SIGTERM, _exit_on_sigterm if spec["kind"] in tasks else _on_sigterm)
     try:

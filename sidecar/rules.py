@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 CHAIN_PREFIX = "SOCKLAB-F-"
 QDISC_HANDLE = "5c0c:"
@@ -47,7 +48,7 @@ def _iptables_plan(mechanism: str, chain: str, rule: list[str], directions: tupl
     return Plan(mechanism, apply, undo)
 
 
-def plan(spec: dict, interfaces: list[str]) -> Plan:
+def plan(spec: dict[str, Any], interfaces: list[str]) -> Plan:
     """The commands for one fault ``spec`` (kind, id, and the kind's parameters) on these interfaces."""
     kind = spec["kind"]
     chain = chain_name(spec["id"])

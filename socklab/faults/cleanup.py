@@ -67,23 +67,23 @@ def clean_faults(
             client.api.wait(sidecar.id, timeout=30, condition="removed")  # auto-removal is asynchronous
     for target_id, run_id in targets.items():
         try:
-            target = client.containers.get(target_id)
+            container = client.containers.get(target_id)
         except docker.errors.NotFound:
             continue  # its namespace went with it
-        if target.status != "running":
+        if container.status != "running":
             continue
         try:
             image = tools_image(client)
         except ToolsUnavailable as exc:
-            done.append(f"could not sweep {target.name}: {exc}")
+            done.append(f"could not sweep {container.name}: {exc}")
             continue
         event = run_agent(
             client,
             image=image,
             spec={"kind": "clean"},
             run_id=run_id or "clean",
-            target_id=target.id,
+            target_id=container.id,
             name=f"socklab-fault-clean-{uuid.uuid4().hex[:8]}",
         )
-        done += [f"removed from {target.name}: {command}" for command in event.get("commands", [])]
+        done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
     return done

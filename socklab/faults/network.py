@@ -98,7 +98,8 @@ class NetworkFault(Fault):
     def wait(self) -> None:
         """Hold until the agent ends the fault by itself (``seconds``), or until Ctrl-C without them."""
         if self.seconds is None:
-            super().wait()
+            super().wait()  # returns only by Ctrl-C
+            return
         self._finish(timeout=self.seconds + UNDO_TIMEOUT)
 
     def undo(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -98,7 +98,7 @@ class ImpairmentProxy(Fault):
             client.networks.get(self.lab.network.name).disconnect(self.container)
             client.networks.get(self.lab.network.name).connect(self.container, aliases=[SERVER_ALIAS])
             self.container.start()
-            wait_for_log(_Target(self.container), READY, timeout=30)
+            wait_for_log(cast(Any, _Target(self.container)), READY, timeout=30)
         except BaseException:
             self._restore()
             raise

@@ -51,9 +51,9 @@ class FaultRecord:
 
     def undone_line(self) -> str:
         seconds = f" after {self.seconds:.2f} s" if self.seconds is not None else ""
-        check = {True: "; target verified back to its state before", False: "; NOT back to its state before"}
+        check = {True: "; target verified back to its state before", False: "; NOT back to its state before", None: ""}
         why = f" ({self.undone_because})" if self.undone_because else ""
-        return f"undone {self.fault} {self.target}{seconds}{why}{check.get(self.verified, '')}"
+        return f"undone {self.fault} {self.target}{seconds}{why}{check[self.verified]}"
 
 
 class Fault(ABC):

@@ -90,10 +90,10 @@ def _count(
     def total(r: wire.ClientResult) -> float:
         return (r.connect_seconds or 0.0) + (r.answer_seconds or 0.0)
 
-    ok = [r for r in results if r.ok and r.answered_at]
-    before = [total(r) for r in ok if start and r.answered_at < start]
-    during = [total(r) for r in ok if start and end and r.answered_at > start and r.answered_at - total(r) < end]
-    after = sorted(r.answered_at for r in ok if end and r.answered_at >= end)
+    ok = [(r.answered_at, total(r)) for r in results if r.ok and r.answered_at is not None]
+    before = [took for at, took in ok if start is not None and at < start]
+    during = [took for at, took in ok if start is not None and end is not None and at > start and at - took < end]
+    after = sorted(at for at, _ in ok if end is not None and at >= end)
     answered = len(ok)
     return Row(
         fault=fault,
@@ -102,7 +102,7 @@ def _count(
         answered=answered,
         lost=max(0, sent - answered),
         errors=dict(errors),
-        recovery_s=round(after[0] - end, 3) if after and end else None,
+        recovery_s=round(after[0] - end, 3) if after and end is not None else None,
         fault_s=round(record.seconds, 3) if record and record.seconds is not None else None,
         baseline_s=_median(before),
         during_s=_median(during),
@@ -210,8 +210,8 @@ def _server_state(lab: Lab) -> str:
 def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, tools: str) -> Row:
     """N exchanges accepted and waiting, then SIGTERM: each must be answered before the server exits."""
     n = settings.in_flight
-    lab_args = {"server_image": server_image, "client_image": client_image, "delay": settings.sigterm_delay}
-    with Lab(**lab_args, purpose="faults") as lab:
+    delay = settings.sigterm_delay
+    with Lab(server_image=server_image, client_image=client_image, delay=delay, purpose="faults") as lab:
         containers = lab.start_clients(n, env=_client_env(settings, 1))
         _wait_established(lab, n, tools)
         started = time.time()
