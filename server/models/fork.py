@@ -8,8 +8,10 @@ are still serving, which SIGCHLD=SIG_IGN (the original's trick) would hide from 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import time
 
 from ..config import ServerConfig
@@ -68,7 +70,7 @@ class ForkingMixIn(Server):
                 "connections unanswered until one exits"
             )
         self.unforked += 1
-        conn.sock.close()
+        _close_cleanly(conn.sock)
         self._reap(block=False)
 
     def service_actions(self) -> None:
@@ -103,3 +105,13 @@ class ForkingMixIn(Server):
                 self._reap(block=True)
             return abandoned
         return 0
+
+
+def _close_cleanly(sock: socket.socket) -> None:
+    """FIN, not RST: closing with the client's byte still unread would reset the connection."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        while sock.recv(4096):  # whatever has arrived; a byte arriving later meets an EOF already read
+            pass
+    sock.close()

@@ -112,9 +112,14 @@ def burst(lab: Lab, count: int, deadline: float) -> dict[str, int]:
 
 
 def test_two_thousand_connects_at_once_each_end_clearly_and_the_server_lives(lab):
-    outcomes = burst(lab, 2000, deadline=DELAY + 30)
-    assert "no answer within the deadline" not in outcomes, outcomes
+    deadline = DELAY + 30
+    started = time.monotonic()
+    outcomes = burst(lab, 2000, deadline=deadline)
+    took = time.monotonic() - started
+    named = {"answered", "closed", "no answer within the deadline", "ConnectionResetError", "ConnectionRefusedError"}
+    assert set(outcomes) <= named, outcomes
     assert outcomes.get("answered", 0) > 0, outcomes
+    assert took <= 2 * deadline + 10, f"some connection hung past its deadline: {took:.1f} s, {outcomes}"
     assert ask(lab) == b"B", f"the server does not answer after the burst: {outcomes}"
 
 

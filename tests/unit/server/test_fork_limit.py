@@ -41,6 +41,7 @@ def test_a_failing_fork_closes_the_connection_cleanly_and_says_so_once(server, m
     peers = []
     for _ in range(3):
         conn, peer = connection()
+        peer.sendall(b"A")  # the client's byte is already there: a plain close() would reset
         srv.process_request(conn)
         peers.append(peer)
     for peer in peers:
