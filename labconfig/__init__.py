@@ -33,13 +33,15 @@ def option(
     metavar: str | None = None,
     env: str | None = None,
     positional: bool = False,
+    flag: str | None = None,
 ) -> Any:
     """A dataclass field that is also an environment variable and a flag with ``help``.
 
     ``env`` names a variable without the prefix (compose's ``SERVER_IMAGE``); ``positional`` makes the
-    flag a positional argument (the host CLI's ``socklab swap FROM TO``).
+    flag a positional argument (the host CLI's ``socklab swap FROM TO``); ``flag`` spells the flag when the
+    field's name cannot (``socklab fault --for``: ``for`` is a keyword).
     """
-    metadata = {"help": help, "metavar": metavar, "env": env, "positional": positional}
+    metadata = {"help": help, "metavar": metavar, "env": env, "positional": positional, "flag": flag}
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -14,9 +14,11 @@ The child's exit status says whether it answered, so the parent's summary counts
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
+import socket
 import time
 
 from ..config import ServerConfig
@@ -34,11 +36,19 @@ class ForkingMixIn(Server):
         super().__init__(config, log)
         self.children: set[int] = set()
         gc.freeze()  # what start-up made stays shared with every child
+        self.unforked = 0  # connections closed unanswered since fork() last failed
         signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())
 
     def process_request(self, conn: Connection) -> None:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # EAGAIN: a process limit (pids_limit, RLIMIT_NPROC); ENOMEM
+            self._cannot_fork(conn, exc)
+            return
         if pid:
+            if self.unforked:
+                self.log.line(f"fork works again; {self.unforked} connection(s) were closed unanswered meanwhile")
+                self.unforked = 0
             self.children.add(pid)
             conn.sock.close()
             return
@@ -59,6 +69,22 @@ class ForkingMixIn(Server):
             self.log.error(f"child {os.getpid()} failed: {exc!r}")
         finally:
             os._exit(status)
+
+    def _cannot_fork(self, conn: Connection, exc: OSError) -> None:
+        """No child for this connection: close it cleanly (the client sees a close, and may retry).
+
+        Serving it in the parent would stop the accept loop for the whole delay, and a thread counts
+        against the same process limit. One line when it starts failing, one when it works again.
+        """
+        if not self.unforked:
+            self.log.error(
+                f"cannot fork ({exc.strerror or exc}) with {len(self.children)} children serving: closing new "
+                "connections unanswered until one exits"
+            )
+        self.unforked += 1
+        self.log.outcome(False)  # an accepted connection that ended without an answer (the summary's errors)
+        _close_cleanly(conn.sock)
+        self._reap(block=False)
 
     def service_actions(self) -> None:
         self._reap(block=False)
@@ -94,3 +120,13 @@ class ForkingMixIn(Server):
                 self._reap(block=True)
             return abandoned
         return 0
+
+
+def _close_cleanly(sock: socket.socket) -> None:
+    """FIN, not RST: closing with the client's byte still unread would reset the connection."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        while sock.recv(4096):  # whatever has arrived; a byte arriving later meets an EOF already read
+            pass
+    sock.close()

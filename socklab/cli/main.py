@@ -31,6 +31,7 @@ COMMANDS = (
     "socklab.cli.trace",  # trace
     "socklab.cli.swarm",  # swarm up, swarm down
     "socklab.cli.bench",  # bench
+    "socklab.cli.fault",  # fault KIND, faults
 )
 
 

@@ -38,11 +38,12 @@ def add_options(parser: argparse.ArgumentParser, cls: type[Any]) -> argparse.Arg
         help_text = f"{meta.get('help', '')} [default {_shown_default(field)}; env {variable_for(field)}]"
         convert = converter(field)
         metavar = meta.get("metavar") or field.name.upper()
+        flag = meta.get("flag") or flag_name(field.name)
         if meta.get("positional"):  # required, and only on the command line
             parser.add_argument(field.name, type=convert, metavar=metavar, help=meta.get("help", ""))
         elif field.type == "bool" or field.type is bool:
             parser.add_argument(
-                flag_name(field.name),
+                flag,
                 dest=field.name,
                 action=argparse.BooleanOptionalAction,
                 default=_UNSET,
@@ -51,11 +52,21 @@ def add_options(parser: argparse.ArgumentParser, cls: type[Any]) -> argparse.Arg
         elif isinstance(field.default, tuple):
             # Repeated on the command line; comma-separated in the environment.
             parser.add_argument(
-                flag_name(field.name), dest=field.name, action="append", default=None, metavar=metavar, help=help_text
+                flag,
+                dest=field.name,
+                action="append",
+                default=None,
+                metavar=metavar,
+                help=help_text,
             )
         else:
             parser.add_argument(
-                flag_name(field.name), dest=field.name, type=convert, default=_UNSET, metavar=metavar, help=help_text
+                flag,
+                dest=field.name,
+                type=convert,
+                default=_UNSET,
+                metavar=metavar,
+                help=help_text,
             )
     return parser
 

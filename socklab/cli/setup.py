@@ -87,6 +87,10 @@ class CleanOptions:
 
 def clean(options: CleanOptions) -> ExitCode:
     """Remove what interrupted runs left (everything labelled by socklab, except the built images)."""
+    from socklab.faults.cleanup import clean_faults  # first: a fault sidecar must undo before it is removed
+
+    for item in clean_faults(engine(), include_live=options.all, progress=to_stderr("clean")):
+        print(item)
     for item in remove_leftovers(engine(), include_live=options.all):
         print(f"removed {item}")
     return ExitCode.OK

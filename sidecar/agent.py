@@ -1,0 +1,190 @@
+"""The agent's life: snapshot, apply, hold, undo, verify, report — each step one JSON line on stdout.
+
+``python3 -m sidecar '<spec as JSON>'``. The spec names a ``kind`` (a fault from ``rules.KINDS``, or
+``probe-netem``, ``clean``, ``wait-established``). A fault holds until the first of: its ``seconds`` run
+out, the holder writes ``undo`` on stdin, the holder's stdin closes (it died: only when there is no
+``seconds``, since a timed fault ends on time by itself), or SIGTERM (``socklab clean``, ``docker stop``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import rules
+
+LINGER = 10.0  # after undoing, wait this long for the holder to read the result and let go
+
+
+# SIGTERM only writes to this pipe; hold() and linger() watch it next to stdin. A signal can arrive at
+# any moment (while applying, while printing), and must never cut the undo short or skip it.
+_STOP_READ, _STOP_WRITE = os.pipe()
+
+
+def emit(event: str, **fields: object) -> None:
+    print(json.dumps({"event": event, "at": time.time(), **fields}), flush=True)
+
+
+def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(argv)}` failed ({done.returncode}): {done.stderr.strip()}")
+    return done
+
+
+def snapshot() -> dict[str, list[str]]:
+    """The filter table (where our rules go; Docker's own DNS rules in nat need extensions a slim tools
+    image may lack) and every qdisc."""
+    return {
+        "iptables": rules.normalize_iptables(run(["iptables-save", "-t", "filter"]).stdout),
+        "qdiscs": rules.normalize_qdiscs(run(["tc", "qdisc", "show"]).stdout),
+    }
+
+
+def differences(before: dict[str, list[str]], after: dict[str, list[str]]) -> list[str]:
+    return [f"{what}: {line}" for what in before for line in rules.difference(before[what], after[what])]
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    os.write(_STOP_WRITE, b"T")
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
+
+
+def hold(seconds: float | None) -> str:
+    """Wait until the fault should end; return why."""
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    watching_stdin = True
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return "its time ran out"
+        readable, _, _ = select.select([_STOP_READ, *([0] if watching_stdin else [])], [], [], remaining)
+        if _STOP_READ in readable:
+            return "SIGTERM"
+        if not readable:
+            continue
+        data = os.read(0, 4096)
+        if b"undo" in data:
+            return "the holder asked"
+        if not data:  # EOF: whoever started the fault is gone
+            if deadline is None:
+                return "its holder is gone"
+            watching_stdin = False  # a timed fault still ends on time
+
+
+def linger() -> None:
+    """Give the holder a moment to read the last line; leave at once if it is gone or lets go."""
+    deadline = time.monotonic() + LINGER
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([0, _STOP_READ], [], [], remaining)
+        if _STOP_READ in readable:
+            return
+        if readable and (not (data := os.read(0, 4096)) or b"bye" in data):
+            return
+
+
+def undo(commands: list[list[str]]) -> list[str]:
+    errors = []
+    for argv in commands:
+        done = run(argv, check=False)
+        if done.returncode != 0:
+            errors.append(f"`{' '.join(argv)}`: {done.stderr.strip()}")
+    return errors
+
+
+def fault(spec: dict[str, Any]) -> int:
+    interfaces = rules.interfaces_from(run(["ip", "-o", "link", "show"]).stdout)
+    plan = rules.plan(spec, interfaces)
+    before = snapshot()
+    applied: list[list[str]] = []
+    try:
+        for argv in plan.apply:
+            run(argv)
+            applied.append(argv)
+    except RuntimeError as exc:
+        undo(plan.undo)  # whatever part went in comes out; errors for the parts that never did are expected
+        after = snapshot()
+        emit(
+            "failed", message=str(exc), mechanism=plan.mechanism, clean=after == before, diff=differences(before, after)
+        )
+        linger()
+        return 2
+    emit("applied", mechanism=plan.mechanism, commands=[" ".join(a) for a in applied], interfaces=interfaces)
+    reason = hold(spec.get("seconds"))
+    errors = undo(plan.undo)
+    after = snapshot()
+    diff = differences(before, after)
+    if diff:  # one more try with the leftover sweep before failing loudly
+        errors += undo(rules.leftovers("\n".join(after["iptables"]), "\n".join(after["qdiscs"])))
+        after = snapshot()
+        diff = differences(before, after)
+    emit("undone", reason=reason, clean=not diff, diff=diff, errors=errors)
+    linger()
+    return 0 if not diff else 3
+
+
+def probe_netem() -> int:
+    """In a namespace of its own (network_mode none): can this kernel add a netem qdisc?"""
+    argv = ["tc", "qdisc", "add", "dev", "lo", "root", "handle", rules.QDISC_HANDLE, "netem", "delay", "1ms"]
+    done = run(argv, check=False)
+    if done.returncode == 0:
+        run(["tc", "qdisc", "del", "dev", "lo", "root"], check=False)
+    emit("probe", netem=done.returncode == 0, detail=done.stderr.strip())
+    return 0
+
+
+def clean() -> int:
+    """Remove what a crashed fault left in this namespace (found by our chain prefix and qdisc handle)."""
+    commands = rules.leftovers(run(["iptables-save", "-t", "filter"]).stdout, run(["tc", "qdisc", "show"]).stdout)
+    errors = undo(commands)
+    emit("cleaned", commands=[" ".join(c) for c in commands], errors=errors)
+    return 0 if not errors else 3
+
+
+def wait_established(spec: dict[str, Any]) -> int:
+    """Wait until ``count`` TCP connections to local ``port`` are established (read from /proc/net/tcp)."""
+    deadline = time.monotonic() + float(spec.get("timeout", 30))
+    port, count = int(spec["port"]), int(spec["count"])
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            if os.path.exists(table):
+                with open(table) as lines:
+                    next(lines)
+                    for line in lines:
+                        local, state = line.split()[1], line.split()[3]
+                        seen += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
+        if seen >= count:
+            emit("established", count=seen)
+            return 0
+        time.sleep(0.05)
+    emit("timeout", count=seen)
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[0])
+    tasks: dict[str, Callable[[], int]] = {
+        "probe-netem": probe_netem,
+        "clean": clean,
+        "wait-established": lambda: wait_established(spec),
+    }
+    # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm if spec["kind"] in tasks else _on_sigterm)
+    try:
+        if spec["kind"] in tasks:
+            return tasks[spec["kind"]]()
+        return fault(spec)
+    except Exception as exc:  # noqa: BLE001 - whatever happens, the holder gets one line saying it
+        emit("failed", message=f"{type(exc).__name__}: {exc}")
+        return 2

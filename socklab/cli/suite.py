@@ -1,0 +1,62 @@
+"""``socklab faults``: the reliability suite against every server version; a table, ``--json`` rows, a PNG."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labconfig import option
+from socklab.cli.command import add_command
+from socklab.cli.exit_codes import ExitCode
+from socklab.faults.suite import FAULTS, SuiteSettings, run_suite
+from socklab.faults.table import draw_png, format_table, mechanisms
+from socklab.progress import to_stderr
+
+DEFAULT_SERVERS = ("socklab/server:fork", "socklab/server:thread", "socklab/server:async", "socklab/server:c-fork")
+
+
+@dataclass(frozen=True)
+class FaultsOptions:
+    server_image: tuple[str, ...] = option((), f"server image (repeatable; default {', '.join(DEFAULT_SERVERS)})")
+    client_image: str = option("socklab/client:latest", "the client image making the exchanges", env="CLIENT_IMAGE")
+    fault: tuple[str, ...] = option((), f"which faults (repeatable; default all: {', '.join(FAULTS)})")
+    json: bool = option(False, "print the rows as a JSON list instead of the table")
+    output: str = option("", "write faults.png and faults.json into this folder", metavar="DIR")
+
+    def __post_init__(self) -> None:
+        unknown = set(self.fault) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULTS)}")
+
+
+def faults(options: FaultsOptions) -> ExitCode:
+    rows = run_suite(
+        servers=list(options.server_image or DEFAULT_SERVERS),
+        client_image=options.client_image,
+        faults=options.fault or FAULTS,
+        settings=SuiteSettings(),
+        progress=to_stderr("faults"),
+    )
+    if options.json:
+        print(json.dumps([row.as_json() for row in rows]))
+    else:
+        print(format_table(rows))
+        print("\n".join(mechanisms(rows)))
+    if options.output:
+        out = Path(options.output)
+        print(f"picture: {draw_png(rows, out / 'faults.png')}", file=sys.stderr)
+        (out / "faults.json").write_text(json.dumps([row.as_json() for row in rows], indent=1) + "\n")
+    return ExitCode.OK if all(row.ok for row in rows) else ExitCode.FAILED
+
+
+def register(sub: Any) -> None:
+    add_command(
+        sub,
+        "faults",
+        "the reliability suite: each fault against each server version under load; count what was lost",
+        FaultsOptions,
+        faults,
+    )

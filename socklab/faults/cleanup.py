@@ -1,0 +1,89 @@
+"""What a crash may leave: fault sidecars still holding a rule, and rules whose sidecar is gone.
+
+``socklab clean`` calls ``clean_faults`` before it removes labelled containers: force-removing a sidecar
+would kill its agent before the undo. Each sidecar is asked to stop (SIGTERM: the agent undoes and
+exits); then every target a sidecar was in is swept by a ``clean`` agent (our chain prefix, our qdisc
+handle), which also covers an agent that was killed outright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+
+import docker
+import docker.errors
+
+from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
+from socklab.faults.tools import ToolsUnavailable, tools_image
+from socklab.lab.labels import OWNER_PID, RUN
+from socklab.progress import Progress, quiet
+
+STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    pid = labels.get(OWNER_PID, "")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_faults(
+    client: docker.DockerClient,
+    *,
+    include_live: bool = False,
+    target: str | None = None,
+    progress: Progress = quiet,
+) -> list[str]:
+    """Stop fault sidecars whose owner is gone (all with ``include_live``; only those in ``target``'s
+    namespace if given): each agent undoes its rule; then sweep each target. Return what was done."""
+    done: list[str] = []
+    selector = [FAULT] if target is None else [FAULT, f"{FAULT_TARGET}={target}"]
+    sidecars = [
+        sidecar
+        for sidecar in client.containers.list(all=True, filters={"label": selector}, ignore_removed=True)
+        if include_live or not _owner_alive(sidecar.labels)
+    ]
+    targets: dict[str, str] = {}
+    for sidecar in sidecars:
+        target = sidecar.labels.get(FAULT_TARGET)
+        if target:
+            targets[target] = sidecar.labels.get(RUN, "")
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            progress(f"stopping fault sidecar {sidecar.name}")
+            sidecar.stop(timeout=STOP_GRACE)
+            done.append(f"stopped fault sidecar {sidecar.name}")
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            sidecar.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.api.wait(sidecar.id, timeout=30, condition="removed")  # auto-removal is asynchronous
+    for target_id, run_id in targets.items():
+        try:
+            container = client.containers.get(target_id)
+        except docker.errors.NotFound:
+            continue  # its namespace went with it
+        if container.status != "running":
+            continue
+        try:
+            image = tools_image(client)
+        except ToolsUnavailable as exc:
+            done.append(f"could not sweep {container.name}: {exc}")
+            continue
+        event = run_agent(
+            client,
+            image=image,
+            spec={"kind": "clean"},
+            run_id=run_id or "clean",
+            target_id=container.id,
+            name=f"socklab-fault-clean-{uuid.uuid4().hex[:8]}",
+        )
+        done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
+    return done

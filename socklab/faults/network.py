@@ -1,0 +1,161 @@
+"""Network faults: iptables and tc rules applied by the agent in a sidecar in the target's namespace.
+
+Never from the host's namespace and never inside the target (our server images have no tools and no
+capabilities; a foreign container need not have them either). The agent holds the rule and undoes it
+itself, so ``seconds`` is kept even if this process dies; ``undo()`` ends it earlier.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import docker
+from docker.models.containers import Container
+
+from socklab.faults.record import Fault, FaultError, FaultNotUndone, FaultRecord
+from socklab.faults.sidecar import AgentFailed, Sidecar
+from socklab.faults.tools import tools_image
+from socklab.lab.labels import new_run_id
+
+APPLY_TIMEOUT = 60.0  # creating and starting a sidecar takes about a second; dockerd may be busy
+UNDO_TIMEOUT = 30.0
+
+
+class NetemUnavailable(FaultError):
+    """This kernel has no netem qdisc: latency and jitter need the impairment proxy instead."""
+
+
+def resolve(client: docker.DockerClient, target: Container | str) -> Container:
+    """A running container by name or id (or the SDK object itself, refreshed)."""
+    container = client.containers.get(target) if isinstance(target, str) else target
+    container.reload()
+    if container.status != "running":
+        raise FaultError(f"container {container.name} is {container.status}, not running")
+    return container
+
+
+class NetworkFault(Fault):
+    """One rule of ``sidecar.rules`` (``kind`` and its parameters) in ``target``'s network namespace."""
+
+    def __init__(
+        self,
+        target: Container | str,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        client: docker.DockerClient | None = None,
+        image: str | None = None,
+        run_id: str | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(seconds=seconds)
+        self.name = kind
+        self.client = client or docker.from_env()
+        self.target = target
+        self.params = params
+        self.image = image
+        self.run_id = run_id or new_run_id()
+        self.sidecar: Sidecar | None = None
+        self.fault_id = uuid.uuid4().hex[:8]
+
+    def apply(self) -> FaultRecord:
+        container = resolve(self.client, self.target)
+        spec = {"kind": self.name, "id": self.fault_id, "seconds": self.seconds, **self.params}
+        self.sidecar = Sidecar(
+            self.client,
+            image=self.image or tools_image(self.client),
+            spec=spec,
+            run_id=self.run_id,
+            target_id=container.id,
+            name=f"socklab-fault-{self.name}-{self.fault_id}",
+        )
+        self.sidecar.start()
+        try:
+            event = self.sidecar.next_event(APPLY_TIMEOUT)
+        except AgentFailed as exc:
+            self.sidecar.close()
+            raise FaultError(f"{self.name} on {container.name}: {exc}") from exc
+        if event["event"] != "applied":
+            self.sidecar.close()
+            message = f"{self.name} on {container.name} could not be applied: {event.get('message')}"
+            if self.name == "latency" and "qdisc kind is unknown" in message:
+                raise NetemUnavailable(f"{message} (this kernel has no netem)")
+            if not event.get("clean", True):
+                raise FaultNotUndone(f"{message}; and the namespace is not back: {event.get('diff')}")
+            raise FaultError(message)
+        self.record = FaultRecord(
+            fault=self.name,
+            target=container.name,
+            mechanism=f"{event['mechanism']} (sidecar in the target's network namespace)",
+            params={**self.params, **({"seconds": self.seconds} if self.seconds is not None else {})},
+            applied_at=event["at"],
+            commands=list(event.get("commands", [])),
+        )
+        return self.record
+
+    def wait(self) -> None:
+        """Hold until the agent ends the fault by itself (``seconds``), or until Ctrl-C without them."""
+        if self.seconds is None:
+            super().wait()  # returns only by Ctrl-C
+            return
+        self._finish(timeout=self.seconds + UNDO_TIMEOUT)
+
+    def undo(self) -> None:
+        if self.sidecar is None or self.record is None or self.record.undone_at is not None:
+            return
+        self.sidecar.send("undo")
+        self._finish(timeout=UNDO_TIMEOUT)
+
+    def _finish(self, timeout: float) -> None:
+        assert self.sidecar is not None and self.record is not None
+        if self.record.undone_at is not None:
+            return
+        try:
+            event = self.sidecar.next_event(timeout)
+        except AgentFailed as exc:
+            self.record.undone_at, self.record.verified = time.time(), False
+            raise FaultNotUndone(f"{self.name} on {self.record.target}: {exc}; run `socklab clean`") from exc
+        finally:
+            self.sidecar.close()
+        self.record.undone_at = event.get("at", time.time())
+        self.record.undone_because = event.get("reason")
+        self.record.verified = bool(event.get("clean"))
+        if not self.record.verified:
+            self.record.detail = "; ".join([*event.get("diff", []), *event.get("errors", [])])
+            raise FaultNotUndone(
+                f"{self.name} on {self.record.target}: the namespace is not back to its state before: "
+                f"{self.record.detail}"
+            )
+
+
+def loss(target: Container | str, *, percent: float, **kwargs: Any) -> NetworkFault:
+    """Drop ``percent`` % of the packets in and out at random (iptables ``statistic``)."""
+    if not 0 < percent <= 100:
+        raise ValueError(f"percent {percent} must be in (0, 100]")
+    return NetworkFault(target, "loss", percent=float(percent), **kwargs)
+
+
+def partition(target: Container | str, **kwargs: Any) -> NetworkFault:
+    """Drop every packet in and out (loopback excepted): the peer sees silence, not a refusal."""
+    return NetworkFault(target, "partition", **kwargs)
+
+
+def reset(target: Container | str, **kwargs: Any) -> NetworkFault:
+    """Answer every incoming TCP segment with a reset: connects are refused, connections cut."""
+    return NetworkFault(target, "reset", **kwargs)
+
+
+def rate(target: Container | str, *, kbit: int, **kwargs: Any) -> NetworkFault:
+    """Limit what the target sends to ``kbit`` kbit/s (tbf qdisc on each interface)."""
+    if kbit < 1:
+        raise ValueError(f"kbit {kbit} must be at least 1")
+    return NetworkFault(target, "rate", kbit=int(kbit), **kwargs)
+
+
+def netem_latency(target: Container | str, *, ms: float, jitter_ms: float = 0.0, **kwargs: Any) -> NetworkFault:
+    """Delay what the target sends by ``ms`` ± ``jitter_ms`` (netem; NetemUnavailable where there is none)."""
+    if ms <= 0 or jitter_ms < 0:
+        raise ValueError("ms must be > 0 and jitter_ms >= 0")
+    return NetworkFault(target, "latency", ms=float(ms), jitter_ms=float(jitter_ms), **kwargs)

@@ -1,0 +1,138 @@
+"""The fault agent's life (apply, hold, undo, verify) run for real, over stand-ins for iptables and tc."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from socklab.paths import ROOT
+
+FAKE = Path(__file__).with_name("fake_net.py")
+
+
+@pytest.fixture
+def fake_env(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("iptables", "iptables-save", "tc", "ip"):
+        script = bin_dir / tool
+        script.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+        script.chmod(0o755)
+    return {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_NET_STATE": str(tmp_path / "state.json"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+class Agent:
+    def __init__(self, spec: dict, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", json.dumps(spec)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def events(self) -> Iterator[dict]:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            yield json.loads(line)
+
+    def next(self) -> dict:
+        return next(self.events())
+
+    def say(self, word: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(word + "\n")
+        self.process.stdin.flush()
+
+    def let_go(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout=15)
+
+
+def test_a_timed_fault_ends_by_itself_and_leaves_the_namespace_as_it_was(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "loss", "id": "t1", "percent": 20, "seconds": 0.3}, fake_env)
+    applied = agent.next()
+    assert applied["event"] == "applied"
+    assert any("statistic" in command for command in applied["commands"])
+    undone = agent.next()
+    assert undone["event"] == "undone" and undone["reason"] == "its time ran out"
+    assert undone["clean"] is True and undone["diff"] == []
+    assert undone["at"] - applied["at"] >= 0.3
+    assert agent.let_go() == 0
+
+
+def test_the_holder_ends_an_untimed_fault_by_asking(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "rate", "id": "t2", "kbit": 100}, fake_env)
+    assert agent.next()["event"] == "applied"
+    agent.say("undo")
+    assert agent.next()["reason"] == "the holder asked"
+    assert agent.let_go() == 0
+
+
+def test_an_untimed_fault_ends_when_its_holder_is_gone(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "partition", "id": "t3"}, fake_env)
+    assert agent.next()["event"] == "applied"
+    assert agent.process.stdin is not None
+    agent.process.stdin.close()  # what dockerd does to a StdinOnce stdin when the CLI is SIGKILLed
+    undone = agent.next()
+    assert undone["reason"] == "its holder is gone" and undone["clean"] is True
+    assert agent.process.wait(timeout=15) == 0
+
+
+def test_a_timed_fault_outlives_its_holder_and_still_ends_on_time(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "reset", "id": "t4", "seconds": 0.5}, fake_env)
+    assert agent.next()["event"] == "applied"
+    assert agent.process.stdin is not None
+    agent.process.stdin.close()
+    undone = agent.next()
+    assert undone["reason"] == "its time ran out" and undone["clean"] is True
+
+
+def test_sigterm_undoes_at_once(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "loss", "id": "t5", "percent": 5}, fake_env)
+    assert agent.next()["event"] == "applied"
+    agent.process.terminate()
+    assert agent.next()["reason"] == "SIGTERM"
+
+
+def test_a_kernel_without_the_qdisc_fails_cleanly(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "latency", "id": "t6", "ms": 100}, {**fake_env, "FAKE_NET_MISSING": "netem"})
+    failed = agent.next()
+    assert failed["event"] == "failed"
+    assert "qdisc kind is unknown" in failed["message"] and failed["clean"] is True
+    assert agent.let_go() == 2
+
+
+def test_a_rule_that_will_not_go_is_reported_loudly(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "partition", "id": "t7", "seconds": 0.1}, {**fake_env, "FAKE_NET_STUCK": "1"})
+    assert agent.next()["event"] == "applied"
+    undone = agent.next()
+    assert undone["clean"] is False
+    assert "iptables: + filter :SOCKLAB-F-t7 -" in undone["diff"]
+    assert agent.let_go() == 3
+
+
+def test_clean_removes_only_our_leftovers(fake_env: dict[str, str]) -> None:
+    state = {
+        "chains": ["SOCKLAB-F-old", "THEIRS"],
+        "rules": ["-A INPUT ! -i lo -j SOCKLAB-F-old", "-A SOCKLAB-F-old -j DROP", "-A INPUT -j THEIRS"],
+        "qdiscs": {"eth0": "qdisc tbf 5c0c: dev eth0 root refcnt 2"},
+    }
+    Path(fake_env["FAKE_NET_STATE"]).write_text(json.dumps(state))
+    agent = Agent({"kind": "clean"}, fake_env)
+    assert agent.next()["event"] == "cleaned"
+    assert agent.let_go() == 0
+    left = json.loads(Path(fake_env["FAKE_NET_STATE"]).read_text())
+    assert left == {"chains": ["THEIRS"], "rules": ["-A INPUT -j THEIRS"], "qdiscs": {}}
