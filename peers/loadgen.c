@@ -218,8 +218,11 @@ static void *run(void *arg)
     struct ctx *c = arg;
     struct epoll_event events[1024];
     double next_expire = t_start + 0.1;
-    double interval = opt.mode == OPEN ? opt.threads / opt.rate : 0;
-    double next_due = t_start + (opt.mode == OPEN ? interval * c->id / opt.threads : 0);
+    /* Open loop: exchange k (of rate x seconds, counted, not summed in floating point) is due at
+       t_start + k / rate; thread i takes k = i, i + T, i + 2T, ... */
+    long total_due = opt.mode == OPEN ? llround(opt.rate * opt.seconds) : 0;
+    long k = c->id;
+    double next_due = t_start + k / opt.rate;
     if (opt.mode == CLOSED)
         for (int i = 0; i < opt.concurrency; i++)
             start_one(c, 0);
@@ -231,19 +234,23 @@ static void *run(void *arg)
             for (int i = 0; i < 256 && c->to_start > 0; i++, c->to_start--)
                 start_one(c, 0);
         } else if (opt.mode == OPEN) {
-            while (accepting && next_due <= now) {
+            /* Every exchange due inside the window starts, late or not: skipping the ones a busy
+               loader woke up too late for would hide exactly the stalls the open loop is there to see. */
+            while (k < total_due && next_due <= now) {
                 start_one(c, next_due);
-                next_due += interval;
+                k += opt.threads;
+                next_due = t_start + k / opt.rate;
             }
         }
-        if (c->live == 0 && (opt.mode == HOLD ? c->to_start == 0 : !accepting))
+        int more_due = opt.mode == OPEN && k < total_due;
+        if (c->live == 0 && !more_due && (opt.mode == HOLD ? c->to_start == 0 : !accepting))
             break;
         if (opt.mode != HOLD && !accepting && now > t_window_end + opt.timeout)
             break;
         int wait_ms = 100;
         if (opt.mode == HOLD && c->to_start > 0)
             wait_ms = 0;
-        else if (opt.mode == OPEN && accepting)
+        else if (more_due)
             wait_ms = next_due <= now ? 0 : (int)ceil((next_due - now) * 1000);
         int n = epoll_wait(c->ep, events, 1024, wait_ms);
         now = mono();

@@ -30,10 +30,11 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..core import BindError, Server
-from ..log import Peer
+from ..handler import ConnectionLost, Outcome, PeerClosedEmpty, PeerIdle, Served, report
 
 REPLIES = [bytes([(value + 1) % 256]) for value in range(256)]  # the answer to every byte, made once
 ACCEPT_BATCH = 1024  # accepts per listener wake-up, so timers and reads get their turn
@@ -85,6 +86,7 @@ class EpollServer(Server):
         self.counters = Counters(self.workers)
         self.slot = 0
         self.pids: list[int] = []
+        self.reports: ThreadPoolExecutor  # the logger thread; made in each process's loop (threads do not fork)
         if self.workers > 1:
             # Every listener of a SO_REUSEPORT group must set it before bind(): reopen ours that way.
             bound = self.listener.getsockname()[:2]
@@ -170,6 +172,7 @@ class EpollServer(Server):
     # --- one loop --------------------------------------------------------------------------------
     def _loop(self, worker: bool = False) -> int:
         config, log = self.config, self.log
+        self.reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log")
         connections = self.log_mode == "connections"
         summary_here = self.log_mode == "summary" and not worker
         delay, idle_timeout = config.delay, config.idle_timeout
@@ -307,6 +310,7 @@ class EpollServer(Server):
                     close(fd)
             epoll.close()
             self.counters.store(self.slot, accepted, served, errors, abandoned)
+        self.reports.shutdown(wait=True)  # every outcome line is out before "stopped"
         if not worker:
             if summary_here:
                 self.summary_line()
@@ -325,18 +329,23 @@ class EpollServer(Server):
         byte: int = 0,
         reason: str = "",
     ) -> None:
-        """Close one connection; in the connections log, say what happened to it."""
+        """Close one connection; in the connections log, say what happened to it.
+
+        The line goes through the handler's outcomes and ``report``, on the logger thread: the peer's
+        name is looked up there, so a slow reverse lookup never holds the loop (and everyone's timers).
+        """
         os.close(fd)
         address = peers.pop(fd, None)
         if address is None:
             return
         began = started.pop(fd)
-        peer = Peer(address[0], address[1], self.names.name_of(address[0], address[1]))
+        outcome: Outcome
         if event == "served":
-            self.log.served(peer, byte, REPLIES[byte][0], time.monotonic() - began)
+            outcome = Served(byte, REPLIES[byte][0], time.monotonic() - began)
         elif event == "idle":
-            self.log.idle(peer, self.config.idle_timeout)
+            outcome = PeerIdle()
         elif event == "empty":
-            self.log.empty(peer)
+            outcome = PeerClosedEmpty()
         else:
-            self.log.reset(peer, reason)
+            outcome = ConnectionLost(reason)
+        self.reports.submit(report, outcome, (address[0], address[1]), False, self.config, self.log, self.names)
