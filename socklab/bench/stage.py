@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any
 
 import docker
@@ -23,6 +22,7 @@ from socklab.bench.kernel import Cgroup
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import PORT, Lab
 from socklab.lab.labels import new_run_id
+from socklab.lab.layer import OnLab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import LOCKED_DOWN, Node
 from socklab.load.c_loader import LoadPlan, LoadResult, run_loaders
@@ -63,36 +63,21 @@ class ServerRun:
         return {}
 
 
-class Stage:
+class Stage(OnLab):
     """``with Stage(image_prefix) as stage: with stage.server("c-epoll", delay=0) as s: stage.load(...)``."""
 
     def __init__(self, image_prefix: str = "socklab", run_id: str | None = None, *, session: str = "") -> None:
         self.image_prefix = image_prefix
         self.session = session  # a test session's tags: PREFIX/server:SESSION-VERSION
-        self.lab = Lab(
-            server_image=None,
-            run_id=run_id or new_run_id(),
-            purpose="bench",
-            subnet="auto",
-            docker_timeout=DOCKER_TIMEOUT,
+        super().__init__(
+            Lab(
+                server_image=None,
+                run_id=run_id or new_run_id(),
+                purpose="bench",
+                subnet="auto",
+                docker_timeout=DOCKER_TIMEOUT,
+            )
         )
-
-    @property
-    def run_id(self) -> str:
-        return self.lab.run_id
-
-    @property
-    def docker(self) -> docker.DockerClient:
-        return self.lab.docker
-
-    def __enter__(self) -> Stage:
-        self.lab.__enter__()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.lab.__exit__(exc_type, exc, tb)
 
     def _tag(self, repository: str, name: str) -> str:
         return (
