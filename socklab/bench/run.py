@@ -179,7 +179,7 @@ def start(stage: Stage, version: str, sizes: Sizes, results: BenchResults) -> No
 
 def image_exists(stage: Stage, tag: str) -> bool:
     try:
-        stage.client.images.get(tag)
+        stage.docker.images.get(tag)
     except docker.errors.ImageNotFound:
         return False
     return True
@@ -214,7 +214,7 @@ def run_bench(options: BenchOptions, *, quiet: bool = False) -> BenchResults:
                         results.failures.append(f"{step.name}: {exc}"[:400])
                 bar.update(1)
             tags = [stage.image(v) for v in options.chosen] + [stage.loader_image]
-            results.image_sizes = startup.image_sizes(stage.client, tags)
+            results.image_sizes = startup.image_sizes(stage.docker, tags)
     return results
 
 

@@ -1,39 +1,41 @@
-"""Where the benchmark runs: one labelled network with a fixed subnet, a server container per step,
-loader containers at fixed addresses.
+"""The benchmark's view of an empty ``Lab``: a server container per step and loader containers, each at a
+fixed address on the lab's own /24.
 
 Fixed addresses matter here: the host tracks every TCP connection between containers (conntrack, 262,144
 entries, each kept 120 s after close), and tens of thousands of connections a second from ever-new
 addresses would fill it; the same loader and server addresses reuse the same entries.
+Running the containers (labels, readiness, cleanup, the reaper) is the ``Lab``'s job; what is the bench's
+own is here: the addresses, the limits and sysctls of a measurement, the server's cgroup and process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import random
-import socket
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
-from docker.types import IPAMConfig, IPAMPool
 
 from socklab.bench.kernel import Cgroup
-from socklab.lab.labels import new_run_id, remove_run, run_labels
-from socklab.load.c_loader import LoadPlan, LoadResult, on_network, run_loaders
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import PORT, Lab
+from socklab.lab.labels import new_run_id
+from socklab.lab.layer import OnLab
+from socklab.lab.readiness import ServerExited
+from socklab.lab.topology import LOCKED_DOWN, Node
+from socklab.load.c_loader import LoadPlan, LoadResult, run_loaders
 
-PORT = 9736
 SERVER_HOST = 2  # the server is .2 on the bench network, loaders from .10 up
 FIRST_LOADER_HOST = 10
-SERVER_MEMORY = "4g"  # a fork server with thousands of children must hit this, not the shared host
-SERVER_PIDS = 30_000
+# The lab's locked-down runtime, but its 512m / 1,024 pids would cut the held-clients figures short: a fork
+# server with thousands of children must hit limits of its own size here, and never the shared host's.
+SERVER_HARDENING = replace(LOCKED_DOWN, mem_limit="4g", pids_limit=30_000)
 # Queues large enough that the backlog is not what is measured (the lesson's backlog 5 is bench/README's).
 SERVER_SYSCTLS = {"net.core.somaxconn": "65535", "net.ipv4.tcp_max_syn_backlog": "65535"}
 BACKLOG = 65535
+DOCKER_TIMEOUT = 180  # seconds: dockerd answers slowly under 100,000 connections
 
 
 class ServerDidNotStart(RuntimeError):
@@ -43,62 +45,39 @@ class ServerDidNotStart(RuntimeError):
 @dataclass
 class ServerRun:
     version: str
-    container: Container
+    container: LabContainer
     address: str
-    pid: int
+    pid: int  # its init process on the host: the way to its cgroup and its network namespace's counters
     cgroup: Cgroup
     env: dict[str, str]
 
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(docker.errors.NotFound):
-            return str(self.container.logs(tail=lines).decode(errors="replace")).strip()
+            return str(self.container.sdk.logs(tail=lines).decode(errors="replace")).strip()
         return "(container gone)"
 
     def state(self) -> dict[str, Any]:
         with contextlib.suppress(docker.errors.NotFound):
-            self.container.reload()
-            return dict(self.container.attrs["State"])
+            self.container.sdk.reload()
+            return dict(self.container.sdk.attrs["State"])
         return {}
 
 
-class Stage:
+class Stage(OnLab):
     """``with Stage(image_prefix) as stage: with stage.server("c-epoll", delay=0) as s: stage.load(...)``."""
 
     def __init__(self, image_prefix: str = "socklab", run_id: str | None = None, *, session: str = "") -> None:
         self.image_prefix = image_prefix
         self.session = session  # a test session's tags: PREFIX/server:SESSION-VERSION
-        self.run_id = run_id or new_run_id()
-        self.labels = run_labels(self.run_id, "bench")
-        self.client = docker.from_env(timeout=180)  # dockerd answers slowly under 100,000 connections
-        self.network_name = f"socklab-bench-{self.run_id}"
-        self.subnet: ipaddress.IPv4Network | None = None
-
-    def __enter__(self) -> Stage:
-        self._create_network()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        remove_run(self.client, self.run_id, images=False)
-        self.client.close()
-
-    def _create_network(self) -> None:
-        """A /24 no other network uses: try a few random ones (dockerd refuses overlapping pools)."""
-        for _ in range(20):
-            subnet = ipaddress.IPv4Network(f"10.{random.randint(160, 250)}.{random.randint(0, 255)}.0/24")
-            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))])
-            try:
-                self.client.networks.create(self.network_name, driver="bridge", ipam=ipam, labels=self.labels)
-            except docker.errors.APIError as exc:
-                if "overlap" in str(exc).lower():
-                    continue
-                raise
-            self.subnet = subnet
-            return
-        raise RuntimeError("no free /24 for the bench network in 10.160-250.x.0")
-
-    def host(self, number: int) -> str:
-        assert self.subnet is not None
-        return str(self.subnet.network_address + number)
+        super().__init__(
+            Lab(
+                server_image=None,
+                run_id=run_id or new_run_id(),
+                purpose="bench",
+                subnet="auto",
+                docker_timeout=DOCKER_TIMEOUT,
+            )
+        )
 
     def _tag(self, repository: str, name: str) -> str:
         return (
@@ -116,51 +95,38 @@ class Stage:
 
     @contextlib.contextmanager
     def server(self, version: str, *, delay: float, env: dict[str, str] | None = None) -> Iterator[ServerRun]:
+        """A fresh server at the fixed server address, once it accepts a connection; removed after."""
         environment = {"SOCKLAB_DELAY": f"{delay:g}", "SOCKLAB_BACKLOG": str(BACKLOG), **(env or {})}
-        address = self.host(SERVER_HOST)
-        container = self.client.containers.create(
+        address = self.lab.host_address(SERVER_HOST)
+        node = Node(
+            self.lab.new_role(f"server-{version}"),
             self.image(version),
-            name=f"socklab-bench-{self.run_id}-{version}",
-            environment=environment,
-            labels=self.labels,
-            sysctls=SERVER_SYSCTLS,
-            mem_limit=SERVER_MEMORY,
-            pids_limit=SERVER_PIDS,
-            **on_network(self.client, self.network_name, address),
+            environment,
+            ipv4_address=address,
+            hardening=SERVER_HARDENING,
+            extra={"sysctls": SERVER_SYSCTLS},
         )
         try:
-            container.start()
-            container.reload()
-            run = ServerRun(version, container, address, int(container.attrs["State"]["Pid"]), None, environment)  # type: ignore[arg-type]
-            self._wait_accepting(run)
-            run.cgroup = Cgroup.of_pid(run.pid)
-            yield run
-        finally:
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-
-    def _wait_accepting(self, run: ServerRun, timeout: float = 30.0) -> None:
-        """Ready = a TCP connection completes (as socklab.lab.readiness); the probe closes at once."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
             try:
-                with socket.create_connection((run.address, PORT), timeout=1.0):
-                    return
-            except OSError:
-                if run.state().get("Status") == "exited":
-                    break
-                time.sleep(0.02)  # a connection attempt a few times per start; nothing to wait on instead
-        raise ServerDidNotStart(f"{run.version} did not accept on {run.address}:{PORT}:\n{run.log_tail()}")
+                container = self.lab.add(node, wait=self.lab.accepting(PORT))
+            except (ServerExited, TimeoutError) as exc:
+                log = self.lab.container(node.role).logs().strip()[-2000:]
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ServerDidNotStart(f"{version} did not accept on {address}:{PORT} ({first}):\n{log}") from exc
+            container.sdk.reload()
+            pid = int(container.sdk.attrs["State"]["Pid"])
+            yield ServerRun(version, container, address, pid, Cgroup.of_pid(pid), environment)
+        finally:
+            # Also a server that did not start: it holds the fixed address the next step needs.
+            if (started := self.lab.containers.get(node.role)) is not None:
+                self.lab.remove(started)
 
     def load(self, server: ServerRun, plans: list[LoadPlan]) -> list[LoadResult]:
         return run_loaders(
-            self.client,
+            self.lab,
             image=self.loader_image,
-            network=self.network_name,
             server=server.address,
             plans=plans,
-            labels=self.labels,
-            name_prefix=f"socklab-bench-{self.run_id}",
             port=PORT,
-            addresses=[self.host(FIRST_LOADER_HOST + k) for k in range(len(plans))],
+            addresses=[self.lab.host_address(FIRST_LOADER_HOST + k) for k in range(len(plans))],
         )

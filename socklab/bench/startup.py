@@ -16,8 +16,10 @@ from typing import Any
 import docker
 import docker.errors
 
-from socklab.bench.stage import PORT, Stage
+from socklab.bench.stage import Stage
 from socklab.lab.demo import run_demo
+from socklab.lab.lab import PORT
+from socklab.lab.topology import Node
 from socklab.load.python_load import exchange
 
 POLL_SECONDS = 0.01  # between connection attempts while the server starts; small against the ~0.5 s measured
@@ -50,19 +52,14 @@ def image_sizes(client: docker.DockerClient, tags: list[str]) -> dict[str, float
 
 
 def run_to_first_answer(stage: Stage, version: str, timeout: float = 30.0) -> float:
-    """Seconds from ``containers.run`` (create + start) to the first 'B' on the bench network."""
+    """Seconds from ``docker run`` (create + start) to the first 'B' on the bench network."""
+    # No hardening (Node's default, UNRESTRICTED): the row is what a plain `docker run` costs, without the
+    # lab's tmpfs mounts and limits.
+    node = Node(stage.lab.new_role(f"start-{version}"), stage.image(version), {"SOCKLAB_DELAY": "0"})
     started = time.perf_counter()
-    container = stage.client.containers.run(
-        stage.image(version),
-        detach=True,
-        name=f"socklab-bench-{stage.run_id}-start-{uuid.uuid4().hex[:6]}",
-        network=stage.network_name,
-        environment={"SOCKLAB_DELAY": "0"},
-        labels=stage.labels,
-    )
+    container = stage.lab.add(node)
     try:
-        container.reload()  # run() returns the create-time view: the address is known only after start
-        address = container.attrs["NetworkSettings"]["Networks"][stage.network_name]["IPAddress"]
+        address = container.address()
         deadline = started + timeout
         while time.perf_counter() < deadline:
             with contextlib.suppress(OSError):
@@ -71,7 +68,7 @@ def run_to_first_answer(stage: Stage, version: str, timeout: float = 30.0) -> fl
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{version}: no answer within {timeout:g} s")
     finally:
-        container.remove(force=True)
+        stage.lab.remove(container)
 
 
 @contextlib.contextmanager

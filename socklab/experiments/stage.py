@@ -12,14 +12,12 @@ import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
-
-import docker
 
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
+from socklab.lab.layer import OnLab
 from socklab.lab.topology import LAB_NETWORK, Node
 from socklab.progress import Progress, quiet
 
@@ -32,31 +30,14 @@ def _values(output: str) -> list[Any]:
     return [json.loads(line)["value"] for line in output.splitlines() if line.startswith("{")]
 
 
-class Stage:
+class Stage(OnLab):
     """``with Stage("zombies", probes_image=…) as stage: server = stage.start("server", ["probes.server"])``."""
 
     def __init__(self, experiment: str, *, probes_image: str | None = None, progress: Progress = quiet) -> None:
         self.experiment = experiment
         self.probes_image = probes_image
         self.progress = progress
-        self.lab = Lab(server_image=None, purpose=f"experiment-{experiment}", progress=progress)
-
-    @property
-    def run_id(self) -> str:
-        return self.lab.run_id
-
-    @property
-    def docker(self) -> docker.DockerClient:
-        return self.lab.docker
-
-    def __enter__(self) -> Stage:
-        self.lab.__enter__()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.lab.__exit__(exc_type, exc, tb)
+        super().__init__(Lab(server_image=None, purpose=f"experiment-{experiment}", progress=progress))
 
     # --- making things ------------------------------------------------------------------------------
     def node(

@@ -35,8 +35,10 @@ class LabContainer:
         labels: dict[str, str],
         volumes: dict[str, str],
         joins: LabContainer | None = None,
+        docker_timeout: int | None = None,
     ) -> None:
-        """``joins``: the started container named by ``node.shares_network_with``."""
+        """``joins``: the started container named by ``node.shares_network_with``; ``docker_timeout``:
+        seconds its calls to dockerd may take (the docker SDK's default when None)."""
         if (joins is None) != (node.shares_network_with is None):
             raise ValueError(f"{node.role}: give the container whose network it shares, and only then")
         self.node = node
@@ -47,6 +49,7 @@ class LabContainer:
         self._joins = joins
         self._labels = labels
         self._volumes = volumes  # docker volume name -> mount path
+        self._client_kw = {} if docker_timeout is None else {"timeout": docker_timeout}
         self._sdk: Container | None = None
         self._started: DockerContainer | None = None  # testcontainers' handle: a target for wait strategies
 
@@ -55,7 +58,11 @@ class LabContainer:
         require_image(client, self.node.image)  # else the SDK would try to pull from a registry
         kwargs = {**self.node.hardening.docker_kwargs(), **self.node.extra, "labels": self._labels}
         tmpfs = kwargs.pop("tmpfs", {})
-        container = DockerContainer(self.node.image).with_name(self.name).with_envs(**self.node.env)
+        container = (
+            DockerContainer(self.node.image, docker_client_kw=self._client_kw)
+            .with_name(self.name)
+            .with_envs(**self.node.env)
+        )
         # testcontainers passes `network=` itself once with_network is used, which Docker refuses beside a
         # network_mode: so a container without a network of its own never calls it.
         if self._joins is not None:

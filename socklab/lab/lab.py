@@ -20,6 +20,7 @@ from types import TracebackType
 
 import docker
 import docker.errors
+from docker.constants import DEFAULT_TIMEOUT_SECONDS
 from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
@@ -66,6 +67,8 @@ class Lab:
     hardening: Hardening = LOCKED_DOWN
     # A subnet of its own when containers need fixed addresses: "auto" picks a free /24, or name one.
     subnet: str | None = None
+    # Seconds a call to dockerd may take: a benchmark holding 100,000 connections slows dockerd down.
+    docker_timeout: int = DEFAULT_TIMEOUT_SECONDS
     progress: Progress = quiet
 
     def __post_init__(self) -> None:
@@ -75,7 +78,7 @@ class Lab:
         if self.server_image is not None:
             self.topology.server(self.server_image, env=self.server_env)  # rejects a contradicting env now
         self.labels = run_labels(self.run_id, self.purpose)
-        self.docker = docker.from_env()
+        self.docker = docker.from_env(timeout=self.docker_timeout)
         self.network: Network | None = None
         self.network_subnet: str | None = None
         self.server: LabContainer | None = None
@@ -173,9 +176,17 @@ class Lab:
             labels=self.labels,
             volumes={self.topology.volume_name(v): path for v, path in node.volumes.items()},
             joins=joins,
+            docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
         return container.start(self.docker, wait)
+
+    def accepting(self, port: int | None = None) -> WaitStrategy:
+        """Readiness for ``add``: ``port`` (the lab's by default) accepts a connection on the lab network."""
+        assert self.network is not None, "start the lab first"
+        return ConnectWaitStrategy(port or self.port, self.network.name).with_startup_timeout(
+            timedelta(seconds=self.startup_timeout)
+        )
 
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
@@ -207,11 +218,7 @@ class Lab:
         A second call replaces nobody: the old server keeps running until it is stopped (see swap).
         """
         node = self.topology.server(image, env=self.server_env, role=role)
-        assert self.network is not None
-        wait = ConnectWaitStrategy(self.port, self.network.name).with_startup_timeout(
-            timedelta(seconds=self.startup_timeout)
-        )
-        self.server = self.add(node, wait=wait)
+        self.server = self.add(node, wait=self.accepting())
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
 

@@ -2,26 +2,27 @@
 
 Why containers: the loader must not share the server's network namespace or CPU accounting, and dockerd
 caps every process at 20,000 descriptors, so a hundred thousand held clients need several loaders.
-Each loader prints one JSON object; ``merge`` adds several loaders' results up into one.
+They run in a ``Lab`` (its labels, cleanup and reaper). Each loader prints one JSON object; ``merge``
+adds several loaders' results up into one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-import docker
-import docker.errors
-from docker.models.containers import Container
-
+from socklab.lab.topology import CLIENT_LOCKED_DOWN, Node
 from socklab.load.stats import percentile
+
+if TYPE_CHECKING:
+    from socklab.lab.containers import LabContainer
+    from socklab.lab.lab import Lab
 
 Mode = Literal["closed", "open", "hold"]
 DESCRIPTOR_CAP = 20_000  # dockerd's RLIMIT_NOFILE for every container process on this engine
@@ -30,6 +31,9 @@ CLIENTS_PER_LOADER = 18_000  # under the cap, with room for the loader's own des
 PORT_RANGE = "1024 65535"
 START_SLACK = 0.6  # seconds between creating the loaders and their common start (plus per loader below)
 START_PER_LOADER = 0.3  # dockerd starts about 4 containers a second here
+# The clients' locked-down runtime, but with memory to spare: the kernel charges 18,000 sockets to the
+# loader's cgroup, and a loader at the clients' 128m would measure its own limit, not the server.
+LOADER_HARDENING = replace(CLIENT_LOCKED_DOWN, mem_limit="1g", pids_limit=256)
 
 
 class LoaderFailed(RuntimeError):
@@ -154,65 +158,55 @@ def loaders_for(clients: int) -> list[int]:
     return [clients // count + (k < clients % count) for k in range(count)]
 
 
-def _parse(container: Container) -> LoadResult:
-    out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+def _parse(container: LabContainer) -> LoadResult:
+    out, err = container.stdout_and_stderr()
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
             return LoadResult.from_json(json.loads(line))
-    err = container.logs(stdout=False, stderr=True).decode(errors="replace")
     raise LoaderFailed(f"loader {container.name} printed no result: {(out + err).strip()[-500:]}")
 
 
 def run_loaders(
-    client: docker.DockerClient,
+    lab: Lab,
     *,
     image: str,
-    network: str,
     server: str,
     plans: Sequence[LoadPlan],
-    labels: dict[str, str],
-    name_prefix: str,
     port: int = 9736,
     addresses: Sequence[str | None] = (),
 ) -> list[LoadResult]:
-    """One loader container per plan, all started together (a common wall-clock start), on ``network``;
+    """One loader container per plan in ``lab``, all started together (a common wall-clock start);
     ``addresses`` pins their IPs (reused tuples keep the host's conntrack table small). Removed after."""
     # One loader starts at once; several start together at a wall-clock moment after all were started.
     start_at = time.time() + START_SLACK + START_PER_LOADER * len(plans) if len(plans) > 1 else 0.0
-    containers: list[Container] = []
+    nodes = [
+        Node(
+            lab.new_role("loader"),
+            image,
+            command=tuple(plan.arguments(server, port, start_at)),
+            ipv4_address=addresses[k] if k < len(addresses) else None,
+            hardening=LOADER_HARDENING,
+            extra={"sysctls": {"net.ipv4.ip_local_port_range": PORT_RANGE}},
+        )
+        for k, plan in enumerate(plans)
+    ]
     try:
-        for k, plan in enumerate(plans):
-            address = addresses[k] if k < len(addresses) else None
-            container = client.containers.create(
-                image,
-                plan.arguments(server, port, start_at),
-                name=f"{name_prefix}-loader-{k}",
-                labels=labels,
-                sysctls={"net.ipv4.ip_local_port_range": PORT_RANGE},
-                **on_network(client, network, address),
-            )
-            containers.append(container)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda c: c.start(), containers))
+            containers = list(pool.map(lab.add, nodes))
         limit = max(p.wall_limit() for p in plans) + START_PER_LOADER * len(plans)
         for container in containers:
-            status = container.wait(timeout=limit)
-            if status.get("StatusCode") != 0:
-                raise LoaderFailed(f"loader {container.name} exited {status.get('StatusCode')}: {_tail(container)}")
+            status = container.wait(limit)
+            if status == -1:
+                raise LoaderFailed(f"loader {container.name} did not finish within {limit:.0f} s: {_tail(container)}")
+            if status != 0:
+                raise LoaderFailed(f"loader {container.name} exited {status}: {_tail(container)}")
         return [_parse(c) for c in containers]
     finally:
-        for container in containers:
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
+        # Also the loaders of a failed start: each holds a fixed address the next step needs.
+        for node in nodes:
+            if (loader := lab.containers.get(node.role)) is not None:
+                lab.remove(loader)
 
 
-def on_network(client: docker.DockerClient, network: str, address: str | None) -> dict[str, Any]:
-    """``containers.create`` keywords that attach to ``network`` only, at ``address`` when given."""
-    if address is None:
-        return {"network": network}
-    endpoint = client.api.create_endpoint_config(ipv4_address=address)
-    return {"network": network, "networking_config": {network: endpoint}}
-
-
-def _tail(container: Container) -> str:
-    return str(container.logs().decode(errors="replace")).strip()[-500:]
+def _tail(container: LabContainer) -> str:
+    return container.logs().strip()[-500:]

@@ -21,9 +21,8 @@ def hold(stage: Stage, version: str, clients: int, workers: int = 1) -> None:
     plans = [LoadPlan("hold", clients=n, timeout=DELAY + 40, samples=True) for n in loaders_for(clients)]
     with stage.server(version, delay=DELAY, env=server_env(version, workers)) as server:
         result = merge(stage.load(server, plans))
-        server.container.stop(timeout=30)  # SIGTERM: the drain, then the final summary line
-        log = server.container.logs().decode()
-        exit_code = server.container.wait(timeout=30)["StatusCode"]
+        exit_code = server.container.stop(timeout=30)  # SIGTERM: the drain, then the final summary line
+        log = server.container.logs()
     # The loaders check each answer (byte + 1); a wrong one, a reset or a timeout would be counted here.
     assert (result.ok, result.failed, result.errors) == (clients, 0, {}), log[-2000:]
     assert min(result.samples_ms) >= DELAY * 1000, "answered before the delay"
