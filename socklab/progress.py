@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -13,10 +14,16 @@ def quiet(_message: str) -> None:
     """A progress callback that says nothing."""
 
 
+_write_lock = threading.Lock()  # images build side by side: one line at a time, never two on one line
+
+
 def to_stderr(prefix: str = "socklab") -> Progress:
     started = time.monotonic()
 
     def report(message: str) -> None:
-        print(f"[{prefix} {time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        line = f"[{prefix} {time.monotonic() - started:6.1f}s] {message}\n"
+        with _write_lock:
+            sys.stderr.write(line)
+            sys.stderr.flush()
 
     return report
