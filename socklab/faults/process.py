@@ -15,6 +15,7 @@ from docker.models.containers import Container
 
 from socklab.faults.network import resolve
 from socklab.faults.record import Fault, FaultError, FaultNotUndone, FaultRecord
+from socklab.lab import reaper
 
 DEFAULT_GRACE = 10  # seconds `docker stop` waits after SIGTERM before SIGKILL
 
@@ -31,19 +32,30 @@ class ProcessFault(Fault):
         self.client = client or docker.from_env()
         self.target = target
         self.container: Container | None = None
+        self._undo_key = ""  # under which the reaper holds this fault's undo while it lasts
 
     def params(self) -> dict[str, Any]:
         return {"seconds": self.seconds} if self.seconds is not None else {}
 
     def apply(self) -> FaultRecord:
         self.container = resolve(self.client, self.target)
+        applied = time.time()
         self.inflict(self.container)
-        self.record = FaultRecord(self.name, self.container.name, self.mechanism, self.params(), time.time())
+        # No sidecar owns this undo: if this process dies (even by SIGKILL), the reaper does it, on time.
+        self._undo_key = f"{self.name}-{self.container.id[:12]}-{applied:.6f}"
+        at = applied + self.seconds if self.seconds is not None else None
+        reaper.undo_on_death(self._undo_key, {**self.undo_action(self.container), "at": at})
+        self.record = FaultRecord(self.name, self.container.name, self.mechanism, self.params(), applied)
         return self.record
+
+    def undo_action(self, container: Container) -> dict[str, Any]:
+        """What brings the container back, for the reaper (see ``socklab.lab.reaper._perform``)."""
+        return {"op": "start", "container": container.id}
 
     def undo(self) -> None:
         if self.container is None or self.record is None or self.record.undone_at is not None:
             return
+        reaper.forget(self._undo_key)
         self.record.undone_because = "its time ran out" if self.seconds is not None else "the holder asked"
         self.heal(self.container)
         self.record.undone_at = time.time()
@@ -109,6 +121,9 @@ class Pause(ProcessFault):
     def heal(self, container: Container) -> None:
         container.unpause()
 
+    def undo_action(self, container: Container) -> dict[str, Any]:
+        return {"op": "unpause", "container": container.id}
+
 
 class Disconnect(ProcessFault):
     """Take the container off a network; reconnect it with the aliases it had."""
@@ -138,6 +153,9 @@ class Disconnect(ProcessFault):
 
     def heal(self, container: Container) -> None:
         self.client.networks.get(self.network).connect(container, aliases=self.aliases or None)
+
+    def undo_action(self, container: Container) -> dict[str, Any]:
+        return {"op": "connect", "container": container.id, "network": self.network, "aliases": self.aliases}
 
     def check(self, container: Container) -> str | None:
         networks = container.attrs["NetworkSettings"]["Networks"]

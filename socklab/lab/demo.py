@@ -89,8 +89,10 @@ def run_demo(
     docker_client = docker.from_env()
     watch = _Watch()
     # Subscribed before `up`, so no client can exit unseen; `until` bounds the wait.
+    # `since` now: with `until` alone the engine first replays the events it still holds (an earlier demo's).
     events = docker_client.events(
         decode=True,
+        since=f"{time.time():.9f}",
         until=int(time.time() + timeout),
         filters={
             "type": "container",

@@ -4,19 +4,23 @@ testcontainers' reaper is an image from a registry, which this machine cannot pu
 a process starts ``python -m socklab.lab.reaper`` in a session of its own, joined to its parent by a
 pipe. The parent writes ``watch <run id>`` for every run it starts and ``done <run id>`` once it has
 removed that run itself. When the pipe closes — a clean exit, an exception, Ctrl-C or SIGKILL alike —
-the reaper removes every container, network, volume and image still labelled with a watched run.
+the reaper removes every container, network, volume and image still labelled with a watched run, and
+performs the undos a process fault registered and did not get to do itself (unpause, start, reconnect).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 _process: subprocess.Popen[bytes] | None = None
 _lock = threading.Lock()
@@ -39,6 +43,20 @@ def _send(line: str) -> None:
         with contextlib.suppress(BrokenPipeError):
             _process.stdin.write(line.encode() + b"\n")
             _process.stdin.flush()
+
+
+def undo_on_death(key: str, action: dict[str, Any]) -> None:
+    """If this process dies before ``forget(key)``, the reaper performs ``action`` (see ``_perform``).
+
+    For faults that have no sidecar to own their undo (pause, stop, kill, disconnect through the SDK):
+    ``action`` names the container and what brings it back, and ``at`` (POSIX time) when, for a timed one.
+    """
+    _send(f"undo {key} {json.dumps(action)}")
+
+
+def forget(key: str) -> None:
+    """The undo registered under ``key`` was done by this process."""
+    _send(f"forget {key}")
 
 
 def watch(run_id: str) -> None:
@@ -73,25 +91,49 @@ def interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _perform(client: Any, action: dict[str, Any]) -> None:
+    """Bring a container back: start it, unpause it, or connect it to a network with its aliases."""
+    delay = float(action.get("at") or 0) - time.time()
+    if delay > 0:
+        time.sleep(delay)  # a timed fault keeps its time, as its holder would have
+    container = client.containers.get(action["container"])
+    if action["op"] == "unpause":
+        container.unpause()
+    elif action["op"] == "start":
+        container.start()
+    elif action["op"] == "connect":
+        client.networks.get(action["network"]).connect(container, aliases=action.get("aliases") or None)
+
+
 def _reap() -> None:
-    """The reaper's own loop: read the parent's lines until the pipe closes, then remove what is left."""
+    """The reaper's own loop: read the parent's lines until the pipe closes, then undo and remove what is left."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watched: set[str] = set()
+    undos: dict[str, dict[str, Any]] = {}
     for raw in sys.stdin:
-        verb, _, run_id = raw.strip().partition(" ")
-        if verb == "watch" and run_id:
-            watched.add(run_id)
+        verb, _, rest = raw.strip().partition(" ")
+        if verb == "watch" and rest:
+            watched.add(rest)
         elif verb == "done":
-            watched.discard(run_id)
-    if not watched:
+            watched.discard(rest)
+        elif verb == "undo":
+            key, _, action = rest.partition(" ")
+            with contextlib.suppress(ValueError):
+                undos[key] = json.loads(action)
+        elif verb == "forget":
+            undos.pop(rest, None)
+    if not watched and not undos:
         return
     import docker
 
     from socklab.lab.labels import remove_run
 
     client = docker.from_env()
+    for action in sorted(undos.values(), key=lambda a: float(a.get("at") or 0)):
+        with contextlib.suppress(Exception):  # best effort: one failing undo must not spare the others
+            _perform(client, action)
     for run_id in sorted(watched):
-        with contextlib.suppress(Exception):  # best effort: one failing run must not spare the others
+        with contextlib.suppress(Exception):
             remove_run(client, run_id)
 
 

@@ -41,6 +41,28 @@ def test_sigkill_of_an_untimed_fault_ends_it_at_once(foreign, socklab_command, d
     assert greeting(foreign) == b"hi\n"
 
 
+@pytest.mark.parametrize("fault", ["pause", "disconnect"])
+def test_sigkill_of_a_process_fault_it_is_still_undone_on_time(fault, foreign, socklab_command, docker_client):
+    # No sidecar owns a pause or a disconnect: the reaper the command started undoes it when the command is gone.
+    command = socklab_command("fault", fault, "--container", foreign.name, "--for", "3")
+    assert command.line().startswith(f"applied {fault}")
+    undone = {"pause": "unpause", "disconnect": "connect"}[fault]
+    events = docker_client.events(
+        decode=True, since=f"{time.time():.9f}", until=int(time.time() + 60), filters={"event": undone}
+    )
+    applied = time.monotonic()
+    command.process.kill()
+    command.process.wait()
+    for event in events:  # bounded by `until`
+        if foreign.id in (event.get("id"), event.get("Actor", {}).get("Attributes", {}).get("container")):
+            break
+    else:
+        raise AssertionError(f"{foreign.name} was never brought back ({undone}) after the command died")
+    events.close()
+    assert time.monotonic() - applied >= 2.5, "undone on time, not before"
+    assert greeting(foreign) == b"hi\n"
+
+
 def test_clean_removes_a_sidecar_whose_command_died_and_its_rule(
     foreign, socklab_command, docker_client, tools, session_id
 ):

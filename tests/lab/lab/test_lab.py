@@ -65,9 +65,7 @@ def test_an_interrupted_or_killed_run_leaves_nothing_behind(lab_images, docker_c
         assert len(containers) == 3 and len(networks) == 1, "the run is under way: a server, two clients, a network"
         # Watch for their removal before the signal, so no event can be missed; `until` bounds the wait.
         events = docker_client.events(
-            decode=True,
-            until=int(time.time() + 60),
-            filters={"event": "destroy"},
+            decode=True, since=f"{time.time():.9f}", until=int(time.time() + 60), filters={"event": "destroy"}
         )
         process.send_signal(how)
         exit_code = process.wait(timeout=60)
