@@ -97,6 +97,7 @@ class DindCluster:
         run_id: str | None = None,
         purpose: str = "swarm",
         form_swarm: bool = True,
+        install_missing: bool = False,  # consent to install debootstrap on the host for the node image
         progress: Progress = quiet,
     ) -> None:
         if nodes < 1:
@@ -106,6 +107,7 @@ class DindCluster:
         self.id = new_run_id()
         self.labels = {**run_labels(run_id or self.id, purpose), CLUSTER_LABEL: self.id}
         self.form_swarm = form_swarm
+        self.install_missing = install_missing
         self.progress = progress
         self.nodes: list[Node] = []
         self.formation_seconds: float | None = None  # swarm init to every node Ready
@@ -138,7 +140,7 @@ class DindCluster:
     # -- bringing it up --------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        image = ensure_node_image(self.host, progress=self.progress)
+        image = ensure_node_image(self.host, install_missing=self.install_missing, progress=self.progress)
         network, subnet = self._create_network()
         prefix = subnet.rsplit(".", 1)[0]
         started = time.monotonic()

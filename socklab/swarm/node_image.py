@@ -129,12 +129,17 @@ def _existing(client: docker.DockerClient, tag: str) -> Image | None:
         return None
 
 
-def _ensure_debootstrap(progress: Progress) -> None:
-    """debootstrap, installed from the host's apt sources when missing (as `socklab images` does for musl)."""
+def _ensure_debootstrap(progress: Progress, *, install_missing: bool) -> None:
+    """debootstrap on the host; installed only with the user's consent, as the C witnesses' tools are."""
     if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin"):
         return
-    progress("debootstrap is missing: apt-get install debootstrap")
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"]
+    if not install_missing:
+        raise NodeImageError(
+            f"the swarm's node image needs debootstrap on this host: install it with `sudo {' '.join(install)}`, "
+            "or pass --install-missing (SOCKLAB_INSTALL_MISSING=1) to let socklab do it"
+        )
+    progress(f"installing on this host, as asked: {' '.join(install)}")
     if subprocess.run(install, capture_output=True, check=False).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
         done = subprocess.run(install, capture_output=True, text=True, check=False)
@@ -152,7 +157,7 @@ def _trim(root: Path) -> None:
             target.unlink()
 
 
-def ensure_node_image(client: docker.DockerClient, *, progress: Progress = quiet) -> str:
+def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = False, progress: Progress = quiet) -> str:
     """The node image's tag, built first when no image of the current recipe exists."""
     tag = node_tag()
     if _existing(client, tag) is not None:
@@ -160,7 +165,7 @@ def ensure_node_image(client: docker.DockerClient, *, progress: Progress = quiet
     with _locked(CACHE_DIR / "build.lock"):
         if _existing(client, tag) is not None:  # built by whoever held the lock before us
             return tag
-        _ensure_debootstrap(progress)
+        _ensure_debootstrap(progress, install_missing=install_missing)
         started = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix="socklab-swarm-node-"))
         try:

@@ -40,6 +40,7 @@ class SwarmUpOptions:
     )
     client_constraint: tuple[str, ...] = option((), "a placement constraint for the clients (repeatable)")
     json: bool = option(False, "print JSON instead of the table")
+    install_missing: bool = option(False, "install debootstrap on this host when the node image needs it (apt-get)")
 
     def __post_init__(self) -> None:
         if self.clients < 1:
@@ -143,7 +144,9 @@ def _placement(cluster: DindCluster, options: SwarmUpOptions) -> dict[str, list[
 
 
 def _up_on_dind(host: docker.DockerClient, options: SwarmUpOptions, progress: Progress) -> UpReport:
-    cluster = DindCluster(host, nodes=options.nodes, purpose=CLI_PURPOSE, progress=progress)
+    cluster = DindCluster(
+        host, nodes=options.nodes, purpose=CLI_PURPOSE, install_missing=options.install_missing, progress=progress
+    )
     try:
         cluster.start()
         distribution = cluster.distribute(_placement(cluster, options))

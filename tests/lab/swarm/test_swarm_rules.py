@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from conftest import INSTALL_MISSING
 from socklab.swarm import host as host_swarm
 from socklab.swarm.cluster import DindCluster
 
@@ -21,7 +22,9 @@ pytestmark = [pytest.mark.lab, pytest.mark.swarm]
 @pytest.fixture(scope="module")
 def lone_engine(docker_client: docker.DockerClient, session_id: str) -> Iterator[docker.DockerClient]:
     """A Docker engine of its own, in no swarm."""
-    with DindCluster(docker_client, nodes=1, run_id=session_id, purpose="test", form_swarm=False) as cluster:
+    with DindCluster(
+        docker_client, nodes=1, run_id=session_id, purpose="test", form_swarm=False, install_missing=INSTALL_MISSING
+    ) as cluster:
         yield cluster.client(cluster.manager)
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 import docker
 import pytest
 
+from conftest import INSTALL_MISSING
 from socklab.images.build import ImageSet
 from socklab.swarm.cluster import CLUSTER_LABEL, SOCKETS_ROOT, DindCluster
 from socklab.swarm.host import local_state
@@ -51,7 +52,9 @@ def _leftovers(client: docker.DockerClient, cluster: str) -> list[str]:
 def engines(docker_client: docker.DockerClient, lab_images: ImageSet, session_id: str) -> Iterator[DindCluster]:
     """A formed swarm of three engines with the session's images loaded; checked to leave nothing behind."""
     host_state = local_state(docker_client)
-    with DindCluster(docker_client, nodes=3, run_id=session_id, purpose="test") as cluster:
+    with DindCluster(
+        docker_client, nodes=3, run_id=session_id, purpose="test", install_missing=INSTALL_MISSING
+    ) as cluster:
         server, clients = cluster.nodes[0], cluster.nodes[1:]
         cluster.distribute({lab_images.server: [server], lab_images.client: clients})
         yield cluster
