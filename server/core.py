@@ -214,6 +214,11 @@ class Server:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``shutdown()`` was called: no new requests are taken."""
+        return self._stopping
+
     def shutdown(self) -> None:
         """Stop accepting; ``serve_forever`` then drains and returns. Safe in a signal handler."""
         self._stopping = True

@@ -64,22 +64,13 @@ class ClientResult:
         return _from_dict(data, text)
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "host": (str,),
-    "address": (str, type(None)),
-    "server": (str, type(None)),
-    "connect_seconds": (int, float, type(None)),
-    "answer_seconds": (int, float, type(None)),
-    "connected_at": (int, float, type(None)),
-    "answered_at": (int, float, type(None)),
-    "attempts": (int,),
-    "outcome": (str,),
-    "exit_code": (int,),
-    "error": (str, type(None)),
-    "transport": (str,),
-    "retried_cuts": (int,),
-}
-_OPTIONAL = {"error": None, "transport": "tcp", "retried_cuts": 0}
+# JSON types each annotation accepts (annotations are strings here); the fields themselves are the one list.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "None": (type(None),)}
+_BYTES = ("sent", "received")  # written as a character and a number: read by _byte
+
+
+def _accepted(annotation: str) -> tuple[type, ...]:
+    return tuple(kind for part in annotation.split("|") for kind in _JSON_TYPES[part.strip()])
 
 
 def _byte(data: dict[str, Any], key: str) -> int:
@@ -94,16 +85,17 @@ def _byte(data: dict[str, Any], key: str) -> int:
 
 def _from_dict(data: dict[str, Any], text: str) -> ClientResult:
     values: dict[str, Any] = {}
-    for key, types in _TYPES.items():
-        if key not in data:
-            if key not in _OPTIONAL:
-                raise MalformedResult(f"no {key!r} in {text[:200]!r}")
-            values[key] = _OPTIONAL[key]
+    for field in dataclasses.fields(ClientResult):
+        if field.name in _BYTES:
             continue
-        value = data[key]
+        if field.name not in data:
+            if field.default is dataclasses.MISSING:
+                raise MalformedResult(f"no {field.name!r} in {text[:200]!r}")
+            continue  # a line from before the field existed: its default
+        value, types = data[field.name], _accepted(str(field.type))
         if isinstance(value, bool) or not isinstance(value, types):
-            raise MalformedResult(f"{key} is {value!r}, of the wrong type, in {text[:200]!r}")
-        values[key] = float(value) if isinstance(value, int) and float in types else value
+            raise MalformedResult(f"{field.name} is {value!r}, of the wrong type, in {text[:200]!r}")
+        values[field.name] = float(value) if isinstance(value, int) and float in types else value
     return ClientResult(
         sent=_byte(data, "sent"),
         received=None if data.get("received_byte", data.get("received")) is None else _byte(data, "received"),

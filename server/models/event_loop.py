@@ -97,7 +97,7 @@ class DatagramEndpoint(asyncio.DatagramProtocol):
     def __init__(self, server: AsyncServer) -> None:
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
-        self.timers: set[asyncio.TimerHandle] = set()
+        self.waiting: dict[Connection, asyncio.TimerHandle] = {}  # the requests whose answer is due
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # CPython's selector transport for UDP does not subclass DatagramTransport (3.11), but is one.
@@ -122,11 +122,10 @@ class DatagramEndpoint(asyncio.DatagramProtocol):
             return
         if server.config.log_probes or not conn.probe:
             server.log.received(conn.peer)
-        timer = server.loop.call_later(server.config.delay, self._answer, data[:1], addr, conn)
-        self.timers.add(timer)
+        self.waiting[conn] = server.loop.call_later(server.config.delay, self._answer, data[:1], addr, conn)
 
     def _answer(self, request: bytes, addr: tuple[str, int], conn: Connection) -> None:
-        self.timers = {t for t in self.timers if not t.cancelled() and t.when() > self.server.loop.time()}
+        del self.waiting[conn]
         reply = reply_for(request)
         self._send(reply, addr)
         self.server.report(conn, Served(request[0], reply[0], time.monotonic() - conn.accepted))
@@ -141,8 +140,12 @@ class DatagramEndpoint(asyncio.DatagramProtocol):
         self.server.log.error(f"udp: {exc}")
 
     def in_flight(self) -> int:
-        now = self.server.loop.time()
-        return sum(1 for t in self.timers if not t.cancelled() and t.when() > now)
+        return len(self.waiting)
+
+    def abandon(self) -> None:
+        for answer in self.waiting.values():
+            answer.cancel()
+        self.waiting.clear()
 
 
 class AsyncServer(Server):
@@ -160,10 +163,6 @@ class AsyncServer(Server):
         self.endpoint: DatagramEndpoint | None = None
         self._idle_now = asyncio.Event()
         self._stopped = asyncio.Event()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     # --- the loop: asyncio waits, the shared code decides --------------------------------------------
     def serve_forever(self) -> int:
@@ -257,8 +256,7 @@ class AsyncServer(Server):
             for connection in list(self.connections):
                 connection.abort()
             if self.endpoint is not None:
-                for timer in self.endpoint.timers:
-                    timer.cancel()
+                self.endpoint.abandon()
         if self.pending_logs:
             await asyncio.gather(*self.pending_logs, return_exceptions=True)
         return abandoned

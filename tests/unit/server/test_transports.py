@@ -103,6 +103,16 @@ def test_over_udp_sigterm_still_answers_the_datagrams_in_flight():
         assert server.proc.wait(timeout=10) == ExitCode.OK
 
 
+def test_over_udp_datagrams_still_waiting_when_the_grace_ends_are_abandoned():
+    args = ("--model", "async", "--transport", "udp", "--delay", "30", "--grace", "0.3")
+    with ServerProcess(*args) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(b"A", ("127.0.0.1", server.port))
+        server.wait_for(r"datagram from 127\.0\.0\.1")
+        server.proc.send_signal(15)
+        assert server.proc.wait(timeout=10) == ExitCode.ABANDONED
+    assert "1 connection(s) did not finish within the grace period" in server.log()
+
+
 def _has_ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:
