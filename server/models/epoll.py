@@ -286,8 +286,6 @@ class EpollServer(Server):
                 if self._stopping and listening:
                     listening = False
                     grace_deadline = now + config.grace
-                    if not worker:
-                        log.stopping(len(reading) + len(waiting), config.grace)
                     # What the kernel already queued is accepted and served; then no new connections.
                     epoll.unregister(listen_fd)
                     with contextlib.suppress(OSError):
@@ -301,6 +299,8 @@ class EpollServer(Server):
                     with contextlib.suppress(OSError):
                         listener.shutdown(socket.SHUT_RDWR)
                     transport.close(listener, config)  # a Unix socket's file goes too
+                    if not worker:  # said once the listener is closed: from here a new connect is refused
+                        log.stopping(len(reading) + len(waiting), config.grace)
                 if not listening and (not (reading or waiting) or now >= grace_deadline):
                     break
         finally:
