@@ -9,7 +9,6 @@ handle), which also covers an agent that was killed outright.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 
 import docker
@@ -17,23 +16,14 @@ import docker.errors
 
 from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.faults.tools import ToolsUnavailable, tools_image
-from socklab.lab.labels import OWNER_PID, RUN
+from socklab.lab.labels import OWNER_PID, RUN, process_alive
 from socklab.progress import Progress, quiet
 
 STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:
-    pid = labels.get(OWNER_PID, "")
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(labels.get(OWNER_PID))
 
 
 def clean_faults(

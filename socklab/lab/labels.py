@@ -99,7 +99,7 @@ def remove_run(client: docker.DockerClient, run_id: str, *, images: bool = True,
     return removed
 
 
-def _alive(pid: str | None) -> bool:
+def process_alive(pid: str | None) -> bool:
     """Whether the process that made a run still runs (on this host; a pid from elsewhere counts as gone)."""
     if not pid or not pid.isdigit():
         return False
@@ -129,7 +129,7 @@ def remove_leftovers(client: docker.DockerClient, *, include_live: bool = False)
             owners.setdefault(labels[RUN], labels.get(OWNER_PID))
     removed: list[str] = []
     for run_id, pid in sorted(owners.items()):
-        if include_live or not _alive(pid):
+        if include_live or not process_alive(pid):
             try:
                 removed += remove_run(client, run_id, images=False)
             except LeftBehind as exc:
