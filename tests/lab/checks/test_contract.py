@@ -49,9 +49,8 @@ def test_clients_at_once_are_all_answered_and_served_concurrently(
     # Reverse lookups off: Python 3.11.2's getnameinfo holds the GIL (cpython#104308), so 50 lookups in the
     # async model's executor can hold its timers past delay + 1 s on 2 cores; that is the runtime, not the model.
     no_names = {"SOCKLAB_RESOLVE_NAMES": "false"}
-    with Lab(
-        server_image=server_image, client_image=client_image, delay=CONCURRENCY_DELAY, purpose="test", server_env=no_names
-    ) as lab:
+    lab_options = {"delay": CONCURRENCY_DELAY, "purpose": "test", "server_env": no_names}
+    with Lab(server_image=server_image, client_image=client_image, **lab_options) as lab:
         check_concurrency(lab, clients)
         addresses = {
             run.result.address.rsplit(":", 1)[0] for run in lab.client_runs if run.result and run.result.address
