@@ -11,7 +11,8 @@ import time
 import docker
 from docker.models.containers import Container
 
-from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
+from socklab.lab.lab import foreign_lab
+from socklab.lab.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.paths import ROOT
 
 FOREIGN_PORT = 7000
@@ -86,12 +87,6 @@ def wait_until_no_sidecar(client: docker.DockerClient, container: Container, tim
 
 def leftovers(client: docker.DockerClient, container: Container, tools: str, session_id: str) -> list[str]:
     """What the leftover sweep would remove from ``container``'s namespace (it removes it, too)."""
-    event = run_agent(
-        client,
-        image=tools,
-        spec={"kind": "clean"},
-        run_id=session_id,
-        target_id=container.id,
-        name=f"socklab-faults-check-{time.monotonic_ns()}",
-    )
+    with foreign_lab("test") as lab:
+        event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=tools)
     return list(event["commands"])
