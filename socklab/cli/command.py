@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from socklab.cli.options import add_options, options_from
+from labconfig import add_arguments
+from socklab.cli.options import options_from
 
 T = TypeVar("T")
 
@@ -28,6 +29,6 @@ def add_command(
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_options(parser, options)
+    add_arguments(parser, options)
     parser.set_defaults(func=lambda args: run(options_from(args, options)))
     return parser
