@@ -76,12 +76,21 @@ def sidecars_in(client: docker.DockerClient, container: Container) -> list[Conta
 
 
 def wait_until_no_sidecar(client: docker.DockerClient, container: Container, timeout: float) -> float:
-    """Wait until no fault sidecar is in ``container``'s namespace; return when (monotonic)."""
-    deadline = time.monotonic() + timeout
-    while sidecars_in(client, container):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"a fault sidecar is still in {container.name} after {timeout:g} s")
-        time.sleep(0.1)
+    """Wait until no fault sidecar is in ``container``'s namespace (on their ``destroy`` events); return when
+    (monotonic)."""
+    now = time.time()
+    events = client.events(
+        decode=True,
+        since=f"{now:.9f}",
+        until=int(now + timeout) + 1,
+        filters={"type": "container", "event": "destroy", "label": f"{FAULT_TARGET}={container.id}"},
+    )
+    try:
+        while sidecars_in(client, container):  # subscribed first: no destroy can slip between list and wait
+            if next(events, None) is None:  # the stream ends at `until`
+                raise TimeoutError(f"a fault sidecar is still in {container.name} after {timeout:g} s")
+    finally:
+        events.close()
     return time.monotonic()
 
 
