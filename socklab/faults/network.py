@@ -75,14 +75,13 @@ class NetworkFault(Fault):
             resolve(self.client, self.target.sdk)
             return self.lab, self.target
         container = resolve(self.client, self.target)
-        self._own_lab = foreign_lab("fault")
-        self._own_lab.start()
+        self._own_lab = foreign_lab("fault").__enter__()  # closed by _let_go
         return self._own_lab, self._own_lab.adopt(container)
 
     def _let_go(self) -> None:
-        assert self.sidecar is not None
         try:
-            self.sidecar.close()
+            if self.sidecar is not None:
+                self.sidecar.close()
         finally:
             if self._own_lab is not None:
                 self._own_lab.close()
@@ -94,15 +93,13 @@ class NetworkFault(Fault):
         try:
             self.sidecar = Agent(lab, container, spec, image=self.image or tools_image(self.client))
             self.sidecar.start()
-        except BaseException:
-            if self._own_lab is not None:
-                self._own_lab.close()
-            raise
-        try:
             event = self.sidecar.next_event(APPLY_TIMEOUT)
         except AgentFailed as exc:
             self._let_go()
             raise FaultError(f"{self.name} on {container.name}: {exc}") from exc
+        except BaseException:  # Ctrl-C while applying: no __exit__ will undo it, so let go here
+            self._let_go()
+            raise
         if event["event"] != "applied":
             self._let_go()
             message = f"{self.name} on {container.name} could not be applied: {event.get('message')}"
