@@ -17,12 +17,14 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from socklab.faults.tools import AGENT_HOME, SBIN_PATH, package_archive
 from socklab.lab.labels import run_labels
 
 FAULT = "io.socklab.fault"  # label: the fault kind a sidecar holds
 FAULT_TARGET = "io.socklab.fault.target"  # label: the id of the container whose namespace it is in
+REMOVAL_WAIT = 30  # seconds an agent gets to undo, exit and be auto-removed once let go
 
 
 class AgentFailed(RuntimeError):
@@ -131,8 +133,15 @@ class Sidecar:
                 raw.close()
             self._stdin = None
         if self.id is not None:
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.api.wait(self.id, timeout=30, condition="removed")
+            gone_in_time = False
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                self.client.api.wait(self.id, timeout=REMOVAL_WAIT, condition="removed")
+                gone_in_time = True
+            if not gone_in_time:
+                # An agent that did not finish its undo in time: stopped and removed here, not left to
+                # dockerd's auto-removal after this command has returned.
+                with contextlib.suppress(docker.errors.APIError):  # gone, or its removal under way
+                    self.client.api.remove_container(self.id, force=True)
 
 
 def _raw(stream: Any) -> socket.socket:
