@@ -158,8 +158,8 @@ class Lab:
             try:
                 remove_run(self.docker, self.run_id)
             except LeftBehind as exc:
-                # The engine refused (e.g. a removal stuck "in progress" under load): the reaper tries again
-                # when this process exits, so it is not told "done".
+                # The engine still refused after remove_run's patience: the reaper tries again when this
+                # process exits (and a normal exit waits for it), so it is not told "done".
                 warnings.warn(str(exc), ResourceWarning, stacklevel=2)
                 self.progress(f"warning: {exc}")
             else:

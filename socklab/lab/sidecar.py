@@ -27,6 +27,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from socklab.images import TOOLS_TAG, ImageBuildError, ensure_image
 from socklab.lab.containers import LabContainer
@@ -191,7 +192,9 @@ class Agent:
                 self._stdin.close()
             self._stdin = None
         if self.container is not None:
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            # Not gone in time (its undo hung, or a read timeout): removed here by lab.remove, never left to
+            # dockerd's auto-removal after the command has returned.
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
                 self.lab.docker.api.wait(self.container.sdk.id, timeout=30, condition="removed")
             self.lab.remove(self.container)  # forgets it (and removes it, were it still there)
 
