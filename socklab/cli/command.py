@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from socklab.cli.options import add_options, options_from
+from socklab.cli.recording import recorded
+from socklab.events.options import RecordOptions
 
 T = TypeVar("T")
 
@@ -29,5 +31,7 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(parser, options)
+    if issubclass(options, RecordOptions):  # --events and --report: the run recorded, in one place
+        run = recorded(parser.prog.removeprefix("socklab ").strip(), run)
     parser.set_defaults(func=lambda args: run(options_from(args, options)))
     return parser

@@ -17,6 +17,10 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
+from socklab.events import recorder as recording
+from socklab.events.docker_watch import LabWatch
+from socklab.events.schema import Kind
+from socklab.lab.client_run import CLASSIC_LINE
 from socklab.lab.compose import ensure_compose
 from socklab.paths import COMPOSE_FILE
 from socklab.progress import Progress, quiet
@@ -111,6 +115,7 @@ def run_demo(
         subprocess.run([*compose, "stop", "--timeout", "15"], env=full_env, capture_output=True)
 
     progress(f"docker compose -p {project} up --scale client={clients}")
+    followed = _watch_events(project)
     try:
         started = time.monotonic()
         thread = threading.Thread(target=watcher, args=(started,), daemon=True)
@@ -124,6 +129,7 @@ def run_demo(
             container.reload()
             text = container.logs().decode(errors="replace").strip()
             answers.append(ClientAnswer(container.name, int(container.attrs["State"]["ExitCode"]), text))
+            _record_answer(project, answers[-1], container)
         server_log = subprocess.run(
             [*compose, "logs", "--no-color", "--no-log-prefix", "server"],
             env=full_env,
@@ -134,4 +140,37 @@ def run_demo(
     finally:
         events.close()
         subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "15"], env=full_env, capture_output=True)
+        if followed is not None:
+            followed.close()
         docker_client.close()
+
+
+def _watch_events(project: str) -> LabWatch | None:
+    """The demo's containers and its server's log as the run's events, live (when it is being recorded)."""
+    recorder = recording.active()
+    if recorder is None:
+        return None
+
+    def role_of(name: str) -> str | None:
+        return name.removeprefix(f"{project}-") if name.startswith(f"{project}-") else None
+
+    return LabWatch(
+        recorder,
+        label=f"{PROJECT_LABEL}={project}",
+        role_of=role_of,
+        follows=lambda role: role.startswith("server"),
+        image_of=lambda role: "",
+    ).start()
+
+
+def _record_answer(project: str, answer: ClientAnswer, container: Container) -> None:
+    """A demo client's answer (its classic line) as events: it prints no JSON record."""
+    if not recording.recording():
+        return
+    role = answer.container.removeprefix(f"{project}-")
+    recording.emit(Kind.HOST, role, role=role, image=str(container.attrs["Config"]["Image"]), address=None)
+    match = CLASSIC_LINE.search(answer.line)
+    if answer.exit_code == 0 and match:
+        recording.emit(Kind.ANSWERED, role, reply=ord(match[1]), seconds=None, ok=match[1] == "B")
+    else:
+        recording.emit(Kind.FAILED, role, error=answer.line[-300:], seconds=None)

@@ -29,10 +29,14 @@ from testcontainers.core.waiting_utils import WaitStrategy
 import wire
 from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
+from socklab.events import recorder as events
+from socklab.events.docker_watch import LabWatch
+from socklab.events.lines import client_events
+from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
+from socklab.lab.labels import RUN, LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
@@ -86,6 +90,9 @@ class Lab:
         self._clients_started = 0
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
         self._roles = itertools.count(1)
+        self._watch: LabWatch | None = None  # the run's events, when a recorder is active
+        self._recorder = events.active()
+        self.host_prefix = "" if self._recorder is None else self._recorder.lab_prefix(self.run_id)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -106,6 +113,15 @@ class Lab:
             if image is not None:
                 require_image(self.docker, image)  # say which image is missing before making anything
         reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
+        if self._recorder is not None:
+            self._watch = LabWatch(
+                self._recorder,
+                label=f"{RUN}={self.run_id}",
+                role_of=self._role_of,
+                follows=self._is_server,
+                image_of=self._image_of,
+                prefix=self.host_prefix,
+            ).start()
         self.network = self._create_network()
         if self.server_image is not None:
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
@@ -144,6 +160,8 @@ class Lab:
         with reaper.interrupts_deferred():
             for container in self.containers.values():
                 container.remove()
+            if self._watch is not None:
+                self._watch.close()  # after the removals: each server's log has been read to its end
             try:
                 remove_run(self.docker, self.run_id)
             except LeftBehind as exc:
@@ -154,6 +172,48 @@ class Lab:
             else:
                 reaper.done(self.run_id)
             self.docker.close()
+
+    # --- events -------------------------------------------------------------------------------------
+    def _role_of(self, name: str) -> str | None:
+        prefix = self.topology.container_name("")
+        return name.removeprefix(prefix) if name.startswith(prefix) else None
+
+    def _is_server(self, role: str) -> bool:
+        container = self.containers.get(role)
+        return container is not None and SERVER in container.node.aliases
+
+    def _image_of(self, role: str) -> str:
+        container = self.containers.get(role)
+        return "" if container is None else container.node.image
+
+    def emit(self, kind: Kind, role: str = "", /, *, t: float | None = None, **data: object) -> None:
+        """Record an event about one of this lab's hosts (``role``), when the run is being recorded."""
+        if self._recorder is not None:
+            self._recorder.emit(kind, self.host_prefix + role if role else "", t=t, **data)
+
+    def _record_client(self, role: str, image: str, run: ClientRun) -> None:
+        """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
+        if self._recorder is None:
+            return
+        address = next((r.address for r in run.results if r.address), None)
+        self.emit(
+            Kind.HOST,
+            role,
+            role=role,
+            address=address,
+            image=image,
+            version=image,
+            network=self.topology.network_name(),
+        )
+        for result in run.results:
+            for event in client_events(result):
+                self.emit(event.kind, role, t=event.t, **event.data)
+        if not run.results:
+            received = run.received
+            if received is not None and run.exit_code == 0:
+                self.emit(Kind.ANSWERED, role, reply=ord(received), seconds=None, ok=True)
+            else:
+                self.emit(Kind.FAILED, role, error=run.describe()[-300:], seconds=None)
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:
@@ -208,7 +268,9 @@ class Lab:
         try:
             exit_code = container.wait(timeout)
             stdout, stderr = container.stdout_and_stderr()
-            return ClientRun(container.name, exit_code, stdout, stderr)
+            run = ClientRun(container.name, exit_code, stdout, stderr)
+            self._record_client(container.node.role, container.node.image, run)
+            return run
         finally:
             self.remove(container)
 
@@ -219,6 +281,16 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         self.server = self.add(node, wait=self.accepting())
+        self.emit(
+            Kind.HOST,
+            role,
+            role=role,
+            address=self.server_address(),
+            image=image,
+            network=self.topology.network_name(),
+            port=self.port,
+            delay=self.delay,
+        )
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
 
@@ -334,4 +406,15 @@ def run_lab(
     with Lab(server_image=server_image, client_image=client_image, delay=delay, progress=progress) as lab:
         runs = lab.run_clients(clients)
         assert lab.server is not None
-        return judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        report = judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        lab.emit(
+            Kind.VERDICT,
+            ok=report.ok,
+            text=report.verdict.summary(),
+            details=list(report.verdict.reasons),
+            judged_by=report.judged_by,
+            server=server_image,
+            delay=delay,
+            clients=clients,
+        )
+        return report
