@@ -23,6 +23,7 @@ from socklab.analysis.verdict import TOLERANCE, Interval, judge
 FORMATS = (".png", ".svg", ".pdf")
 ON_TIME = "#1f77b4"  # blue
 LATE = "#ff7f0e"  # orange
+SHADE = "#d62728"  # red: a fault was on
 LANE_WIDTH = 4.5  # inches per panel
 BAR_HEIGHT = 0.25  # inches per client row
 MAX_HEIGHT = 16.0  # inches: 50 clients still fit, more get thinner rows
@@ -39,6 +40,7 @@ class Lane:
     delay: float  # the server's configured delay
     clients: int  # how many clients were started (some may be unanswered)
     judged_by: str = "clients"  # whose timings the bars are: the clients', or the server log's
+    shaded: Sequence[tuple[float, float, str]] = ()  # (start, end, label) in POSIX seconds: faults, shaded
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,10 @@ def draw_timeline(lanes: Sequence[Lane], path: str | Path) -> Path:
                 bbox={"facecolor": "white", "edgecolor": "0.6"},
             )
             continue
+        origin = min(i.start for i in lane.intervals)
+        for start, end, label in lane.shaded:
+            ax.axvspan(max(0.0, start - origin), max(0.0, end - origin), color=SHADE, alpha=0.15, linewidth=0)
+            ax.text(max(0.0, start - origin), -1.1, label, fontsize=7, color=SHADE, va="top")
         ys = range(len(rows))
         ax.barh(
             ys,

@@ -151,6 +151,7 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
             seq=segment.seq,
             ack=segment.ack,
             length=len(segment.payload),
+            payload=list(segment.payload[:64]),
             label=segment.label,
             retransmission=segment.retransmission,
             time=segment.time,

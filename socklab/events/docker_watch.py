@@ -37,16 +37,19 @@ class LabWatch:
         follows: Callable[[str], bool],
         image_of: Callable[[str], str],
         prefix: str = "",
+        probes_from: frozenset[str] = frozenset(),
     ) -> None:
         """``label``: ``key=value`` that the containers to watch carry; ``role_of``: a container's name ->
         its role (None: not one of ours); ``follows``: whether a role's log is read (the servers');
-        ``image_of``: a role's image; ``prefix``: put before each role to name the host."""
+        ``image_of``: a role's image; ``prefix``: put before each role to name the host; ``probes_from``:
+        addresses whose connections are socklab's own readiness checks (``probe`` in their events)."""
         self.recorder = recorder
         self.label = label
         self.role_of = role_of
         self.follows = follows
         self.image_of = image_of
         self.prefix = prefix
+        self.probes_from = probes_from
         self._client = docker.from_env()
         self._stream: Any = None
         self._threads: list[threading.Thread] = []
@@ -158,5 +161,8 @@ class LabWatch:
             return version
         event = server_line(line, version=version)
         if event is not None:
-            self.recorder.emit(event.kind, host, t=event.t, **event.data)
+            data = dict(event.data)
+            if str(data.get("peer", "")).rpartition(":")[0] in self.probes_from:
+                data["probe"] = True  # socklab's readiness check, not a client
+            self.recorder.emit(event.kind, host, t=event.t, **data)
         return version

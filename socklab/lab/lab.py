@@ -113,6 +113,7 @@ class Lab:
             if image is not None:
                 require_image(self.docker, image)  # say which image is missing before making anything
         reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
+        self.network = self._create_network()
         if self._recorder is not None:
             self._watch = LabWatch(
                 self._recorder,
@@ -121,8 +122,8 @@ class Lab:
                 follows=self._is_server,
                 image_of=self._image_of,
                 prefix=self.host_prefix,
+                probes_from=self._gateways(),
             ).start()
-        self.network = self._create_network()
         if self.server_image is not None:
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
             self.start_server(self.server_image)
@@ -174,6 +175,12 @@ class Lab:
             self.docker.close()
 
     # --- events -------------------------------------------------------------------------------------
+    def _gateways(self) -> frozenset[str]:
+        """The lab network's gateway: where the readiness check (from this host) connects from."""
+        assert self.network is not None
+        sdk = self.docker.networks.get(self.network.name)
+        return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
+
     def _role_of(self, name: str) -> str | None:
         prefix = self.topology.container_name("")
         return name.removeprefix(prefix) if name.startswith(prefix) else None
