@@ -8,6 +8,7 @@ no GUI backend and no global figure registry are involved.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ BAR_HEIGHT = 0.25  # inches per client row
 MAX_HEIGHT = 16.0  # inches: 50 clients still fit, more get thinner rows
 SHORT_HOST = 12  # a container id is 12 characters; longer names (socklab-<run>-client-7) crowd the axis
 CAPTION_WIDTH = 38  # characters per caption line, so it fits over a 4.5 in panel
+_bar_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,15 @@ def draw_timeline(lanes: Sequence[Lane], path: str | Path) -> Path:
             ax.axvspan(max(0.0, start - origin), max(0.0, end - origin), color=SHADE, alpha=0.15, linewidth=0)
             ax.text(max(0.0, start - origin), -1.1, label, fontsize=7, color=SHADE, va="top")
         ys = range(len(rows))
-        ax.barh(
+        bars = ax.barh(
             ys,
             [bar.length for bar in rows],
             left=[bar.offset for bar in rows],
             height=0.7,
             color=[LATE if bar.late else ON_TIME for bar in rows],
         )
+        for patch in bars.patches:  # an id per bar in an SVG, so a page that shows it can be checked
+            patch.set_gid(f"timeline-bar-{next(_bar_ids)}")
         ax.set_yticks(list(ys), [bar.label for bar in rows], fontsize=label_size)
         if show_waits:
             for y, bar in zip(ys, rows, strict=True):

@@ -232,6 +232,9 @@ def read_run(events: Iterable[Event]) -> RunView:
             view.packets.append({"t": event.t, **data})
 
     _match_server_side(server_side, by_peer, lab)
+    view.labs = [labs[name] for name in sorted(labs, key=lambda n: (len(n), n))]
+    for item in view.labs:
+        item.exchanges.sort(key=lambda e: (e.start or 0.0, e.host))
     for fault in view.faults:
         start, end = fault.applied, fault.end
         if start is None or end is None:
@@ -239,9 +242,6 @@ def read_run(events: Iterable[Event]) -> RunView:
         during = [e for e in view.exchanges if e.ended is not None and start <= e.ended <= end + 1.0]
         fault.ended_during = len(during)
         fault.failed_during = sum(not e.ok for e in during)
-    view.labs = [labs[name] for name in sorted(labs, key=lambda n: (len(n), n))]
-    for item in view.labs:
-        item.exchanges.sort(key=lambda e: (e.start or 0.0, e.host))
     return view
 
 

@@ -118,7 +118,8 @@ def exchange_rows(lab: LabView, run: RunView) -> str:
                 continue
             end = exchange.ended if exchange.ended is not None else begin
             colour = ON_TIME if exchange.ok else FAILED
-            ax.barh(y, max(end - begin, 0.01), left=begin - origin, height=0.6, color=colour, edgecolor="white")
+            bar = ax.barh(y, max(end - begin, 0.01), left=begin - origin, height=0.6, color=colour, edgecolor="white")
+            bar.patches[0].set_gid(f"timeline-bar-x{next(_salt)}")
             if exchange.accepted is not None:
                 ax.plot([exchange.accepted - origin] * 2, [y - 0.3, y + 0.3], color="black", linewidth=0.8)
         ax.set_yticks(range(len(clients)), [role_of(h) for h in clients], fontsize=8 if len(clients) <= 20 else 6)

@@ -25,7 +25,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("socklab.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,  # a log may lack a field: a reader ignores what is missing
         trim_blocks=True,
         lstrip_blocks=True,
     )
