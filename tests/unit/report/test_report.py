@@ -61,13 +61,16 @@ def synthetic_log(clients: int = 3, *, fault: bool = False, packets: bool = Fals
         }
         emit(Kind.MEASUREMENT, "fault", t=T0 + 5, name="faults.lost", value=1, unit="exchanges", labels=labels)
     if packets:
-        for n, (src, dst, flags, payload) in enumerate(
-            [("10.0.0.3:40001", "10.0.0.2:9736", ["SYN"], []), ("10.0.0.2:9736", "10.0.0.3:40001", ["SYN", "ACK"], []),
-             ("10.0.0.3:40001", "10.0.0.2:9736", ["ACK", "PSH"], [65]), ("10.0.0.2:9736", "10.0.0.3:40001", ["ACK", "PSH", "FIN"], [66])]
-        ):  # fmt: skip
-            emit(Kind.PACKET, "trace", t=T0 + 2 + n * 0.3, src=src, dst=dst, flags=flags, seq=n, ack=n, length=len(payload),
-                 payload=payload, label=f"segment {n}", time=n * 0.3, client={"name": "client", "address": "10.0.0.3"},
-                 server={"name": "server", "address": "10.0.0.2"})  # fmt: skip
+        c, s = "10.0.0.3:40001", "10.0.0.2:9736"
+        segments = [(c, s, ["SYN"], []), (s, c, ["SYN", "ACK"], []), (c, s, ["ACK", "PSH"], [65])]
+        segments.append((s, c, ["ACK", "PSH", "FIN"], [66]))
+        ends = {
+            "client": {"name": "client", "address": "10.0.0.3"},
+            "server": {"name": "server", "address": "10.0.0.2"},
+        }
+        for n, (src, dst, flags, payload) in enumerate(segments):
+            emit(Kind.PACKET, "trace", t=T0 + 2 + n * 0.3, src=src, dst=dst, flags=flags, seq=n, ack=n,
+                 length=len(payload), payload=payload, label=f"segment {n}", time=n * 0.3, **ends)  # fmt: skip
     if bench:
         for version, rate in (("fork", 900.0), ("epoll", 9000.0)):
             emit(
