@@ -95,7 +95,7 @@ class LabView:
 
     @property
     def clients(self) -> list[str]:
-        return sorted({e.host for e in self.exchanges}, key=_natural)
+        return sorted({e.host for e in self.exchanges}, key=natural)
 
     @property
     def answered(self) -> int:
@@ -144,7 +144,7 @@ class RunView:
         return sum(len(lab.clients) for lab in self.labs)
 
 
-def _natural(host: str) -> tuple[str, int, str]:
+def natural(host: str) -> tuple[str, int, str]:
     stem, _, number = host.rpartition("-")
     return (stem, int(number), host) if number.isdigit() else (host, 0, host)
 

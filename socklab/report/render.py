@@ -15,7 +15,7 @@ import jinja2
 
 from socklab.events.schema import Event, parse_log
 from socklab.report import plots
-from socklab.report.model import RunView, clock, read_run, role_of
+from socklab.report.model import RunView, clock, natural, read_run, role_of
 
 TEMPLATE = "report.html.j2"
 MAX_ROWS = 400  # exchanges and packets listed in full up to this many; beyond, the first ones and a note
@@ -47,6 +47,12 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def render(run: RunView) -> str:
     """The report's HTML for one run."""
     bench = [
@@ -55,6 +61,10 @@ def render(run: RunView) -> str:
     ]
     context = {
         "run": run,
+        "args": [(k, _shown(v)) for k, v in run.args.items() if v not in (None, "", False) and v != [] and v != ()],
+        "hosts": sorted(
+            run.hosts.items(), key=lambda item: (not role_of(item[0]).startswith("server"), natural(item[0]))
+        ),
         "timelines": plots.timelines(run),
         "exchanges": run.exchanges[:MAX_ROWS],
         "more_exchanges": max(0, len(run.exchanges) - MAX_ROWS),
