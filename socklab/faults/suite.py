@@ -276,6 +276,8 @@ def run_suite(
             events.emit(
                 Kind.MEASUREMENT, "fault", name="faults.lost", value=row.lost, unit="exchanges", labels=row.as_json()
             )
+            text = f"{fault} against {server}: {row.answered}/{row.sent} answered, {row.lost} lost"
+            events.emit(Kind.VERDICT, ok=row.ok, text=text, details=[row.note] if row.note else [], server=server)
             rows.append(row)
             if on_row:
                 on_row(row)
