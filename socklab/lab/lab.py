@@ -200,8 +200,8 @@ class Lab:
 
     def _record_client(self, role: str, image: str, run: ClientRun) -> None:
         """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
-        if self._recorder is None:
-            return
+        if self._recorder is None or not role.startswith("client"):
+            return  # a helper run once (a sidecar, a loader) is no client of the lesson's
         address = next((r.address for r in run.results if r.address), None)
         self.emit(
             Kind.HOST,
@@ -246,7 +246,19 @@ class Lab:
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        return container.start(self.docker, wait)
+        container.start(self.docker, wait)
+        if self._recorder is not None and SERVER in node.aliases and container.network is not None:
+            self.emit(
+                Kind.HOST,
+                node.role,
+                role=node.role,
+                address=container.address(),
+                image=node.image,
+                network=container.network,
+                port=self.port,
+                delay=self.delay,
+            )
+        return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
         """Readiness for ``add``: ``port`` (the lab's by default) accepts a connection on the lab network."""
@@ -288,16 +300,6 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         self.server = self.add(node, wait=self.accepting())
-        self.emit(
-            Kind.HOST,
-            role,
-            role=role,
-            address=self.server_address(),
-            image=image,
-            network=self.topology.network_name(),
-            port=self.port,
-            delay=self.delay,
-        )
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
 
@@ -423,5 +425,6 @@ def run_lab(
             server=server_image,
             delay=delay,
             clients=clients,
+            lab=lab.host_prefix.rstrip("/"),  # which lab of the run ('' for the first)
         )
         return report

@@ -185,9 +185,10 @@ def read_run(events: Iterable[Event]) -> RunView:
             view.finished = event.t
             view.exit_code = data.get("exit_code")
         elif kind is Kind.VERDICT:
-            view.verdicts.append({"t": event.t, "lab": lab_of(event.host), **data})
+            name = str(data.get("lab") or lab_of(event.host))
+            view.verdicts.append({"t": event.t, **data, "lab": name})
             if event.host or data.get("server"):
-                lab(event.host).verdict = dict(data)
+                labs.setdefault(name, LabView(name)).verdict = dict(data)
         elif kind is Kind.HOST:
             merged = view.hosts.setdefault(event.host, {})
             merged.update({k: v for k, v in data.items() if v not in (None, "")})
