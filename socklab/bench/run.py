@@ -7,12 +7,14 @@ time budget cannot hold it: the quick run stays under 2 minutes and the full one
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import requests
@@ -22,6 +24,8 @@ from socklab.bench import measure, report, startup
 from socklab.bench.options import FULL, QUICK, BenchOptions, Sizes
 from socklab.bench.results import BenchResults
 from socklab.bench.stage import ServerDidNotStart, Stage
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
 from socklab.load.c_loader import CLIENTS_PER_LOADER, LoaderFailed
 
 BUDGET = {True: 120.0, False: 600.0}  # seconds: quick, full
@@ -174,14 +178,51 @@ def run_bench(options: BenchOptions, *, quiet: bool = False) -> BenchResults:
                         f"{step.name}: time budget ({left:.0f} s left, needs ~{step.estimate:.0f} s)"
                     )
                 else:
+                    before = _counts(results)
                     try:
                         step.action()
                     except STEP_ERRORS as exc:  # one step failing (or dockerd choking) does not lose the run
                         results.failures.append(f"{step.name}: {exc}"[:400])
+                    _record_new(results, before, step.name)
                 bar.update(1)
             tags = [stage.image(v) for v in options.chosen] + [stage.loader_image]
             results.image_sizes = startup.image_sizes(stage.docker, tags)
+    events.emit(
+        Kind.VERDICT,
+        ok=not results.failures,
+        text="every step measured" if not results.failures else f"{len(results.failures)} step(s) failed",
+        details=[*results.failures, *(f"skipped {s}" for s in results.skipped)],
+    )
     return results
+
+
+# The rows a step adds, as the run's events: the list, what its value is, and the unit.
+MEASURED: dict[str, tuple[Callable[[Any], float | None], str]] = {
+    "rates": (lambda r: r.per_second, "conn/s"),
+    "loader_check": (lambda r: r.per_second, "conn/s"),
+    "latency": (lambda r: r.latency.get("p50"), "s"),
+    "held": (lambda r: r.answered, "clients"),
+    "startup": (lambda r: r.median, "s"),
+}
+
+
+def _counts(results: BenchResults) -> dict[str, int]:
+    return {name: len(getattr(results, name)) for name in MEASURED}
+
+
+def _record_new(results: BenchResults, before: dict[str, int], step: str) -> None:
+    """One ``measurement`` event per row the step added (when the run is being recorded)."""
+    for name, (value_of, unit) in MEASURED.items():
+        for row in getattr(results, name)[before[name] :]:
+            value = value_of(row)
+            events.emit(
+                Kind.MEASUREMENT,
+                "bench",
+                name=f"bench.{name}",
+                value=None if value is None or not math.isfinite(value) else value,
+                unit=unit,
+                labels={"step": step, **row.to_json()},
+            )
 
 
 @contextlib.contextmanager

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from labconfig import add_arguments
 from socklab.cli.options import options_from
+from socklab.cli.recording import recorded
+from socklab.events.options import RecordOptions
 
 T = TypeVar("T")
 
@@ -30,5 +32,7 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser, options)
+    if issubclass(options, RecordOptions):  # --events and --report: the run recorded, in one place
+        run = recorded(parser.prog.removeprefix("socklab ").strip(), run)
     parser.set_defaults(func=lambda args: run(options_from(args, options)))
     return parser

@@ -11,6 +11,7 @@ from typing import Any
 from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events.options import RecordOptions
 from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
 from socklab.lab.sidecar import SidecarFailed
@@ -20,7 +21,7 @@ LIST = "list"
 
 
 @dataclass(frozen=True)
-class ExperimentOptions:
+class ExperimentOptions(RecordOptions):
     name: str = option("", f"an experiment, or '{LIST}' to name them all", metavar="NAME", positional=True)
     json: bool = option(False, "print the result as JSON (what it did, the claim, the numbers, the verdict)")
     plots: str = option("experiments", "folder for the pictures (timelines, counts)", metavar="DIR")
@@ -33,6 +34,7 @@ class ExperimentOptions:
     udp_server_image: str = option("socklab/server:async", "server image that serves UDP (stream-vs-datagram)")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         known = experiments()
         if self.name != LIST and self.name not in known:
             raise ValueError(f"no experiment {self.name!r}; choose {LIST} or one of: {', '.join(known)}")

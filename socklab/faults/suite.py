@@ -20,9 +20,11 @@ from typing import Any
 import docker.errors
 
 import wire
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
-from socklab.faults.record import FaultRecord
+from socklab.faults.record import FaultRecord, record_applied, record_undone
 from socklab.lab.lab import Lab
 from socklab.lab.sidecar import run_agent, tools_image
 from socklab.progress import Progress, quiet
@@ -211,6 +213,8 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
         assert lab.server is not None
         record = FaultRecord("sigterm", lab.server.name, "docker stop (SIGTERM; SIGKILL after the grace period)")
         record.applied_at, record.undone_at = started, time.time()
+        record_applied(record)
+        record_undone(record)
         runs = lab.collect(containers, timeout=60)
     results = [result for run in runs for result in run.results]
     after = sum(r.ok and r.answered_at is not None and r.answered_at >= started for r in results)
@@ -261,6 +265,11 @@ def run_suite(
         for fault in faults:
             row = run_fault(fault, server_image=server, client_image=client_image, settings=settings, progress=progress)
             progress(f"{fault} × {server}: {row.answered}/{row.sent} answered, {row.lost} lost")
+            events.emit(
+                Kind.MEASUREMENT, "fault", name="faults.lost", value=row.lost, unit="exchanges", labels=row.as_json()
+            )
+            text = f"{fault} against {server}: {row.answered}/{row.sent} answered, {row.lost} lost"
+            events.emit(Kind.VERDICT, ok=row.ok, text=text, details=[row.note] if row.note else [], server=server)
             rows.append(row)
             if on_row:
                 on_row(row)

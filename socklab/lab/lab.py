@@ -30,10 +30,14 @@ from testcontainers.core.waiting_utils import WaitStrategy
 import wire
 from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
+from socklab.events import recorder as events
+from socklab.events.docker_watch import LabWatch
+from socklab.events.lines import client_events
+from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
+from socklab.lab.labels import RUN, LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
@@ -94,6 +98,9 @@ class Lab:
         self._clients_started = 0
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
         self._roles = itertools.count(1)
+        self._watch: LabWatch | None = None  # the run's events, when a recorder is active
+        self._recorder = events.active()
+        self.host_prefix = "" if self._recorder is None else self._recorder.lab_prefix(self.run_id)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -117,6 +124,16 @@ class Lab:
             reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
         if self.own_network:
             self.network = self._create_network()
+        if self._recorder is not None:
+            self._watch = LabWatch(
+                self._recorder,
+                label=f"{RUN}={self.run_id}",
+                role_of=self._role_of,
+                follows=self._is_server,
+                image_of=self._image_of,
+                prefix=self.host_prefix,
+                probes_from=self._gateways(),
+            ).start()
         if self.server_image is not None:
             assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
@@ -155,6 +172,8 @@ class Lab:
         with reaper.interrupts_deferred():
             for container in self.containers.values():
                 container.remove()
+            if self._watch is not None:
+                self._watch.close()  # after the removals: each server's log has been read to its end
             try:
                 remove_run(self.docker, self.run_id)
             except LeftBehind as exc:
@@ -166,6 +185,54 @@ class Lab:
                 if self.reap:
                     reaper.done(self.run_id)
             self.docker.close()
+
+    # --- events -------------------------------------------------------------------------------------
+    def _gateways(self) -> frozenset[str]:
+        """The lab network's gateway: where the readiness check (from this host) connects from."""
+        assert self.network is not None
+        sdk = self.docker.networks.get(self.network.name)
+        return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
+
+    def _role_of(self, name: str) -> str | None:
+        prefix = self.topology.container_name("")
+        return name.removeprefix(prefix) if name.startswith(prefix) else None
+
+    def _is_server(self, role: str) -> bool:
+        container = self.containers.get(role)
+        return container is not None and SERVER in container.node.aliases
+
+    def _image_of(self, role: str) -> str:
+        container = self.containers.get(role)
+        return "" if container is None else container.node.image
+
+    def emit(self, kind: Kind, role: str = "", /, *, t: float | None = None, **data: object) -> None:
+        """Record an event about one of this lab's hosts (``role``), when the run is being recorded."""
+        if self._recorder is not None:
+            self._recorder.emit(kind, self.host_prefix + role if role else "", t=t, **data)
+
+    def _record_client(self, role: str, image: str, run: ClientRun) -> None:
+        """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
+        if self._recorder is None or not role.startswith("client"):
+            return  # a helper run once (a sidecar, a loader) is no client of the lesson's
+        address = next((r.address for r in run.results if r.address), None)
+        self.emit(
+            Kind.HOST,
+            role,
+            role=role,
+            address=address,
+            image=image,
+            version=image,
+            network=self.topology.network_name(),
+        )
+        for result in run.results:
+            for event in client_events(result):
+                self.emit(event.kind, role, t=event.t, **event.data)
+        if not run.results:
+            received = run.received
+            if received is not None and run.exit_code == 0:
+                self.emit(Kind.ANSWERED, role, reply=ord(received), seconds=None, ok=True)
+            else:
+                self.emit(Kind.FAILED, role, error=run.describe()[-300:], seconds=None)
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:
@@ -190,7 +257,19 @@ class Lab:
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        return container.start(self.docker, wait)
+        container.start(self.docker, wait)
+        if self._recorder is not None and SERVER in node.aliases and container.network is not None:
+            self.emit(
+                Kind.HOST,
+                node.role,
+                role=node.role,
+                address=container.address(),
+                image=node.image,
+                network=container.network,
+                port=self.port,
+                delay=self.delay,
+            )
+        return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
         """Readiness for ``add``: ``port`` (the lab's by default) accepts a connection on the lab network."""
@@ -227,7 +306,9 @@ class Lab:
         try:
             exit_code = container.wait(timeout)
             stdout, stderr = container.stdout_and_stderr()
-            return ClientRun(container.name, exit_code, stdout, stderr)
+            run = ClientRun(container.name, exit_code, stdout, stderr)
+            self._record_client(container.node.role, container.node.image, run)
+            return run
         finally:
             self.remove(container)
 
@@ -358,4 +439,16 @@ def run_lab(
     with Lab(server_image=server_image, client_image=client_image, delay=delay, progress=progress) as lab:
         runs = lab.run_clients(clients)
         assert lab.server is not None
-        return judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        report = judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        lab.emit(
+            Kind.VERDICT,
+            ok=report.ok,
+            text=report.verdict.summary(),
+            details=list(report.verdict.reasons),
+            judged_by=report.judged_by,
+            server=server_image,
+            delay=delay,
+            clients=clients,
+            lab=lab.host_prefix.rstrip("/"),  # which lab of the run ('' for the first)
+        )
+        return report

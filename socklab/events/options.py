@@ -1,0 +1,19 @@
+"""The options every recorded command has: ``--events FILE`` and ``--report FILE.html`` (a dataclass mixin)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labconfig import option
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What every recorded command adds to its own options."""
+
+    events: str = option("", "keep the run's event log in FILE: one JSON line per event, as it happens", metavar="FILE")
+    report: str = option("", "write a self-contained HTML report of the run (opens offline)", metavar="FILE.html")
+
+    def __post_init__(self) -> None:
+        if self.report and not self.report.lower().endswith((".html", ".htm")):
+            raise ValueError(f"--report {self.report!r}: name an .html file")
