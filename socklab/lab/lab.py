@@ -246,7 +246,12 @@ class Lab:
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        return container.start(self.docker, wait)
+        container.start(self.docker, wait)
+        if self._recorder is not None and node.network is not None and node.shares_network_with is None:
+            # The host and its address as soon as it is up: the live view draws it before it has done anything.
+            address = container.address()
+            self.emit(Kind.HOST, node.role, role=node.role, address=address, image=node.image, started=True)
+        return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
         """Readiness for ``add``: ``port`` (the lab's by default) accepts a connection on the lab network."""

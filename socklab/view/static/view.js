@@ -1,0 +1,278 @@
+// socklab live view: the run's event log, as server-sent events, drawn as the lab's hosts.
+// No framework: one state object fed by the events, one render() that redraws it (at most every 100 ms
+// while a wait or a fault is running, so the countdowns move).
+"use strict";
+
+const state = {
+  lastN: 0, // the last line applied (EventSource resends it as Last-Event-ID when it reconnects)
+  offset: 0, // this host's clock minus the browser's, in seconds: countdowns run on the events' clock
+  run: null, finished: null,
+  labs: new Map(), // prefix ("" or "lab2/") -> {prefix, number, hosts: Map(role -> host), conns: []}
+  faults: new Map(), // name@target -> fault.applied data + t
+  verdicts: [],
+  log: [],
+  shown: {}, // line number -> when the page showed it (epoch seconds), for measuring the latency
+  pendingShown: [],
+};
+window.socklab = state;
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v; else if (k === "style") el.style.cssText = v; else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+const now = () => Date.now() / 1000 + state.offset;
+const fmt = (s) => (s === null || s === undefined ? "?" : Number(s).toFixed(s < 10 ? 1 : 0));
+const ch = (b) => (typeof b === "number" ? String.fromCharCode(b) : b === null || b === undefined ? "?" : String(b));
+const ipOf = (peer) => String(peer || "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false }) + "." + String(Math.floor((t % 1) * 10));
+
+function split(host) {
+  const i = host.lastIndexOf("/");
+  return i < 0 ? ["", host] : [host.slice(0, i + 1), host.slice(i + 1)];
+}
+
+function lab(prefix) {
+  if (!state.labs.has(prefix)) state.labs.set(prefix, { prefix, number: state.labs.size + 1, hosts: new Map(), conns: [] });
+  return state.labs.get(prefix);
+}
+
+function kindOf(role) {
+  if (/^server/.test(role)) return "server";
+  if (/^client/.test(role)) return "client";
+  return "other";
+}
+
+function host(name) {
+  const [prefix, role] = split(name);
+  const l = lab(prefix);
+  if (!l.hosts.has(role)) l.hosts.set(role, { role, kind: kindOf(role), lab: l, state: "started", order: l.hosts.size });
+  return l.hosts.get(role);
+}
+
+function delayOf(l) {
+  for (const hst of l.hosts.values()) if (hst.kind === "server" && typeof hst.delay === "number") return hst.delay;
+  const args = (state.run && state.run.args) || {};
+  return typeof args.delay === "number" ? args.delay : null;
+}
+
+function clientFor(l, peer) {
+  const ip = ipOf(peer);
+  for (const hst of l.hosts.values()) if (hst.kind === "client" && hst.address && ipOf(hst.address) === ip) return hst;
+  return null;
+}
+
+function conn(l, server, peer, t) {
+  let c = l.conns.find((x) => x.server === server && x.peer === peer && !x.served);
+  if (!c) { c = { server, peer, accepted: t }; l.conns.push(c); }
+  return c;
+}
+
+function describe(e) {
+  const d = e.data || {};
+  switch (e.kind) {
+    case "run.started": return `run started: ${d.title || d.command || ""}`;
+    case "host": return `${e.host} is ${d.address || "up"}${d.version ? " (" + d.version + ")" : ""}`;
+    case "container.started": return `${e.host} started`;
+    case "container.stopped": return `${e.host} stopped${d.exit_code !== null && d.exit_code !== undefined ? " (exit " + d.exit_code + ")" : ""}`;
+    case "connected": return `${e.host} connected to ${d.peer || "the server"}`;
+    case "accepted": return `${e.host} accepted ${d.peer}${d.probe ? " (socklab's readiness check)" : ""}`;
+    case "served": return `${e.host} answered ${d.peer}: '${ch(d.reply)}' after ${fmt(d.seconds)} s`;
+    case "answered": return `${e.host} got '${ch(d.reply)}'${d.ok === false ? " (wrong)" : ""}`;
+    case "failed": return `${e.host} failed: ${d.error}`;
+    case "fault.applied": return `FAULT ${d.name} on ${d.target}`;
+    case "fault.undone": return `fault ${d.name} undone on ${d.target}`;
+    case "measurement": return `${d.name} = ${d.value} ${d.unit || ""}`;
+    case "verdict": return `verdict: ${d.text}`;
+    case "run.finished": return `run finished: exit ${d.exit_code}`;
+    default: return e.kind;
+  }
+}
+
+function apply(e) {
+  const d = e.data || {};
+  if (e.kind !== "packet") state.log.push({ n: e.n, t: e.t, text: describe(e), fault: e.kind.startsWith("fault") });
+  if (state.log.length > 300) state.log.shift();
+  switch (e.kind) {
+    case "run.started": state.run = d; break;
+    case "run.finished": state.finished = d; break;
+    case "host": {
+      if (!e.host) break;
+      const hst = host(e.host);
+      for (const k of ["address", "image", "version", "network", "port", "delay"]) {
+        if (d[k] === null || d[k] === undefined || d[k] === "") continue;
+        if (k === "address" && hst.address) continue; // the first one: its IP, not a later ip:port
+        hst[k] = d[k];
+      }
+      break;
+    }
+    case "container.started": { const hst = host(e.host); hst.state = "started"; hst.image = hst.image || d.image; break; }
+    case "container.stopped": { const hst = host(e.host); hst.state = d.state === "pause" ? "paused" : "stopped"; hst.exit = d.exit_code; break; }
+    case "connected": { const hst = host(e.host); hst.connected = e.t; if (d.address) hst.address = hst.address || d.address; break; }
+    case "accepted": {
+      if (d.probe) break;
+      const [prefix] = split(e.host); host(e.host);
+      const c = conn(lab(prefix), e.host, d.peer, e.t); c.accepted = e.t; c.version = d.version;
+      break;
+    }
+    case "served": {
+      if (d.probe) break;
+      const [prefix] = split(e.host); host(e.host);
+      const c = conn(lab(prefix), e.host, d.peer, d.accepted_at ?? e.t - (d.seconds || 0));
+      c.served = e.t; c.reply = d.reply; c.seconds = d.seconds; c.version = d.version || c.version;
+      break;
+    }
+    case "answered": { const hst = host(e.host); hst.answered = { reply: d.reply, ok: d.ok !== false, t: e.t, seconds: d.seconds }; break; }
+    case "failed": { const hst = host(e.host); hst.failed = { error: d.error, t: e.t }; break; }
+    case "fault.applied": state.faults.set(`${d.name}@${d.target}`, { ...d, t: e.t }); break;
+    case "fault.undone": state.faults.delete(`${d.name}@${d.target}`); break;
+    case "verdict": state.verdicts.push(d); break;
+    default: break;
+  }
+}
+
+function faultedHost(target) {
+  // A fault names its container (socklab-<run>-server); the box is the host whose role ends that name.
+  const labs = [...state.labs.values()].reverse();
+  for (const l of labs) for (const hst of l.hosts.values()) if (target && (target === hst.role || target.endsWith("-" + hst.role))) return hst;
+  return null;
+}
+
+function bar(fraction, cls) {
+  return h("div", { class: "bar " + (cls || "") }, h("span", { style: `width:${Math.max(0, Math.min(1, fraction)) * 100}%` }));
+}
+
+function connRow(l, c) {
+  const delay = delayOf(l);
+  const client = clientFor(l, c.peer);
+  const who = client ? `${client.role} ${c.peer}` : c.peer;
+  let what, fraction;
+  if (c.served !== undefined) {
+    fraction = 1;
+    what = h("span", {}, h("span", { class: "reply" + (c.reply === 66 || ch(c.reply) === "B" ? "" : " wrong") }, ch(c.reply)), ` after ${Number(c.seconds).toFixed(2)} s`);
+  } else {
+    const elapsed = Math.max(0, now() - c.accepted);
+    fraction = delay ? elapsed / delay : 0.5;
+    what = state.finished ? "no answer" : delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s left` : `waiting ${fmt(elapsed)} s`;
+  }
+  return h("div", { class: "conn" + (c.served !== undefined ? " served" : " waiting"), "data-peer": c.peer, "data-client": client ? client.role : null },
+    h("span", { class: "who", title: who }, who), bar(fraction), h("span", { class: "what" }, what));
+}
+
+function serverBox(l, hst, faulted) {
+  const conns = l.conns.filter((c) => c.server === (l.prefix + hst.role));
+  const served = conns.filter((c) => c.served !== undefined).length;
+  const delay = typeof hst.delay === "number" ? hst.delay : null;
+  return h("div", { class: `host server ${hst.state}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
+    h("div", { class: "name" }, `🖥 ${hst.role}`, hst.version ? ` — ${hst.version}` : ""),
+    h("div", { class: "addr" }, hst.address ? `${hst.address}${hst.port ? ":" + hst.port : ""}` : "(address not known yet)"),
+    h("div", { class: "meta" }, [hst.image, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
+    h("div", { class: "conns" }, conns.map((c) => connRow(l, c))));
+}
+
+function clientBox(l, hst, faulted) {
+  let cls = hst.state, text;
+  const mine = l.conns.filter((c) => hst.address && ipOf(c.peer) === ipOf(hst.address));
+  const c = mine[mine.length - 1];
+  let extra = null;
+  if (hst.failed) { cls = "failed"; text = `failed: ${hst.failed.error}`; }
+  else if (hst.answered) {
+    cls = "answered";
+    text = h("span", {}, "got ", h("span", { class: "reply" + (hst.answered.ok ? "" : " wrong") }, ch(hst.answered.reply)), hst.answered.ok ? " ✓" : " ✗");
+  } else if (c && c.served !== undefined) { cls = "served"; text = h("span", {}, "server sent ", h("span", { class: "reply" }, ch(c.reply))); }
+  else if (c) {
+    cls = "connected";
+    const delay = delayOf(l); const elapsed = Math.max(0, now() - c.accepted);
+    text = delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s` : `waiting ${fmt(elapsed)} s`;
+    extra = bar(delay ? elapsed / delay : 0.5, "minibar");
+  } else if (hst.connected) { cls = "connected"; text = "connected"; }
+  else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started";
+  if (hst.state === "stopped" && !hst.answered && !hst.failed && cls !== "served") cls += " stopped";
+  return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
+    h("div", { class: "name" }, `💻 ${hst.role}`),
+    h("div", { class: "addr" }, hst.address || "…"),
+    h("div", { class: "state" }, text), extra);
+}
+
+function render() {
+  const faulted = new Set();
+  for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
+  const run = state.run || {};
+  document.getElementById("title").textContent = run.title || (run.command ? `socklab ${run.command}` : "socklab live view");
+  const status = document.getElementById("status");
+  if (state.finished) { status.textContent = `finished (exit ${state.finished.exit_code})`; status.className = "status finished"; }
+  else if (state.lastN) { status.textContent = "running…"; status.className = "status running"; }
+  document.getElementById("clock").textContent = state.lastN ? clock(now()) : "";
+
+  const banner = document.getElementById("faults");
+  banner.replaceChildren(...[...state.faults.values()].map((f) => {
+    const spec = Object.entries(f.spec || {}).filter(([k]) => k !== "mechanism").map(([k, v]) => `${k} ${v}`).join(", ");
+    const left = f.until ? `${fmt(Math.max(0, f.until - now()))} s left` : `for ${fmt(Math.max(0, now() - f.t))} s`;
+    return h("div", { class: "fault", "data-fault": f.name }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${f.target}`, h("span", { class: "left" }, left));
+  }));
+  banner.hidden = state.faults.size === 0;
+  document.body.classList.toggle("faulted", state.faults.size > 0);
+
+  const labs = [...state.labs.values()].filter((l) => l.hosts.size > 0);
+  document.getElementById("labs").replaceChildren(...labs.map((l) => {
+    const hosts = [...l.hosts.values()];
+    const servers = hosts.filter((x) => x.kind === "server");
+    const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => a.role.localeCompare(b.role, undefined, { numeric: true }));
+    const version = servers.map((s) => s.version || s.image).filter(Boolean).join(", ");
+    const answered = clients.filter((c) => c.answered).length;
+    return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" },
+      h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`),
+      h("div", { class: "hosts" }, h("div", { class: "servers" }, servers.map((s) => serverBox(l, s, faulted))),
+        h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))));
+  }));
+
+  const verdicts = document.getElementById("verdicts");
+  verdicts.replaceChildren(...state.verdicts.map((v) => h("div", { class: "verdict" + (v.ok ? "" : " bad") },
+    `${v.ok ? "✔" : "✘"} ${v.server ? v.server + ": " : ""}${v.text}`,
+    (v.details || []).length ? h("ul", {}, v.details.map((x) => h("li", {}, x))) : null)));
+  verdicts.hidden = state.verdicts.length === 0;
+
+  document.getElementById("log").replaceChildren(...state.log.slice(-60).reverse().map((x) =>
+    h("li", { value: x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`)));
+  document.getElementById("count").textContent = state.lastN;
+  const shownAt = Date.now() / 1000;
+  for (const n of state.pendingShown) state.shown[n] = shownAt;
+  state.pendingShown = [];
+}
+
+function live() {
+  if (state.finished) return false;
+  if (state.faults.size) return true;
+  for (const l of state.labs.values()) if (l.conns.some((c) => c.served === undefined)) return true;
+  return false;
+}
+
+let scheduled = false;
+function schedule() { if (!scheduled) { scheduled = true; setTimeout(() => { scheduled = false; render(); }, 0); } }
+setInterval(() => { if (live()) render(); }, 100);
+
+function connect() {
+  const source = new EventSource("/events");
+  const conn = document.getElementById("connection");
+  source.onopen = () => { conn.textContent = "live"; };
+  source.onerror = () => { conn.textContent = "reconnecting…"; };
+  const take = (msg) => {
+    const e = JSON.parse(msg.data);
+    if (e.n <= state.lastN) return; // already applied (a replay after a reconnect)
+    state.offset = e.now - Date.now() / 1000;
+    state.lastN = e.n;
+    if (msg.type === "malformed") state.log.push({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
+    else apply(e);
+    state.pendingShown.push(e.n);
+    schedule();
+  };
+  source.addEventListener("event", take);
+  source.addEventListener("malformed", take);
+}
+connect();
+render();
