@@ -12,6 +12,7 @@ const state = {
   verdicts: [],
   log: [],
   shown: {}, // line number -> when the page showed it (epoch seconds), for measuring the latency
+  received: {}, // line number -> when its message arrived (epoch seconds, the browser's clock)
   pendingShown: [],
 };
 window.socklab = state;
@@ -28,7 +29,8 @@ function h(tag, attrs, ...children) {
 
 const now = () => Date.now() / 1000 + state.offset;
 const fmt = (s) => (s === null || s === undefined ? "?" : Number(s).toFixed(s < 10 ? 1 : 0));
-const ch = (b) => (typeof b === "number" ? String.fromCharCode(b) : b === null || b === undefined ? "?" : String(b));
+const ch = (b) => // a byte as the character it is (an int, or a list of ints for several bytes)
+  Array.isArray(b) ? b.map(ch).join("") : typeof b === "number" ? String.fromCharCode(b) : b === null || b === undefined ? "?" : String(b);
 const ipOf = (peer) => String(peer || "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
 const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false }) + "." + String(Math.floor((t % 1) * 10));
 
@@ -124,7 +126,7 @@ function apply(e) {
       if (d.probe) break;
       const [prefix] = split(e.host); host(e.host);
       const c = conn(lab(prefix), e.host, d.peer, d.accepted_at ?? e.t - (d.seconds || 0));
-      c.served = e.t; c.reply = d.reply; c.seconds = d.seconds; c.version = d.version || c.version;
+      c.served = e.t; c.reply = d.reply; c.request = d.request; c.seconds = d.seconds; c.version = d.version || c.version;
       break;
     }
     case "answered": { const hst = host(e.host); hst.answered = { reply: d.reply, ok: d.ok !== false, t: e.t, seconds: d.seconds }; break; }
@@ -154,7 +156,8 @@ function connRow(l, c) {
   let what, fraction;
   if (c.served !== undefined) {
     fraction = 1;
-    what = h("span", {}, h("span", { class: "reply" + (c.reply === 66 || ch(c.reply) === "B" ? "" : " wrong") }, ch(c.reply)), ` after ${Number(c.seconds).toFixed(2)} s`);
+    const right = typeof c.request === "number" ? c.reply === c.request + 1 : ch(c.reply) === "B";
+    what = h("span", {}, h("span", { class: "reply" + (right ? "" : " wrong") }, ch(c.reply)), ` after ${Number(c.seconds).toFixed(2)} s`);
   } else {
     const elapsed = Math.max(0, now() - c.accepted);
     fraction = delay ? elapsed / delay : 0.5;
@@ -253,7 +256,15 @@ function live() {
 }
 
 let scheduled = false;
-function schedule() { if (!scheduled) { scheduled = true; setTimeout(() => { scheduled = false; render(); }, 0); } }
+// One redraw per frame however many events came in it (50 clients accepted at once are one redraw);
+// a hidden tab gets no frames, so a timer stands in.
+function schedule() {
+  if (scheduled) return;
+  scheduled = true;
+  const draw = () => { if (scheduled) { scheduled = false; render(); } };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 100);
+}
 setInterval(() => { if (live()) render(); }, 100);
 
 function connect() {
@@ -269,6 +280,7 @@ function connect() {
     if (msg.type === "malformed") state.log.push({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
     else apply(e);
     state.pendingShown.push(e.n);
+    state.received[e.n] = Date.now() / 1000;
     schedule();
   };
   source.addEventListener("event", take);
