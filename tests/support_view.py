@@ -116,7 +116,9 @@ class LiveLog:
         )  # fmt: skip
         for k in range(1, clients + 1):
             self.emit(Kind.CONTAINER_STARTED, f"{prefix}client-{k}", role=f"client-{k}", image="socklab/client")
-            self.emit(Kind.HOST, f"{prefix}client-{k}", role=f"client-{k}", address=client_ip(k), image="socklab/client")
+            self.emit(
+                Kind.HOST, f"{prefix}client-{k}", role=f"client-{k}", address=client_ip(k), image="socklab/client"
+            )
 
     def accept(self, k: int, prefix: str = "") -> float:
         t = time.time()

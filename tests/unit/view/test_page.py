@@ -161,7 +161,9 @@ def test_fifty_clients_keep_up_and_the_page_trails_the_log_by_little(page, log, 
         shown = {int(n): t for n, t in page.execute_script("return window.socklab.shown").items()}
         received = {int(n): t for n, t in page.execute_script("return window.socklab.received").items()}
     lags = [shown[n] - e.t for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)]
-    arrived = [received[n] - e.t for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)]
+    arrived = [
+        received[n] - e.t for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)
+    ]
     assert len(lags) == 100
     median, worst = statistics.median(lags), max(lags)
     with capsys.disabled():
