@@ -133,7 +133,13 @@ function apply(e) {
     case "failed": { const hst = host(e.host); hst.failed = { error: d.error, t: e.t }; break; }
     case "fault.applied": state.faults.set(`${d.name}@${d.target}`, { ...d, t: e.t }); break;
     case "fault.undone": state.faults.delete(`${d.name}@${d.target}`); break;
-    case "verdict": state.verdicts.push(d); break;
+    case "verdict": {
+      // A lab's verdict names its server image: it goes in that lab's box (the latest one without one).
+      const labs = [...state.labs.values()].reverse();
+      const mine = d.server && labs.find((l) => !l.verdict && [...l.hosts.values()].some((x) => x.kind === "server" && x.image === d.server));
+      if (mine) mine.verdict = d; else state.verdicts.push(d);
+      break;
+    }
     default: break;
   }
 }
@@ -145,6 +151,23 @@ function faultedHost(target) {
   return null;
 }
 
+// What moves between events (countdowns, bars, the clock) is updated in place 10 times a second by the
+// tickers the last render() registered; only a new event redraws the page.
+let tickers = [];
+function ticking(update) { update(); tickers.push(update); }
+
+function countdown(c, delay, left) {
+  // A connection's wait from its accept: a bar filling over the delay and the seconds left (or waited).
+  const el = bar(0, left ? "" : "minibar");
+  const text = h("span", {});
+  ticking(() => {
+    const elapsed = Math.max(0, now() - c.accepted);
+    el.firstChild.style.width = `${Math.min(1, delay ? elapsed / delay : 0.5) * 100}%`;
+    text.textContent = state.finished ? "no answer" : delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s${left ? " left" : ""}` : `waiting ${fmt(elapsed)} s`;
+  });
+  return [el, text];
+}
+
 function bar(fraction, cls) {
   return h("div", { class: "bar " + (cls || "") }, h("span", { style: `width:${Math.max(0, Math.min(1, fraction)) * 100}%` }));
 }
@@ -153,18 +176,25 @@ function connRow(l, c) {
   const delay = delayOf(l);
   const client = clientFor(l, c.peer);
   const who = client ? `${client.role} ${c.peer}` : c.peer;
-  let what, fraction;
+  let what, progress;
   if (c.served !== undefined) {
-    fraction = 1;
+    progress = bar(1);
     const right = typeof c.request === "number" ? c.reply === c.request + 1 : ch(c.reply) === "B";
     what = h("span", {}, h("span", { class: "reply" + (right ? "" : " wrong") }, ch(c.reply)), ` after ${Number(c.seconds).toFixed(2)} s`);
   } else {
-    const elapsed = Math.max(0, now() - c.accepted);
-    fraction = delay ? elapsed / delay : 0.5;
-    what = state.finished ? "no answer" : delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s left` : `waiting ${fmt(elapsed)} s`;
+    [progress, what] = countdown(c, delay, true);
   }
   return h("div", { class: "conn" + (c.served !== undefined ? " served" : " waiting"), "data-peer": c.peer, "data-client": client ? client.role : null },
-    h("span", { class: "who", title: who }, who), bar(fraction), h("span", { class: "what" }, what));
+    h("span", { class: "who", title: who }, client ? client.role : "?"), h("span", { class: "peer" }, c.peer), progress, h("span", { class: "what" }, what));
+}
+
+const SHOWN_CONNS = 12; // a server box lists every waiting connection and the latest answered ones
+function shownConns(conns) {
+  if (conns.length <= SHOWN_CONNS) return conns;
+  const waiting = conns.filter((c) => c.served === undefined);
+  const room = Math.max(0, SHOWN_CONNS - waiting.length);
+  const recent = conns.filter((c) => c.served !== undefined).slice(-room || conns.length);
+  return conns.filter((c) => c.served === undefined || (room > 0 && recent.includes(c)));
 }
 
 function serverBox(l, hst, faulted) {
@@ -172,10 +202,11 @@ function serverBox(l, hst, faulted) {
   const served = conns.filter((c) => c.served !== undefined).length;
   const delay = typeof hst.delay === "number" ? hst.delay : null;
   return h("div", { class: `host server ${hst.state}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
-    h("div", { class: "name" }, `🖥 ${hst.role}`, hst.version ? ` — ${hst.version}` : ""),
+    h("div", { class: "name" }, h("span", { class: "badge" }, "SERVER"), ` ${hst.role}`, hst.state === "stopped" ? h("span", { class: "gone" }, ` stopped${hst.exit !== undefined && hst.exit !== null ? " (exit " + hst.exit + ")" : ""}`) : null),
     h("div", { class: "addr" }, hst.address ? `${hst.address}${hst.port ? ":" + hst.port : ""}` : "(address not known yet)"),
-    h("div", { class: "meta" }, [hst.image, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
-    h("div", { class: "conns" }, conns.map((c) => connRow(l, c))));
+    h("div", { class: "meta" }, [hst.image, hst.version, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
+    h("div", { class: "conns" }, shownConns(conns).map((c) => connRow(l, c)),
+      conns.length > SHOWN_CONNS ? h("div", { class: "meta more" }, `and ${conns.length - shownConns(conns).length} earlier connections`) : null));
 }
 
 function clientBox(l, hst, faulted) {
@@ -190,16 +221,19 @@ function clientBox(l, hst, faulted) {
   } else if (c && c.served !== undefined) { cls = "served"; text = h("span", {}, "server sent ", h("span", { class: "reply" }, ch(c.reply))); }
   else if (c) {
     cls = "connected";
-    const delay = delayOf(l); const elapsed = Math.max(0, now() - c.accepted);
-    text = delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s` : `waiting ${fmt(elapsed)} s`;
-    extra = bar(delay ? elapsed / delay : 0.5, "minibar");
+    [extra, text] = countdown(c, delayOf(l), false);
   } else if (hst.connected) { cls = "connected"; text = "connected"; }
   else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started";
   if (hst.state === "stopped" && !hst.answered && !hst.failed && cls !== "served") cls += " stopped";
   return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
-    h("div", { class: "name" }, `💻 ${hst.role}`),
+    h("div", { class: "name" }, h("span", { class: "badge" }, "CLIENT"), ` ${hst.role}`),
     h("div", { class: "addr" }, hst.address || "…"),
     h("div", { class: "state" }, text), extra);
+}
+
+function verdictBox(v) {
+  return h("div", { class: "verdict" + (v.ok ? "" : " bad") }, `${v.ok ? "✔" : "✘"} ${v.server ? v.server + ": " : ""}${v.text}`,
+    (v.details || []).length ? h("ul", {}, v.details.map((x) => h("li", {}, x))) : null);
 }
 
 function render() {
@@ -210,13 +244,16 @@ function render() {
   const status = document.getElementById("status");
   if (state.finished) { status.textContent = `finished (exit ${state.finished.exit_code})`; status.className = "status finished"; }
   else if (state.lastN) { status.textContent = "running…"; status.className = "status running"; }
-  document.getElementById("clock").textContent = state.lastN ? clock(now()) : "";
+  tickers = [];
+  const clockEl = document.getElementById("clock");
+  ticking(() => { clockEl.textContent = state.lastN ? clock(now()) : ""; });
 
   const banner = document.getElementById("faults");
   banner.replaceChildren(...[...state.faults.values()].map((f) => {
     const spec = Object.entries(f.spec || {}).filter(([k]) => k !== "mechanism").map(([k, v]) => `${k} ${v}`).join(", ");
-    const left = f.until ? `${fmt(Math.max(0, f.until - now()))} s left` : `for ${fmt(Math.max(0, now() - f.t))} s`;
-    return h("div", { class: "fault", "data-fault": f.name }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${f.target}`, h("span", { class: "left" }, left));
+    const left = h("span", { class: "left" });
+    ticking(() => { left.textContent = f.until ? `${fmt(Math.max(0, f.until - now()))} s left` : `for ${fmt(Math.max(0, now() - f.t))} s`; });
+    return h("div", { class: "fault", "data-fault": f.name }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${f.target}`, left);
   }));
   banner.hidden = state.faults.size === 0;
   document.body.classList.toggle("faulted", state.faults.size > 0);
@@ -226,18 +263,17 @@ function render() {
     const hosts = [...l.hosts.values()];
     const servers = hosts.filter((x) => x.kind === "server");
     const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => a.role.localeCompare(b.role, undefined, { numeric: true }));
-    const version = servers.map((s) => s.version || s.image).filter(Boolean).join(", ");
+    const version = servers.map((s) => s.image || s.version).filter(Boolean).join(", ");
     const answered = clients.filter((c) => c.answered).length;
     return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" },
       h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`),
       h("div", { class: "hosts" }, h("div", { class: "servers" }, servers.map((s) => serverBox(l, s, faulted))),
-        h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))));
+        h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))),
+      l.verdict ? verdictBox(l.verdict) : null);
   }));
 
   const verdicts = document.getElementById("verdicts");
-  verdicts.replaceChildren(...state.verdicts.map((v) => h("div", { class: "verdict" + (v.ok ? "" : " bad") },
-    `${v.ok ? "✔" : "✘"} ${v.server ? v.server + ": " : ""}${v.text}`,
-    (v.details || []).length ? h("ul", {}, v.details.map((x) => h("li", {}, x))) : null)));
+  verdicts.replaceChildren(...state.verdicts.map(verdictBox));
   verdicts.hidden = state.verdicts.length === 0;
 
   document.getElementById("log").replaceChildren(...state.log.slice(-60).reverse().map((x) =>
@@ -248,12 +284,6 @@ function render() {
   state.pendingShown = [];
 }
 
-function live() {
-  if (state.finished) return false;
-  if (state.faults.size) return true;
-  for (const l of state.labs.values()) if (l.conns.some((c) => c.served === undefined)) return true;
-  return false;
-}
 
 let scheduled = false;
 // One redraw per frame however many events came in it (50 clients accepted at once are one redraw);
@@ -265,7 +295,7 @@ function schedule() {
   requestAnimationFrame(draw);
   setTimeout(draw, 100);
 }
-setInterval(() => { if (live()) render(); }, 100);
+setInterval(() => { if (!state.finished) for (const tick of tickers) tick(); }, 100);
 
 function connect() {
   const source = new EventSource("/events");

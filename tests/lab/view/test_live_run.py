@@ -65,7 +65,7 @@ def test_a_run_with_view_shows_three_clients_waiting_then_b_and_the_verdict(lab_
             assert all(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) for a in addresses), addresses
             wait.until(lambda d: len(texts(d, ".conn.served")) == 3)
             wait.until(lambda d: texts(d, ".host.client.answered .reply") == ["B", "B", "B"])
-            wait.until(lambda d: "served concurrently: 3/3" in " ".join(texts(d, "#verdicts")))
+            wait.until(lambda d: "served concurrently: 3/3" in " ".join(texts(d, ".verdict")))
             wait.until(lambda d: "finished (exit 0)" in " ".join(texts(d, "#status")))
             shown = {int(n): t for n, t in page.execute_script("return window.socklab.shown").items()}
             (tmp_path / "view.png").write_bytes(page.get_screenshot_as_png())

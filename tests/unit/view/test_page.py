@@ -146,29 +146,31 @@ def test_a_browser_that_lost_the_server_gets_what_it_missed_once(page, log, tmp_
         assert len(clients(page)) == 4 and "both labs served" in text(page, "#verdicts")
 
 
-def test_fifty_clients_keep_up_and_the_page_trails_the_log_by_little(page, log, capsys):
+def test_fifty_clients_keep_up_each_wait_is_on_the_page_while_it_runs(page, log, capsys):
+    """Keeping up: every one of 50 accepted connections is drawn before its answer is due (its countdown is
+    seen running), and the answers follow. The lags are printed: they measure this machine's load too."""
+    delay = 3.0
     with ViewServer(log.path, port=0) as view:
         page.get(view.url)
         wait = WebDriverWait(page, 20, poll_frequency=0.05)
         wait.until(lambda d: text(d, "#connection") == "live")
-        log.lab_starts(50, delay=DELAY)
+        log.lab_starts(50, delay=delay)
         wait.until(lambda d: len(clients(d)) == 50)
-        script = Script(log, clients=50, delay=DELAY)
+        script = Script(log, clients=50, delay=delay)
         script.start()
         script.go.set()
-        WebDriverWait(page, DELAY + 20, poll_frequency=0.1).until(lambda d: replies(d) == ["B"] * 50)
+        WebDriverWait(page, delay + 20, poll_frequency=0.25).until(lambda d: replies(d) == ["B"] * 50)
         wait.until(lambda d: text(d, "#count") == str(log.lines))
         shown = {int(n): t for n, t in page.execute_script("return window.socklab.shown").items()}
         received = {int(n): t for n, t in page.execute_script("return window.socklab.received").items()}
-    lags = [shown[n] - e.t for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)]
-    arrived = [
-        received[n] - e.t for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)
-    ]
-    assert len(lags) == 100
-    median, worst = statistics.median(lags), max(lags)
+    server_lines = [(n, e) for n, e in enumerate(log.recorder.events, 1) if e.kind in (Kind.ACCEPTED, Kind.SERVED)]
+    assert len(server_lines) == 100
+    lags = [shown[n] - e.t for n, e in server_lines]
+    arrived = [received[n] - e.t for n, e in server_lines]
     with capsys.disabled():
         print(
-            f"\nview latency, 50 clients, accepted+served: shown median {median * 1000:.0f} ms, "
-            f"max {worst * 1000:.0f} ms; message arrived median {statistics.median(arrived) * 1000:.0f} ms"
+            f"\nview latency, 50 clients, accepted+served: shown median {statistics.median(lags) * 1000:.0f} ms, "
+            f"max {max(lags) * 1000:.0f} ms; message arrived median {statistics.median(arrived) * 1000:.0f} ms"
         )
-    assert median < 1.5 and worst < 3.0  # generous: a shared, loaded machine; the figures are printed
+    late = [e.data["peer"] for n, e in server_lines if e.kind is Kind.ACCEPTED and shown[n] - e.t >= delay]
+    assert late == [], "connections drawn only after their wait was over"
