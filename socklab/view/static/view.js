@@ -202,7 +202,7 @@ function serverBox(l, hst, faulted) {
   const served = conns.filter((c) => c.served !== undefined).length;
   const delay = typeof hst.delay === "number" ? hst.delay : null;
   return h("div", { class: `host server ${hst.state}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
-    h("div", { class: "name" }, h("span", { class: "badge" }, "SERVER"), ` ${hst.role}`, hst.state === "stopped" ? h("span", { class: "gone" }, ` stopped${hst.exit !== undefined && hst.exit !== null ? " (exit " + hst.exit + ")" : ""}`) : null),
+    h("div", { class: "name" }, h("span", { class: "badge" }, "SERVER"), ` ${hst.role}`, hst.state === "stopped" ? h("span", { class: "gone", title: `exit code ${hst.exit}` }, " stopped") : hst.state === "paused" ? h("span", { class: "gone" }, " paused") : null),
     h("div", { class: "addr" }, hst.address ? `${hst.address}${hst.port ? ":" + hst.port : ""}` : "(address not known yet)"),
     h("div", { class: "meta" }, [hst.image, hst.version, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
     h("div", { class: "conns" }, shownConns(conns).map((c) => connRow(l, c)),
@@ -236,6 +236,8 @@ function verdictBox(v) {
     (v.details || []).length ? h("ul", {}, v.details.map((x) => h("li", {}, x))) : null);
 }
 
+const KEPT_LABS = 2; // labs drawn whole; older ones that have their verdict shrink to it (socklab faults runs many)
+
 function render() {
   const faulted = new Set();
   for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
@@ -253,7 +255,9 @@ function render() {
     const spec = Object.entries(f.spec || {}).filter(([k]) => k !== "mechanism").map(([k, v]) => `${k} ${v}`).join(", ");
     const left = h("span", { class: "left" });
     ticking(() => { left.textContent = f.until ? `${fmt(Math.max(0, f.until - now()))} s left` : `for ${fmt(Math.max(0, now() - f.t))} s`; });
-    return h("div", { class: "fault", "data-fault": f.name }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${f.target}`, left);
+    const hst = faultedHost(f.target);
+    const on = hst ? `${hst.lab.number > 1 || state.labs.size > 1 ? "lab " + hst.lab.number + " " : ""}${hst.role}` : f.target;
+    return h("div", { class: "fault", "data-fault": f.name, title: f.target }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${on}`, left);
   }));
   banner.hidden = state.faults.size === 0;
   document.body.classList.toggle("faulted", state.faults.size > 0);
@@ -265,8 +269,10 @@ function render() {
     const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => a.role.localeCompare(b.role, undefined, { numeric: true }));
     const version = servers.map((s) => s.image || s.version).filter(Boolean).join(", ");
     const answered = clients.filter((c) => c.answered).length;
-    return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" },
-      h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`),
+    const title = h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`);
+    if (l.verdict && labs.length - labs.indexOf(l) > KEPT_LABS) // an older lab that is over: its verdict only
+      return h("section", { class: "lab done", "data-lab": l.prefix || "lab1/" }, title, verdictBox(l.verdict));
+    return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" }, title,
       h("div", { class: "hosts" }, h("div", { class: "servers" }, servers.map((s) => serverBox(l, s, faulted))),
         h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))),
       l.verdict ? verdictBox(l.verdict) : null);

@@ -94,7 +94,7 @@ def test_three_clients_wait_then_each_gets_b_and_a_fault_banner_lasts_as_long_as
             spec={"percent": 30, "mechanism": "netem"}, until=now + 30,
         )  # fmt: skip
         wait.until(lambda d: "FAULT" in banner(d))
-        assert "loss" in banner(page) and "s left" in banner(page)
+        assert "loss" in banner(page) and "on server" in banner(page) and "s left" in banner(page)
         assert "faulted" in classes(page, ".host.server")
         log.emit(Kind.FAULT_UNDONE, "fault", name="loss", target="socklab-viewtest-server", report={})
         wait.until(lambda d: banner(d) == "")
