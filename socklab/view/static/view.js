@@ -69,6 +69,14 @@ function clientFor(l, peer) {
   return null;
 }
 
+function learnAddress(l, name, peer) {
+  // The server's reverse lookup of a peer (socklab-client-3.socklab_lab) names the client it is, when the
+  // log did not give that client's address (compose's demo): from now on its connections are linked to it.
+  const first = String(name).split(".")[0];
+  for (const hst of l.hosts.values())
+    if (hst.kind === "client" && !hst.address && (first === hst.role || first.endsWith("-" + hst.role))) hst.address = ipOf(peer);
+}
+
 function conn(l, server, peer, t) {
   let c = l.conns.find((x) => x.server === server && x.peer === peer && !x.served);
   if (!c) { c = { server, peer, accepted: t }; l.conns.push(c); }
@@ -127,6 +135,7 @@ function apply(e) {
       const [prefix] = split(e.host); host(e.host);
       const c = conn(lab(prefix), e.host, d.peer, d.accepted_at ?? e.t - (d.seconds || 0));
       c.served = e.t; c.reply = d.reply; c.request = d.request; c.seconds = d.seconds; c.version = d.version || c.version;
+      if (d.name) learnAddress(lab(prefix), d.name, d.peer);
       break;
     }
     case "answered": { const hst = host(e.host); hst.answered = { reply: d.reply, ok: d.ok !== false, t: e.t, seconds: d.seconds }; break; }
@@ -223,7 +232,7 @@ function clientBox(l, hst, faulted) {
     cls = "connected";
     [extra, text] = countdown(c, delayOf(l), false);
   } else if (hst.connected) { cls = "connected"; text = "connected"; }
-  else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started";
+  else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started, not accepted yet";
   if (hst.state === "stopped" && !hst.answered && !hst.failed && cls !== "served") cls += " stopped";
   return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
     h("div", { class: "name" }, h("span", { class: "badge" }, "CLIENT"), ` ${hst.role}`),
