@@ -34,6 +34,7 @@ COMMANDS = (
     "socklab.cli.bench",  # bench
     "socklab.cli.fault",  # fault KIND, faults
     "socklab.cli.report",  # report EVENTS.jsonl -o FILE.html
+    "socklab.cli.view",  # view EVENTS.jsonl
 )
 
 

@@ -17,6 +17,7 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.events.recorder import Recorder
 from socklab.events.schema import Kind
+from socklab.view.live import live_view
 
 T = TypeVar("T")
 
@@ -30,16 +31,20 @@ def recorded(command: str, run: Callable[[T], int]) -> Callable[[T], int]:
     """``run``, recorded into ``--events`` and reported into ``--report`` when either is given."""
 
     def wrapper(options: T) -> int:
-        if not isinstance(options, RecordOptions) or not (options.events or options.report):
+        if not isinstance(options, RecordOptions) or not (options.events or options.report or options.view):
             return run(options)
+        with live_view(options, options.events) as events:  # --view: served while the run writes it
+            return _recorded(options, events)
+
+    def _recorded(options: RecordOptions, events: str) -> int:
         code: int = ExitCode.FAILED
-        recorder = Recorder(options.events or None)
+        recorder = Recorder(events or None)
         try:
             with recorder:
                 recorder.emit(Kind.RUN_STARTED, command=command, args=_args(options), title=f"socklab {command}")
                 error: list[str] = []
                 try:
-                    code = int(run(options))
+                    code = int(run(options))  # type: ignore[arg-type]
                 except KeyboardInterrupt:
                     code = ExitCode.INTERRUPTED
                     error.append("interrupted")

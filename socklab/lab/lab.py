@@ -258,7 +258,9 @@ class Lab:
         )
         self.containers[node.role] = container
         container.start(self.docker, wait)
-        if self._recorder is not None and SERVER in node.aliases and container.network is not None:
+        if self._recorder is not None and container.network is not None and node.shares_network_with is None:
+            # The host and its address as soon as it is up: the live view draws it before it has done anything.
+            extra = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
             self.emit(
                 Kind.HOST,
                 node.role,
@@ -266,8 +268,8 @@ class Lab:
                 address=container.address(),
                 image=node.image,
                 network=container.network,
-                port=self.port,
-                delay=self.delay,
+                started=True,
+                **extra,
             )
         return container
 
