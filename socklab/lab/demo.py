@@ -117,10 +117,10 @@ def run_demo(
         subprocess.run([*compose, "stop", "--timeout", "15"], env=full_env, capture_output=True)
 
     progress(f"docker compose -p {project} up --scale client={clients}")
+    started = time.monotonic()
+    thread = threading.Thread(target=watcher, args=(started,), daemon=True)
     followed = _watch_events(project)
     try:
-        started = time.monotonic()
-        thread = threading.Thread(target=watcher, args=(started,), daemon=True)
         thread.start()
         subprocess.run([*compose, "up", "--scale", f"client={clients}"], env=full_env, check=False)
         thread.join(timeout=30)
@@ -140,7 +140,9 @@ def run_demo(
         ).stdout
         return DemoResult(answers, watch.seconds, server_log)
     finally:
-        events.close()
+        events.close()  # ends the watcher's wait (after an error or Ctrl-C); its `stop` is bounded by --timeout
+        if thread.is_alive():
+            thread.join(timeout=30)  # so that `down` below is the last thing done to the stack, not a `stop`
         subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "15"], env=full_env, capture_output=True)
         if followed is not None:
             followed.close()
