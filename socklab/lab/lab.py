@@ -189,7 +189,8 @@ class Lab:
     # --- events -------------------------------------------------------------------------------------
     def _gateways(self) -> frozenset[str]:
         """The lab network's gateway: where the readiness check (from this host) connects from."""
-        assert self.network is not None
+        if self.network is None:
+            return frozenset()  # a lab of sidecars over containers it did not make (foreign_lab)
         sdk = self.docker.networks.get(self.network.name)
         return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
 
