@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -186,6 +187,7 @@ def test_folders_are_copied_in_before_start_and_stdin_ends_when_the_holder_lets_
         greeter.wait_for_log("up", timeout=30, literal=True)  # the code was there when it started
         stdin.sendall(b"hello\n")
         greeter.wait_for_log("got hello", timeout=30, literal=True)
-        stdin.close()  # what happens to it when this process dies: its stdin reads EOF
+        stdin.shutdown(socket.SHUT_WR)  # as when this process dies: StdinOnce, so its stdin reads EOF
+        stdin.close()
         assert greeter.wait(timeout=30) == 0
         assert greeter.logs().splitlines() == ["up", "got hello", "eof"]
