@@ -11,7 +11,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ import docker.errors
 import requests
 from tqdm import tqdm
 
-from socklab.bench import measure, startup
+from socklab.bench import measure, report, startup
 from socklab.bench.options import FULL, QUICK, BenchOptions, Sizes
+from socklab.bench.results import BenchResults
 from socklab.bench.stage import ServerDidNotStart, Stage
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
@@ -34,39 +35,6 @@ STEP_OVERHEAD = 5.0
 # more held clients than one loader's share is where they stop by design, not a figure worth minutes.
 SINGLE_PROCESS = ("c-fork", "async", "thread", "fork")
 STEP_ERRORS = (ServerDidNotStart, LoaderFailed, TimeoutError, docker.errors.DockerException, requests.RequestException)
-
-
-@dataclass
-class BenchResults:
-    quick: bool
-    versions: tuple[str, ...]
-    machine: dict[str, str]
-    rates: list[measure.RateRow] = field(default_factory=list)  # one per version: medians over rounds
-    loader_check: list[measure.RateRow] = field(default_factory=list)
-    rate_rounds: dict[str, list[measure.RateRow]] = field(default_factory=dict)  # version (or "c-epoll×2")
-    latency: list[measure.LatencyRow] = field(default_factory=list)
-    held: list[measure.HeldRow] = field(default_factory=list)
-    startup: list[startup.StartupRow] = field(default_factory=list)
-    image_sizes: dict[str, float] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    seconds: float = math.nan
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "quick": self.quick,
-            "versions": list(self.versions),
-            "machine": self.machine,
-            "rates": [r.to_json() for r in self.rates],
-            "loader_check": [r.to_json() for r in self.loader_check],
-            "latency": [r.to_json() for r in self.latency],
-            "held": [r.to_json() for r in self.held],
-            "startup": [r.to_json() for r in self.startup],
-            "image_sizes": self.image_sizes,
-            "skipped": self.skipped,
-            "failures": self.failures,
-            "seconds": self.seconds,
-        }
 
 
 @dataclass(frozen=True)
@@ -260,8 +228,6 @@ def _record_new(results: BenchResults, before: dict[str, int], step: str) -> Non
 @contextlib.contextmanager
 def _written(results: BenchResults, output: Path, started: float) -> Iterator[None]:
     """The results are written however the run ends (also Ctrl-C): a partial table beats none."""
-    from socklab.bench import report
-
     try:
         yield
     finally:

@@ -21,12 +21,13 @@ import dpkt
 
 from socklab.capture.diagram import Host, draw_sequence
 from socklab.capture.packets import Segment, listing, read_segments
-from socklab.capture.sidecar import Tcpdump, run_in_namespace, tools_image
+from socklab.capture.tcpdump import Tcpdump
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
-from socklab.experiments.loss import packet_loss
+from socklab.faults.network import packet_loss
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
+from socklab.lab.sidecar import run_in_namespace, tools_image
 from socklab.progress import Progress, quiet
 
 PORT = 9736

@@ -1,20 +1,32 @@
 """The contract every server version keeps, as checks that name the rule they find broken.
 
 Each check takes a running ``Lab`` and raises ``ContractViolation`` with a plain sentence ("answered 0x41
-to 0x41, expected 0x42") and the server's log; the test suite, ``socklab matrix`` and the broken-server
-fixtures all use these same checks.
+to 0x41, expected 0x42") and the server's log; the test suite, ``socklab matrix``, ``socklab check`` and
+the broken-server fixtures all use these same checks. Every wait in them is bounded.
+
+The library's entry points: the ``check_*`` functions (one rule each, on a ``Lab`` you started), ``RULES``
+(each rule with the lab it needs), ``check_rule`` (one rule in a fresh lab of its own) and ``check_image``
+(every rule against one image; what ``socklab check IMAGE`` prints).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from socklab.analysis.verdict import TOLERANCE, judge
+from socklab.errors import engine, require_image
 from socklab.lab.lab import Lab
+from socklab.lab.readiness import ServerExited
+from socklab.lab.topology import SERVER
+from socklab.progress import Progress, quiet
 from wire import expected_reply
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
+CONNECT_DEADLINE = 20.0  # seconds a client container retries connecting before it gives up
 
 
 class ContractViolation(AssertionError):
@@ -40,9 +52,21 @@ def _describe(answer: bytes) -> str:
     return f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
 
 
+def client_bounds(lab: Lab, clients: int) -> tuple[dict[str, str], float]:
+    """Our client's own limits for a check (its environment) and how long the lab waits for it to exit.
+
+    Long enough for a server that serves ``clients`` one after another (so that a serial server is judged
+    "not concurrent", not "timed out"), short enough that a server that never answers gets its verdict.
+    """
+    reply = lab.delay * clients + 10
+    env = {"SOCKLAB_CONNECT_DEADLINE": f"{CONNECT_DEADLINE:g}", "SOCKLAB_REPLY_TIMEOUT": f"{reply:g}"}
+    return env, CONNECT_DEADLINE + reply + 20
+
+
 def check_plus_one(lab: Lab) -> None:
     """A client container sends 'A' and gets 'B'."""
-    (run,) = lab.run_clients(1)
+    env, timeout = client_bounds(lab, 1)
+    (run,) = lab.run_clients(1, env=env, timeout=timeout)
     if run.exit_code != 0 or run.received != "B":
         result = run.result
         got = result.received if result else None
@@ -92,7 +116,8 @@ def check_delay(lab: Lab) -> None:
 
 def check_concurrency(lab: Lab, clients: int) -> None:
     """``clients`` client containers at once: all answered 'B', and served at the same time."""
-    runs = lab.run_clients(clients)
+    env, timeout = client_bounds(lab, clients)
+    runs = lab.run_clients(clients, env=env, timeout=timeout)
     failed = [run for run in runs if run.exit_code != 0 or run.received != "B"]
     if failed:
         raise ContractViolation(
@@ -140,3 +165,128 @@ def check_bad_clients_harm_nobody(lab: Lab) -> None:
         raise ContractViolation(
             "keeps serving after bad clients", f"then answered {_describe(answer)} to 0x41", lab.server_logs()
         )
+
+
+# --- holding one image to the contract -------------------------------------------------------------------
+LISTENS = "accepts connections on its port"  # the rule before every other: the lab's server must come up
+CONCURRENT_CLIENTS = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the contract and the lab it is checked in (``delay`` and the server's environment)."""
+
+    id: str  # what ``socklab check --rule`` takes
+    name: str  # what a violation of it says
+    delay: float
+    check: Callable[[Lab], None]
+    server_env: Mapping[str, str] = field(default_factory=dict)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("plus-one", "'A' -> 'B'", 0, check_plus_one),
+    Rule("every-byte", "every byte plus one", 0, check_every_byte),
+    Rule("delay", "answer after the delay", 1.5, check_delay),
+    # Reverse lookups off for our servers: Python 3.11.2's getnameinfo holds the GIL (see test_contract).
+    Rule(
+        "concurrency",
+        "served concurrently",
+        2,
+        lambda lab: check_concurrency(lab, CONCURRENT_CLIENTS),
+        {"SOCKLAB_RESOLVE_NAMES": "false"},
+    ),
+    Rule("bad-clients", "bad clients harm nobody", 1, check_bad_clients_harm_nobody),
+)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    seconds: float
+    violation: ContractViolation | None = None
+    server_log: str = ""  # the server's log when the rule was broken
+
+    @property
+    def passed(self) -> bool:
+        return self.violation is None
+
+    @property
+    def broken_rule(self) -> str:
+        """The rule the violation names (a check may find an earlier rule broken, e.g. no 'B' at all)."""
+        return self.violation.rule if self.violation else ""
+
+
+def _server_log(lab: Lab) -> str:
+    with contextlib.suppress(Exception):  # a server that was never created has no log
+        return lab.containers[SERVER].logs()
+    return ""
+
+
+def check_rule(
+    server_image: str,
+    rule: Rule,
+    *,
+    client_image: str,
+    startup_timeout: float = 30.0,
+    progress: Progress = quiet,
+) -> RuleResult:
+    """Check one rule in a lab of its own; a server that never accepts breaks ``LISTENS``. Removes the lab."""
+    started = time.monotonic()
+    lab = Lab(
+        server_image=server_image,
+        client_image=client_image,
+        delay=rule.delay,
+        purpose="check",
+        server_env=rule.server_env,
+        startup_timeout=startup_timeout,
+        progress=progress,
+    )
+    violation: ContractViolation | None = None
+    log = ""
+    try:
+        try:
+            lab.start()
+        except (ServerExited, TimeoutError) as exc:
+            log = _server_log(lab)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            violation = ContractViolation(LISTENS, f"{server_image} with delay {rule.delay:g}: {first}", log)
+        else:
+            try:
+                rule.check(lab)
+            except ContractViolation as exc:
+                violation, log = exc, _server_log(lab)
+    finally:
+        lab.close()
+    return RuleResult(rule, time.monotonic() - started, violation, log)
+
+
+def check_image(
+    server_image: str,
+    *,
+    client_image: str,
+    rules: Sequence[Rule] = RULES,
+    fail_fast: bool = False,
+    startup_timeout: float = 30.0,
+    progress: Progress = quiet,
+) -> list[RuleResult]:
+    """Hold ``server_image`` to each rule in turn (each in a fresh lab, removed after): one result a rule.
+
+    MissingImage first if either image is not on the engine; ``fail_fast`` stops at the first broken rule.
+    """
+    client = engine()
+    try:
+        for image in (server_image, client_image):
+            require_image(client, image)
+    finally:
+        client.close()
+    results = []
+    for rule in rules:
+        progress(f"{rule.id}: {rule.name} (delay {rule.delay:g})")
+        result = check_rule(
+            server_image, rule, client_image=client_image, startup_timeout=startup_timeout, progress=progress
+        )
+        results.append(result)
+        progress(f"{rule.id}: {'kept' if result.passed else 'BROKEN: ' + result.broken_rule} ({result.seconds:.1f} s)")
+        if fail_fast and not result.passed:
+            break
+    return results

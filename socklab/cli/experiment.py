@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from labconfig import option
-from socklab.capture.sidecar import CaptureFailed
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
+from socklab.lab.sidecar import SidecarFailed
 from socklab.progress import to_stderr
 
 LIST = "list"
@@ -61,7 +61,7 @@ def run(options: ExperimentOptions) -> ExitCode:
             udp_server_image=options.udp_server_image,
             progress=to_stderr(f"experiment {options.name}"),
         )
-    except (ProbeFailed, CaptureFailed) as exc:  # the experiment could not be made: not a verdict
+    except (ProbeFailed, SidecarFailed) as exc:  # the experiment could not be made: not a verdict
         print(f"socklab experiment {options.name}: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     print(json.dumps(result.as_json()) if options.json else result.text())

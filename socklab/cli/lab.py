@@ -11,7 +11,9 @@ from typing import Any
 from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
+from socklab.events.schema import Kind
 from socklab.lab.lab import LabReport, run_lab
 from socklab.progress import to_stderr
 
@@ -151,6 +153,7 @@ def swap(options: SwapOptions) -> ExitCode:
         delay=options.delay,
         progress=to_stderr("swap"),
     )
+    events.emit(Kind.VERDICT, ok=report.lost == 0, text=report.summary(), details=[])
     if options.json:
         print(json.dumps({**asdict(report), "lost": report.lost, "swap_seconds": report.swap_seconds}))
     else:

@@ -27,6 +27,7 @@ __all__ = ["COMMANDS", "ExitCode", "build_parser", "command_names", "main"]
 COMMANDS = (
     "socklab.cli.setup",  # base, images, compose, demo, clean
     "socklab.cli.lab",  # run, matrix, swap
+    "socklab.cli.check",  # check IMAGE
     "socklab.cli.experiment",  # experiment list | NAME
     "socklab.cli.trace",  # trace
     "socklab.cli.swarm",  # swarm up, swarm down

@@ -42,15 +42,20 @@ def recorded(command: str, run: Callable[[T], int]) -> Callable[[T], int]:
         try:
             with recorder:
                 recorder.emit(Kind.RUN_STARTED, command=command, args=_args(options), title=f"socklab {command}")
+                error: list[str] = []
                 try:
                     code = int(run(options))  # type: ignore[arg-type]
                 except KeyboardInterrupt:
                     code = ExitCode.INTERRUPTED
+                    error.append("interrupted")
+                    raise
+                except Exception as exc:
+                    error.append(f"{type(exc).__name__}: {exc}"[:500])
                     raise
                 finally:
-                    if not any(e.kind is Kind.VERDICT for e in recorder.events):
+                    if error or not any(e.kind is Kind.VERDICT for e in recorder.events):
                         text = "finished: exit 0" if code == 0 else f"did not succeed: exit {code}"
-                        recorder.emit(Kind.VERDICT, ok=code == 0, text=text, details=[], from_exit_code=True)
+                        recorder.emit(Kind.VERDICT, ok=code == 0, text=text, details=error, from_exit_code=True)
                     recorder.emit(Kind.RUN_FINISHED, exit_code=code)
         finally:
             if options.report:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from labconfig import option
-from socklab.capture.sidecar import CaptureFailed
 from socklab.capture.trace import ExchangeFailed, run_trace
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.experiments.stage import ProbeFailed
+from socklab.lab.sidecar import SidecarFailed
 from socklab.progress import to_stderr
 
 FAULTS = ("loss",)
@@ -62,7 +62,7 @@ def run(options: TraceOptions) -> ExitCode:
             loss=parse_fault(options.fault),
             progress=to_stderr("trace"),
         )
-    except (ProbeFailed, CaptureFailed, ExchangeFailed) as exc:
+    except (ProbeFailed, SidecarFailed, ExchangeFailed) as exc:
         print(f"socklab trace: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     if options.json:

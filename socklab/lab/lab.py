@@ -21,6 +21,7 @@ from types import TracebackType
 import docker
 import docker.errors
 from docker.constants import DEFAULT_TIMEOUT_SECONDS
+from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
@@ -49,7 +50,7 @@ if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
 PORT = wire.DEFAULT_PORT
 START_WORKERS = 8  # parallel `docker start` calls; more only queue inside dockerd (measured: ~4 starts/s)
 
-__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "run_lab"]
+__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "run_lab"]
 
 
 @dataclass
@@ -58,6 +59,9 @@ class Lab:
 
     ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
     its own containers with ``add(Node(...))``, under the same labels, limits and cleanup.
+
+    ``own_network=False`` makes a lab with no network (``foreign_lab``): its containers are sidecars in the
+    namespaces of containers it ``adopt``s (made by anyone) or in none.
     """
 
     server_image: str | None
@@ -74,6 +78,10 @@ class Lab:
     # Seconds a call to dockerd may take: a benchmark holding 100,000 connections slows dockerd down.
     docker_timeout: int = DEFAULT_TIMEOUT_SECONDS
     progress: Progress = quiet
+    own_network: bool = True
+    # False: the reaper leaves this run alone, because what it makes ends and removes itself when this
+    # process dies (a fault agent undoes on stdin EOF or on time; `socklab clean` stops what is left).
+    reap: bool = True
 
     def __post_init__(self) -> None:
         self.topology = Topology(self.run_id, delay=self.delay, port=self.port).with_hardening(
@@ -112,8 +120,10 @@ class Lab:
         for image in (self.server_image, self.client_image):
             if image is not None:
                 require_image(self.docker, image)  # say which image is missing before making anything
-        reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
-        self.network = self._create_network()
+        if self.reap:
+            reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
+        if self.own_network:
+            self.network = self._create_network()
         if self._recorder is not None:
             self._watch = LabWatch(
                 self._recorder,
@@ -125,6 +135,7 @@ class Lab:
                 probes_from=self._gateways(),
             ).start()
         if self.server_image is not None:
+            assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
             self.start_server(self.server_image)
 
@@ -166,18 +177,20 @@ class Lab:
             try:
                 remove_run(self.docker, self.run_id)
             except LeftBehind as exc:
-                # The engine refused (e.g. a removal stuck "in progress" under load): the reaper tries again
-                # when this process exits, so it is not told "done".
+                # The engine still refused after remove_run's patience: the reaper tries again when this
+                # process exits (and a normal exit waits for it), so it is not told "done".
                 warnings.warn(str(exc), ResourceWarning, stacklevel=2)
                 self.progress(f"warning: {exc}")
             else:
-                reaper.done(self.run_id)
+                if self.reap:
+                    reaper.done(self.run_id)
             self.docker.close()
 
     # --- events -------------------------------------------------------------------------------------
     def _gateways(self) -> frozenset[str]:
         """The lab network's gateway: where the readiness check (from this host) connects from."""
-        assert self.network is not None
+        if self.network is None:
+            return frozenset()  # a lab of sidecars over containers it did not make (foreign_lab)
         sdk = self.docker.networks.get(self.network.name)
         return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
 
@@ -200,8 +213,8 @@ class Lab:
 
     def _record_client(self, role: str, image: str, run: ClientRun) -> None:
         """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
-        if self._recorder is None:
-            return
+        if self._recorder is None or not role.startswith("client"):
+            return  # a helper run once (a sidecar, a loader) is no client of the lesson's
         address = next((r.address for r in run.results if r.address), None)
         self.emit(
             Kind.HOST,
@@ -229,7 +242,6 @@ class Lab:
         On the lab network by default; on none with ``Node(network=None)``; in the network namespace of
         the lab's container ``shares_network_with`` names (a sidecar), which must be running.
         """
-        assert self.network is not None, "start the lab first"
         joins = None if node.shares_network_with is None else self.containers[node.shares_network_with]
         for volume in node.volumes:
             # Made here, labelled, before Docker would make an unlabelled one on first mount.
@@ -247,10 +259,19 @@ class Lab:
         )
         self.containers[node.role] = container
         container.start(self.docker, wait)
-        if self._recorder is not None and node.network is not None and node.shares_network_with is None:
-            # The host and its address as soon as it is up: the live view draws it before it has done anything.
-            address = container.address()
-            self.emit(Kind.HOST, node.role, role=node.role, address=address, image=node.image, started=True)
+        if self._recorder is not None and container.network is not None:
+            # Every host with its address as soon as it is up (the live view draws it before it has done
+            # anything); a server with its port and delay too.
+            server = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
+            self.emit(
+                Kind.HOST,
+                node.role,
+                role=node.role,
+                address=container.address(),
+                image=node.image,
+                network=container.network,
+                **server,
+            )
         return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
@@ -262,6 +283,14 @@ class Lab:
 
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
+
+    def adopt(self, container: Container | str) -> LabContainer:
+        """A running container this lab did not make, as a target for sidecars (``shares_network_with``
+        its role); leaving the lab never removes it."""
+        sdk = self.docker.containers.get(container) if isinstance(container, str) else container
+        adopted = LabContainer.adopted(sdk, self.new_role("target"))
+        self.containers[adopted.node.role] = adopted
+        return adopted
 
     def new_role(self, prefix: str) -> str:
         """A role no container of this lab has had yet: ``prefix-1``, ``prefix-2``… (safe across threads)."""
@@ -293,16 +322,6 @@ class Lab:
         """
         node = self.topology.server(image, env=self.server_env, role=role)
         self.server = self.add(node, wait=self.accepting())
-        self.emit(
-            Kind.HOST,
-            role,
-            role=role,
-            address=self.server_address(),
-            image=image,
-            network=self.topology.network_name(),
-            port=self.port,
-            delay=self.delay,
-        )
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
 
@@ -406,6 +425,11 @@ class Lab:
         return self.collect(containers, timeout)
 
 
+def foreign_lab(purpose: str) -> Lab:
+    """A lab with no network and no server, for sidecars over containers it did not make (``adopt``)."""
+    return Lab(server_image=None, purpose=purpose, own_network=False, reap=False)
+
+
 def run_lab(
     *,
     clients: int,
@@ -428,5 +452,6 @@ def run_lab(
             server=server_image,
             delay=delay,
             clients=clients,
+            lab=lab.host_prefix.rstrip("/"),  # which lab of the run ('' for the first)
         )
         return report

@@ -11,6 +11,8 @@ from functools import partial
 
 import docker
 import docker.errors
+import requests
+from docker.models.containers import Container
 from docker.models.networks import Network
 
 PROJECT = "io.socklab.project"  # on everything socklab makes: "socklab"
@@ -47,48 +49,76 @@ def _attempt(failures: list[str], what: str, action: Callable[[], object]) -> bo
     return True
 
 
-def _remove_network(network: Network, deadline: float) -> None:
-    """Disconnect whatever is still attached (another run's sidecar), then remove; retried until ``deadline``.
+def _retrying(deadline: float, action: Callable[[], object]) -> None:
+    """Run a removal; while the engine refuses with anything but "not found", try again until ``deadline``.
 
-    Right after its containers are removed, the engine may still hold an endpoint for a moment ("network
-    has active endpoints", or a container "Removal In Progress" under load).
+    Right after a run's containers go, the engine may still hold a volume "in use" or an endpoint for a
+    moment, and under load a removal of its own can be "in progress": both end by themselves, soon.
     """
     while True:
-        network.reload()
-        for attached in network.containers:
-            with contextlib.suppress(docker.errors.APIError):
-                network.disconnect(attached, force=True)
         try:
-            network.remove()
+            action()
             return
         except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return
-            if time.monotonic() >= deadline:
+            if exc.status_code == 404 or time.monotonic() >= deadline:
                 raise
             time.sleep(0.25)  # the engine finishes a removal it has under way; nothing to subscribe to
 
 
-def remove_run(client: docker.DockerClient, run_id: str, *, images: bool = True, patience: float = 10.0) -> list[str]:
+def _remove_container(client: docker.DockerClient, container: Container, deadline: float) -> None:
+    """Force-remove; when the engine already removes it ("in progress"), wait until it is gone, bounded."""
+
+    def attempt() -> None:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or "in progress" not in str(exc.explanation or exc):
+                raise
+            left = max(1, int(deadline - time.monotonic()))
+            with contextlib.suppress(docker.errors.NotFound, requests.exceptions.RequestException):
+                client.api.wait(container.id, timeout=left, condition="removed")
+            client.api.inspect_container(container.id)  # NotFound: gone; else the 409 again, retried
+            raise
+
+    _retrying(deadline, attempt)
+
+
+def _remove_network(network: Network, deadline: float) -> None:
+    """Disconnect whatever is still attached (another run's sidecar), then remove; retried until ``deadline``."""
+
+    def attempt() -> None:
+        network.reload()
+        for attached in network.containers:
+            with contextlib.suppress(docker.errors.APIError):
+                network.disconnect(attached, force=True)
+        network.remove()
+
+    _retrying(deadline, attempt)
+
+
+def remove_run(client: docker.DockerClient, run_id: str, *, images: bool = True, patience: float = 30.0) -> list[str]:
     """Remove every container, network, volume and image labelled with ``run_id``; return what went.
 
-    The safety net behind the context managers: it runs at the end of a test session, after Ctrl-C and
-    from the reaper after SIGKILL, and removes only what carries this run's label. Containers go first,
-    so that no endpoint keeps a network or a volume in use. Every object is tried even when one is
-    refused; then LeftBehind names what stayed.
+    Synchronous: when it returns, what it names is gone from the engine (a refusal that does not end
+    within ``patience`` seconds is named in LeftBehind instead). The safety net behind the context
+    managers: it runs when a lab closes, at the end of a test session, after Ctrl-C and from the reaper
+    after SIGKILL, and removes only what carries this run's label. Containers go first, so that no
+    endpoint keeps a network or a volume in use. Every object is tried even when one is refused.
     """
     selector = {"label": f"{RUN}={run_id}"}
     removed: list[str] = []
     failures: list[str] = []
-    for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
-        if _attempt(failures, f"container {container.name}", partial(container.remove, force=True, v=True)):
-            removed.append(f"container {container.name}")
     deadline = time.monotonic() + patience
+    for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
+        remove = partial(_remove_container, client, container, deadline)
+        if _attempt(failures, f"container {container.name}", remove):
+            removed.append(f"container {container.name}")
     for network in client.networks.list(filters=selector):
         if _attempt(failures, f"network {network.name}", partial(_remove_network, network, deadline)):
             removed.append(f"network {network.name}")
     for volume in client.volumes.list(filters=selector):
-        if _attempt(failures, f"volume {volume.name}", partial(volume.remove, force=True)):
+        remove_volume = partial(_retrying, deadline, partial(volume.remove, force=True))
+        if _attempt(failures, f"volume {volume.name}", remove_volume):
             removed.append(f"volume {volume.name}")
     for image in client.images.list(filters=selector) if images else []:
         for tag in image.tags or [image.id]:

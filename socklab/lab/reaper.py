@@ -6,6 +6,7 @@ pipe. The parent writes ``watch <run id>`` for every run it starts and ``done <r
 removed that run itself. When the pipe closes — a clean exit, an exception, Ctrl-C or SIGKILL alike —
 the reaper removes every container, network, volume and image still labelled with a watched run, and
 performs the undos a process fault registered and did not get to do itself (unpause, start, reconnect).
+At a normal exit the process waits for its reaper (``_close``): nothing is left to finish after it.
 """
 
 from __future__ import annotations
@@ -69,10 +70,17 @@ def done(run_id: str) -> None:
     _send(f"done {run_id}")
 
 
+EXIT_WAIT = 120.0  # seconds a process that exits normally waits for its reaper to finish
+
+
 def _close() -> None:
+    """At a normal exit: close the pipe and wait until the reaper is done, so that whatever it still has to
+    remove (a run the engine refused to remove in time) is gone when the command has returned."""
     if _process is not None and _process.stdin is not None:
         with contextlib.suppress(OSError):
             _process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _process.wait(timeout=EXIT_WAIT)
 
 
 @contextlib.contextmanager

@@ -155,7 +155,7 @@ def read_run(events: Iterable[Event]) -> RunView:
     view.events = len(ordered)
     labs: dict[str, LabView] = {}
     exchanges: dict[str, list[Exchange]] = defaultdict(list)  # host -> its exchanges in time order
-    by_peer: dict[str, Exchange] = {}  # a client's ip:port -> its exchange
+    by_peer: dict[tuple[str, str], Exchange] = {}  # (lab, a client's ip:port) -> its exchange
     server_side: list[Event] = []
 
     def lab(host: str) -> LabView:
@@ -163,13 +163,14 @@ def read_run(events: Iterable[Event]) -> RunView:
 
     def open_exchange(event: Event) -> Exchange:
         address = event.data.get("address")
-        found = by_peer.get(str(address)) if address else None
+        key = (lab_of(event.host), str(address))
+        found = by_peer.get(key) if address else None
         if found is None or found.host != event.host or found.ended is not None:
             found = Exchange(event.host, address)
             exchanges[event.host].append(found)
             lab(event.host).exchanges.append(found)
             if address:
-                by_peer[str(address)] = found
+                by_peer[key] = found
         return found
 
     for event in ordered:
@@ -185,9 +186,10 @@ def read_run(events: Iterable[Event]) -> RunView:
             view.finished = event.t
             view.exit_code = data.get("exit_code")
         elif kind is Kind.VERDICT:
-            view.verdicts.append({"t": event.t, "lab": lab_of(event.host), **data})
-            if event.host or data.get("server"):
-                lab(event.host).verdict = dict(data)
+            name = str(data.get("lab") or lab_of(event.host))
+            view.verdicts.append({"t": event.t, **data, "lab": name})
+            if event.host or "lab" in data or data.get("server"):
+                labs.setdefault(name, LabView(name)).verdict = dict(data)
         elif kind is Kind.HOST:
             merged = view.hosts.setdefault(event.host, {})
             merged.update({k: v for k, v in data.items() if v not in (None, "")})
@@ -245,11 +247,11 @@ def read_run(events: Iterable[Event]) -> RunView:
     return view
 
 
-def _match_server_side(events: list[Event], by_peer: dict[str, Exchange], lab: Any) -> None:
+def _match_server_side(events: list[Event], by_peer: dict[tuple[str, str], Exchange], lab: Any) -> None:
     """The server's ``accepted`` and ``served`` lines, each to the exchange of the client it names."""
     for event in events:
         target: LabView = lab(event.host)
-        exchange = by_peer.get(str(event.data.get("peer")))
+        exchange = by_peer.get((lab_of(event.host), str(event.data.get("peer"))))
         if event.kind is Kind.ACCEPTED:
             target.accepted += 1
             if exchange is not None:

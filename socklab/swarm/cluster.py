@@ -288,6 +288,8 @@ def remove_cluster(host: docker.DockerClient, cluster: str) -> list[str]:
             network.remove()
             removed.append(f"network {network.name}")
     shutil.rmtree(SOCKETS_ROOT / cluster, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the host folder too, unless another cluster still has its sockets there
+        SOCKETS_ROOT.rmdir()
     return removed
 
 

@@ -8,6 +8,7 @@ CLI merges over the first: rendered here as JSON, which is YAML too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -20,6 +21,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.models.services import Service
 
 from socklab.analysis.verdict import Interval, Verdict, judge
@@ -136,14 +138,26 @@ def deploy(docker_host: str | None, settings: StackSettings) -> None:
 
 
 def remove(client: docker.DockerClient, docker_host: str | None) -> None:
-    """``docker stack rm`` and wait until its services and network are gone.
+    """``docker stack rm``, then wait until its services, its task containers and its network are gone.
 
-    The CLI waits for the tasks, but the manager removes the overlay network a moment later: a deploy in
-    that moment finds the old network, creates none, and fails with "network socklab_lab not found".
+    Neither step waits by itself: the CLI returns once the manager has removed the services, while each
+    engine stops and removes the task containers afterwards (a server task drains for up to its stop grace
+    period), and the manager removes the overlay network a moment later (a deploy in that moment finds the
+    old network, creates none, and fails with "network socklab_lab not found"). Only when all of it is gone
+    is the stack removed; on a swarm of several engines this waits for the tasks of ``client``'s engine.
     """
     _cli(docker_host, ["stack", "rm", "--detach=false", STACK_NAME])
     deadline = time.monotonic() + SETTLE
-    while client.networks.list(filters={"label": f"{NAMESPACE_LABEL}={STACK_NAME}"}):
+    selector = {"label": f"{NAMESPACE_LABEL}={STACK_NAME}"}
+    while tasks := client.containers.list(all=True, filters=selector, ignore_removed=True):
+        for task in tasks:  # the engine's own "removed" condition: no polling while one is under way
+            left = max(1, int(deadline - time.monotonic()))
+            with contextlib.suppress(docker.errors.NotFound, requests.exceptions.RequestException):
+                client.api.wait(task.id, timeout=left, condition="removed")
+        if time.monotonic() > deadline:
+            names = ", ".join(sorted(str(t.name) for t in tasks))
+            raise StackError(f"task containers still there {SETTLE:g} s after `docker stack rm`: {names}")
+    while client.networks.list(filters=selector):
         if time.monotonic() > deadline:
             raise StackError(f"the stack's network was still there {SETTLE:g} s after `docker stack rm`")
         time.sleep(0.1)

@@ -160,3 +160,22 @@ def test_fifty_clients_stay_small(clients):
     html = render(read_run(synthetic_log(clients)))
     assert timeline_bars(html) == clients
     assert len(html.encode()) < 1_000_000
+
+
+def test_two_labs_of_one_run_stay_apart():
+    recorder = Recorder(run="two")
+    for lab in ("a", "b"):
+        prefix = recorder.lab_prefix(lab)
+        recorder.emit(Kind.HOST, prefix + "server", t=T0, role="server", address="10.0.0.2", image=f"img-{lab}")
+        recorder.emit(Kind.CONNECTED, prefix + "client-1", t=T0 + 1, peer="10.0.0.2:9736", address="10.0.0.3:4000")
+        recorder.emit(
+            Kind.ANSWERED, prefix + "client-1", t=T0 + 2, reply=66, seconds=1.0, ok=True, address="10.0.0.3:4000"
+        )
+        recorder.emit(Kind.VERDICT, t=T0 + 3, ok=lab == "a", text=f"verdict {lab}", details=[], lab=prefix.rstrip("/"))
+    view = read_run(recorder.events)
+    assert [(lab.name, lab.title, len(lab.exchanges)) for lab in view.labs] == [
+        ("", "img-a", 1),
+        ("lab2", "lab2: img-b", 1),
+    ]
+    assert [lab.verdict and lab.verdict["text"] for lab in view.labs] == ["verdict a", "verdict b"]
+    assert view.ok is False and timeline_bars(render(view)) == 2
