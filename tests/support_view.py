@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,3 +165,21 @@ class Script(threading.Thread):
             self.log.serve(k, self.accepted[k])
         for k in range(1, self.clients + 1):
             self.log.answer(k)
+
+
+def sse_messages(url: str, count: int, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The first ``count`` server-sent events at ``url``, each as its fields (id, event, data, retry)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    messages: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        while len(messages) < count:
+            raw = response.readline().decode().rstrip("\r\n")
+            if raw:
+                key, _, value = raw.partition(": ")
+                fields[key] = value
+            elif "data" in fields:
+                messages.append(fields)
+                fields = {}
+    return messages

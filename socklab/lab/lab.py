@@ -260,8 +260,9 @@ class Lab:
         self.containers[node.role] = container
         container.start(self.docker, wait)
         if self._recorder is not None and container.network is not None and node.shares_network_with is None:
-            # The host and its address as soon as it is up: the live view draws it before it has done anything.
-            extra = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
+            # Every host with its address as soon as it is up (the live view draws it before it has done
+            # anything); a server with its port and delay too.
+            server = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
             self.emit(
                 Kind.HOST,
                 node.role,
@@ -270,7 +271,7 @@ class Lab:
                 image=node.image,
                 network=container.network,
                 started=True,
-                **extra,
+                **server,
             )
         return container
 

@@ -59,6 +59,10 @@ function host(name) {
 
 function delayOf(l) {
   for (const hst of l.hosts.values()) if (hst.kind === "server" && typeof hst.delay === "number") return hst.delay;
+  for (const hst of l.hosts.values()) { // the server's start line says it: "0.1.0 (tcp, model fork, backlog 5, delay 5 s)"
+    const said = hst.kind === "server" && /delay ([\d.]+) s/.exec(hst.version || "");
+    if (said) return Number(said[1]);
+  }
   const args = (state.run && state.run.args) || {};
   return typeof args.delay === "number" ? args.delay : null;
 }

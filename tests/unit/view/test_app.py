@@ -13,28 +13,13 @@ import pytest
 from socklab.events.schema import Event, Kind
 from socklab.view.app import STATIC
 from socklab.view.server import ViewError, ViewServer
+from support_view import sse_messages as first_messages
 
 
 def write_log(path, count):
     path.write_text(
         "".join(Event(Kind.HOST, float(k), "r", f"client-{k}").to_line() + "\n" for k in range(1, count + 1))
     )
-
-
-def first_messages(url, count, headers=None):
-    request = urllib.request.Request(url, headers=headers or {})
-    messages, fields = [], {}
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.headers["content-type"].startswith("text/event-stream")
-        while len(messages) < count:
-            raw = response.readline().decode().rstrip("\r\n")
-            if raw:
-                key, _, value = raw.partition(": ")
-                fields[key] = value
-            elif "data" in fields:
-                messages.append(fields)
-                fields = {}
-    return messages
 
 
 def test_events_carry_their_line_number_and_a_reconnect_resumes_after_the_last_seen(tmp_path):

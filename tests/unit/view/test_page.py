@@ -174,3 +174,23 @@ def test_fifty_clients_keep_up_each_wait_is_on_the_page_while_it_runs(page, log,
         )
     late = [e.data["peer"] for n, e in server_lines if e.kind is Kind.ACCEPTED and shown[n] - e.t >= delay]
     assert late == [], "connections drawn only after their wait was over"
+
+
+def test_the_demos_clients_get_their_connections_from_the_servers_reverse_lookup(page, log):
+    """Compose's demo records no client address: the served line's peer name links each client to its row."""
+    log.emit(Kind.RUN_STARTED, command="demo", args={}, title="socklab demo")
+    log.emit(Kind.HOST, "server-1", role="server-1", version="0.1.0 (tcp, model fork, backlog 5, delay 0.2 s)")
+    for k in (1, 2):
+        log.emit(Kind.CONTAINER_STARTED, f"client-{k}", role=f"client-{k}", image="socklab/client")
+    for k in (1, 2):
+        t = time.time()
+        log.emit(Kind.ACCEPTED, "server-1", t=t, peer=f"{client_ip(k)}:{40000 + k}", version="")
+        log.emit(
+            Kind.SERVED, "server-1", peer=f"{client_ip(k)}:{40000 + k}", request=65, reply=66, seconds=0.2,
+            name=f"demo-client-{k}.demo_lab", accepted_at=t,
+        )  # fmt: skip
+    with ViewServer(log.path, port=0) as view:
+        page.get(view.url)
+        WebDriverWait(page, 10, poll_frequency=0.05).until(lambda d: len(texts(d, ".conn.served")) == 2)
+        assert texts(page, ".host.client .addr") == [client_ip(1), client_ip(2)]
+        assert [row.split()[0] for row in texts(page, ".conn.served")] == ["client-1", "client-2"]
