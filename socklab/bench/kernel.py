@@ -102,4 +102,3 @@ def tcp_counters(pid: int) -> dict[str, int]:
         if header.startswith("Tcp:"):
             return dict(zip(header.split()[1:], (int(v) for v in values.split()[1:]), strict=False))
     return {}
-

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -279,10 +280,26 @@ def plot_held(r: BenchResults) -> object:
     return figure
 
 
+def strict(value: Any) -> Any:
+    """The results as strict JSON values: an undefined figure (NaN, infinite) is null, as in the loader's."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
+
+
+def json_text(r: BenchResults, indent: int | None = None) -> str:
+    """One JSON document (``json.loads`` reads it; no NaN, which JSON does not have)."""
+    return json.dumps(strict(r.to_json()), indent=indent, default=str, allow_nan=False)
+
+
 def write(r: BenchResults, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "bench.md").write_text(markdown(r))
-    (directory / "bench.json").write_text(json.dumps(r.to_json(), indent=1, default=str) + "\n")
+    (directory / "bench.json").write_text(json_text(r, indent=1) + "\n")
     for name, figure in (("bench-rate.png", plot_rates(r)), ("bench-held.png", plot_held(r))):
         figure.savefig(directory / name, dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
         plt.close(figure)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""`socklab bench`: every server version against the C references; tables, JSON and plots."""
+"""`socklab bench`: every server version against the C references; tables, JSON and plots.
+`socklab bench outside`: the same servers measured with a load generator socklab did not write."""
 
 from __future__ import annotations
 
@@ -7,29 +8,47 @@ import sys
 from typing import Any
 
 from socklab.bench.options import BenchOptions
+from socklab.bench.outside import OutsideOptions
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 
 EPILOG = """examples:
   socklab bench --quick                                  # about 2 minutes
   socklab bench --versions epoll --versions async --json # the references are always measured too
+  socklab bench --quick --json --output /tmp/b | jq .rates   # stdout is the JSON alone
+  socklab bench outside                                  # c-epoll and epoll with tcpkali, then socklab's loader
 """
 
 
 def run(options: BenchOptions) -> int:
-    from socklab.bench.report import markdown
+    from socklab.bench.report import json_text, markdown
     from socklab.bench.run import run_bench
 
     results = run_bench(options)
-    print(markdown(results))
+    # With --json, stdout is one JSON document and nothing else; the table goes to stderr.
+    print(markdown(results), file=sys.stderr if options.json else sys.stdout)
     if options.json:
-        print(json.dumps(results.to_json(), default=str))
+        print(json_text(results))
     print(f"wrote bench.md, bench.json, bench-rate.png, bench-held.png to {options.output}", file=sys.stderr)
     return ExitCode.FAILED if results.failures else ExitCode.OK
 
 
+def outside(options: OutsideOptions) -> int:
+    from socklab.bench.outside import ToolMissing, markdown, run_outside
+
+    try:
+        results = run_outside(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except ToolMissing as exc:
+        print(f"socklab bench outside: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    print(markdown(results), file=sys.stderr if options.json else sys.stdout)
+    if options.json:
+        print(json.dumps(results.to_json(), default=str))
+    return ExitCode.OK
+
+
 def register(sub: Any) -> None:
-    add_command(
+    parser = add_command(
         sub,
         "bench",
         "measure every server version against the C references: conn/s, CPU per connection, latency, "
@@ -37,4 +56,13 @@ def register(sub: Any) -> None:
         BenchOptions,
         run,
         epilog=EPILOG,
+    )
+    commands = parser.add_subparsers(dest="bench_command", metavar="[outside]")
+    add_command(
+        commands,
+        "outside",
+        "the servers measured with an outside load generator (tcpkali) across the bench bridge, then with "
+        "socklab's loader at the rate it reached: conn/s and CPU per connection, read from the server's side",
+        OutsideOptions,
+        outside,
     )

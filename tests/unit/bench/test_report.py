@@ -66,3 +66,12 @@ def test_write_gives_markdown_json_and_plots(tmp_path: Path) -> None:
     assert data["held"][1]["all_answered"] is False
     assert (tmp_path / "bench-rate.png").stat().st_size > 0 and (tmp_path / "bench-held.png").stat().st_size > 0
     assert not math.isnan(data["seconds"])
+
+
+def test_json_is_strict_an_undefined_figure_is_null() -> None:
+    from socklab.bench.report import json_text
+
+    r = results()
+    r.rates.append(RateRow("async", 1, math.nan, math.nan, 0, 0, {}, 0.5))
+    data = json.loads(json_text(r))  # allow_nan=False inside: a NaN would raise
+    assert [row for row in data["rates"] if row["version"] == "async"][0]["per_second"] is None
