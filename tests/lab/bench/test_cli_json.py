@@ -41,9 +41,9 @@ def user_style_prefix(docker_client: docker.DockerClient, lab_images: ImageSet, 
 
 
 def test_quick_json_prints_only_the_results_on_stdout(user_style_prefix: str, tmp_path: Path) -> None:
+    command = ["bench", "--quick", "--json", "--output", str(tmp_path), "--versions", "epoll"]
     done = subprocess.run(
-        [sys.executable, "-m", "socklab", "bench", "--quick", "--json", "--output", str(tmp_path)]
-        + ["--versions", "epoll", "--image-prefix", user_style_prefix],
+        [sys.executable, "-m", "socklab", *command, "--image-prefix", user_style_prefix],
         capture_output=True,
         text=True,
         timeout=300,

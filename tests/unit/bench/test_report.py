@@ -74,4 +74,4 @@ def test_json_is_strict_an_undefined_figure_is_null() -> None:
     r = results()
     r.rates.append(RateRow("async", 1, math.nan, math.nan, 0, 0, {}, 0.5))
     data = json.loads(json_text(r))  # allow_nan=False inside: a NaN would raise
-    assert [row for row in data["rates"] if row["version"] == "async"][0]["per_second"] is None
+    assert next(row for row in data["rates"] if row["version"] == "async")["per_second"] is None
