@@ -236,12 +236,37 @@ def goals(r: BenchResults) -> list[tuple[str, str, str]]:
                 yes(ok),
             )
         )
+    out += held_against_c(r)
     for s in r.startup:
         if s.what.startswith("compose up → 3"):
             out.append(("compose up → 3 answers ≤ 3 s", f"{s.median:.2f} s", yes(s.ok and s.median <= 3)))
         if s.what.startswith("compose up → 50"):
             out.append(("compose up → 50 answers ≤ 30 s", f"{s.median:.2f} s", yes(s.ok and s.median <= 30)))
     return out
+
+
+def held_against_c(
+    r: BenchResults, clients: int = 100_000, slack: float = 0.5, memory: int = 400
+) -> list[tuple[str, str, str]]:
+    """Issue 14's goal: epoll answers every held client, its slowest within ``slack`` s of c-epoll's
+    slowest in the same run (the machine's share of accepting them is then the same), ≤ ``memory`` MB."""
+    rows = {h.version: h for h in r.held if h.clients == clients}
+    what = f"{clients:,} held: epoll all answered, slowest ≤ c-epoll's + {slack:g} s, ≤ {memory} MB"
+    epoll, c = rows.get("epoll"), rows.get("c-epoll")
+    if epoll is None or c is None:
+        return [(what, "not measured", "n/a")]
+    slowest, reference = epoll.latency.get("max"), c.latency.get("max")
+    if slowest is None or reference is None:
+        return [(what, "no answers", yes(False))]
+    ok = epoll.all_answered and slowest <= reference + slack and epoll.memory_peak_mb <= memory
+    return [
+        (
+            what,
+            f"{epoll.answered:,}/{clients:,}, slowest {slowest:.2f} s vs {reference:.2f} s, "
+            f"{fmt(epoll.memory_peak_mb)} MB",
+            yes(ok),
+        )
+    ]
 
 
 def yes(ok: bool) -> str:
