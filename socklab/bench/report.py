@@ -63,8 +63,10 @@ def markdown(r: BenchResults) -> str:
     parts.append("## Connections per second at delay 0, and server CPU per connection\n")
     parts.append(
         "Closed loop (connect, one byte, answer, close), one loader container (2 threads × 64 in flight); "
-        "CPU from the server container's cgroup (children included) divided by the exchanges answered "
-        "meanwhile. Rounds over all versions are interleaved; each figure is the median of its rounds.\n"
+        "CPU from the server container's cgroup (user + system, children included) over the loader's steady "
+        "window (its warm-up and tail excluded), divided by the connections the server's kernel completed in "
+        "that same interval, as a user reads it with a loader of their own (`socklab bench outside` does). "
+        "Rounds over all versions are interleaved; each figure is the median of its rounds.\n"
     )
     parts.append(
         table(
