@@ -4,6 +4,9 @@ Python gets with the standard library alone.
 Where the time goes per connection, and what is done about it:
 - accept: the listener is drained in batches (``_accept()`` gives a bare descriptor and address: no
   socket object is made for a connection at all); reads, the answer and the close are ``os`` calls;
+- a second wake-up: a client sends its byte right after the handshake, so by the time it is accepted the
+  byte is usually there (``FIONREAD``): it is read at once, with no ``epoll_ctl`` and no second turn of
+  the loop, which is what a connection costs the interpreter most; only the others wait in the epoll set;
 - timers: every connection waits the same delay, so deadlines arrive in order and a deque is the whole
   timer queue (O(1), no heap); the idle timeout, also equal for all, is a second deque whose stale
   entries (answered connections) are dropped from the front as the loop goes;
@@ -20,6 +23,7 @@ The parent forwards SIGTERM, each worker drains as ``core.Server`` does, and the
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import mmap
 import os
@@ -27,6 +31,7 @@ import select
 import signal
 import socket
 import struct
+import termios
 import time
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +45,7 @@ REPLIES = [bytes([(value + 1) % 256]) for value in range(256)]  # the answer to 
 ACCEPT_BATCH = 1024  # accepts per listener wake-up, so timers and reads get their turn
 COUNTER = struct.Struct("4q")  # accepted, served, errors, abandoned: one slot per worker in shared memory
 READ_ONCE = select.EPOLLIN | select.EPOLLONESHOT  # one byte is all we read: the fd leaves the set after it
+FIONREAD, NO_BYTES = termios.FIONREAD, bytes(4)  # ioctl: how many bytes wait to be read (an int, 4 bytes)
 
 
 class Counters:
@@ -189,13 +195,41 @@ class EpollServer(Server):
         started: dict[int, float] = {}  # fd -> accept time, only when each connection is logged
         peers: dict[int, Any] = {}
         serial = accepted = served = errors = 0
-        monotonic, read, write, close = time.monotonic, os.read, os.write, os.close
+        monotonic, read, write, close, ioctl = time.monotonic, os.read, os.write, os.close, fcntl.ioctl
         register, replies = epoll.register, REPLIES
         listening = True
         grace_deadline = 0.0
         next_summary = monotonic() + 1.0
         if connections and not worker:
             log.waiting()
+
+        def arrived(fd: int, now: float) -> None:
+            """The connection's byte is readable: answer now (delay 0) or queue the answer."""
+            nonlocal served, errors
+            try:
+                data = read(fd, 1)
+            except OSError as exc:
+                errors += 1
+                self._closed(fd, "lost", peers, started, reason=exc.strerror or str(exc))
+                return
+            if not data:
+                errors += 1
+                self._closed(fd, "empty", peers, started)
+                return
+            if delay:
+                waiting.append((now + delay, fd, data[0]))
+                return
+            try:
+                write(fd, replies[data[0]])
+                served += 1
+                if connections:
+                    self._closed(fd, "served", peers, started, byte=data[0])
+                else:
+                    close(fd)
+            except OSError as exc:
+                errors += 1
+                self._closed(fd, "lost", peers, started, reason=f"{exc.strerror} while answering")
+
         gc.freeze()  # start-up's objects never need collecting again
         try:
             while True:
@@ -227,40 +261,21 @@ class EpollServer(Server):
                                 break
                             serial += 1
                             accepted += 1
-                            reading[conn] = serial
-                            idle.append((now + idle_timeout, conn, serial))
-                            register(conn, READ_ONCE)
                             if connections and (config.log_probes or not transport.is_probe(address)):
                                 started[conn] = now
                                 peers[conn] = peer = transport.peer(address, serial)
                                 log.accepted(peer)
+                            if ioctl(conn, FIONREAD, NO_BYTES) != NO_BYTES:
+                                arrived(conn, now)  # its byte is here already: no epoll_ctl, no second wake-up
+                            else:
+                                reading[conn] = serial
+                                idle.append((now + idle_timeout, conn, serial))
+                                register(conn, READ_ONCE)
                     elif fd == wake_fd:
                         self._drain_wake_pipe()
                     else:
                         del reading[fd]
-                        try:
-                            data = read(fd, 1)
-                        except OSError as exc:
-                            errors += 1
-                            self._closed(fd, "lost", peers, started, reason=exc.strerror or str(exc))
-                            continue
-                        if not data:
-                            errors += 1
-                            self._closed(fd, "empty", peers, started)
-                            continue
-                        if delay:
-                            waiting.append((now + delay, fd, data[0]))
-                            continue
-                        try:
-                            write(fd, replies[data[0]])
-                            served += 1
-                            if connections:
-                                self._closed(fd, "served", peers, started, byte=data[0])
-                            else:
-                                close(fd)
-                        except OSError as exc:
-                            errors += 1
-                            self._closed(fd, "lost", peers, started, reason=f"{exc.strerror} while answering")
+                        arrived(fd, now)
                 while waiting and waiting[0][0] <= now:
                     _due, fd, byte = waiting.popleft()
                     try:

@@ -92,3 +92,13 @@ def netstat(pid: int) -> dict[str, int]:
 
 def netstat_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before.get(name, 0) for name in after}
+
+
+def tcp_counters(pid: int) -> dict[str, int]:
+    """The ``Tcp:`` counters (RFC 1213: PassiveOpens, ActiveOpens, ...) of the network namespace ``pid``
+    lives in: the kernel's own count of the connections a server completed, whoever loaded it."""
+    lines = (PROC / str(pid) / "net" / "snmp").read_text().splitlines()
+    for header, values in zip(lines[::2], lines[1::2], strict=False):
+        if header.startswith("Tcp:"):
+            return dict(zip(header.split()[1:], (int(v) for v in values.split()[1:]), strict=False))
+    return {}

@@ -1,7 +1,8 @@
 """The measurements, one function each; every one starts a fresh server so no step warms up the next.
 
 Server CPU time comes from the server container's cgroup (its children included: a forked child's
-work is counted), divided by the exchanges the loaders saw answered while it was read.
+work is counted), divided by the connections its kernel completed in the same steady window
+(``socklab.bench.window``): the figure a user gets from a loader of their own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from typing import Any
 from socklab.bench.kernel import netstat, netstat_delta
 from socklab.bench.options import Sizes
 from socklab.bench.stage import ServerRun, Stage
-from socklab.load.c_loader import CLIENTS_PER_LOADER, LoaderFailed, LoadPlan, LoadResult, loaders_for, merge
+from socklab.bench.window import Sampler
+from socklab.load.c_loader import (
+    CLIENTS_PER_LOADER,
+    LoaderFailed,
+    LoadPlan,
+    LoadResult,
+    loaders_for,
+    merge,
+    start_time,
+)
 
 # Every version is asked for the same thing; a version that does not know a variable ignores it.
 # One log line per connection would be the benchmark's bottleneck (and dockerd's log driver's).
@@ -42,31 +52,39 @@ class RateRow:
     errors: dict[str, int]
     loader_cpu_share: float  # loader CPU seconds per wall second: near its thread count = loader-bound
     rounds: list[int] = field(default_factory=list)  # conn/s of each round, when this row is a median
+    kernel_per_second: float = math.nan  # the server kernel's completed connections/s in the same window
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__ | {}
 
 
 def measure_rate(stage: Stage, version: str, sizes: Sizes, loaders: int = 1) -> RateRow:
-    """Closed loop at delay 0: connections per second, and the server's CPU per connection."""
+    """Closed loop at delay 0: connections per second, and the server's CPU per connection.
+
+    Measured as a user measures with a loader of their own: the loaders are in containers across the
+    bench network's bridge; the server's cgroup CPU and its kernel's completed connections are sampled on
+    the host, and only the steady window counts (the loaders' warm-up and tail, and the server's start,
+    are outside it).
+    """
     plan = LoadPlan(
         "closed", threads=sizes.rate_threads, concurrency=sizes.rate_concurrency, seconds=sizes.rate_seconds
     )
     with stage.server(version, delay=0, env=server_env(version)) as server:
-        cpu_before = server.cgroup.cpu_seconds()
-        result = merge(stage.load(server, [plan] * loaders))
-        cpu = server.cgroup.cpu_seconds() - cpu_before
-    per_conn = cpu / result.answered * 1e6 if result.answered else math.nan
-    wall = sizes.rate_seconds + plan.warmup
+        sampler = Sampler(server.pid, server.cgroup)
+        with sampler.running():
+            result = merge(stage.load(server, [plan] * loaders, start_at=start_time(loaders)))
+    opens = result.started_at + plan.warmup
+    window = sampler.window(opens, opens + plan.seconds)
     return RateRow(
         version,
         loaders,
         result.per_second,
-        per_conn,
+        window.cpu_us_per_connection if window else math.nan,
         result.answered,
         result.failed,
         result.errors,
-        result.cpu_seconds / wall / loaders,
+        result.cpu_seconds / (plan.seconds + plan.warmup) / loaders,
+        kernel_per_second=window.per_second if window else math.nan,
     )
 
 
@@ -84,6 +102,7 @@ def median_row(rows: list[RateRow]) -> RateRow:
         dict(sum((Counter(r.errors) for r in rows), Counter())),
         statistics.median(r.loader_cpu_share for r in rows),
         rounds=[round(r.per_second) for r in rows],
+        kernel_per_second=statistics.median(r.kernel_per_second for r in rows),
     )
 
 

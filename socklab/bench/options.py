@@ -17,7 +17,7 @@ HELD_LEVELS = (1_000, 10_000, 100_000)
 class BenchOptions(RecordOptions):
     quick: bool = option(False, "a smaller run (about 2 min) instead of the full one (about 10 min)")
     versions: tuple[str, ...] = option((), f"server versions to measure (default: all of {', '.join(VERSIONS)})")
-    output: str = option("bench/results", "directory for bench.md, bench.json and the PNG plots", metavar="DIR")
+    output: str = option("docs/bench", "directory for bench.md, bench.json and the PNG plots", metavar="DIR")
     json: bool = option(False, "also print the JSON results on stdout")
     image_prefix: str = option("socklab", "repository prefix of the images: PREFIX/server:VERSION, PREFIX/loadgen:c")
 

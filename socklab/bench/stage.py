@@ -121,7 +121,7 @@ class Stage(OnLab):
             if (started := self.lab.containers.get(node.role)) is not None:
                 self.lab.remove(started)
 
-    def load(self, server: ServerRun, plans: list[LoadPlan]) -> list[LoadResult]:
+    def load(self, server: ServerRun, plans: list[LoadPlan], start_at: float | None = None) -> list[LoadResult]:
         return run_loaders(
             self.lab,
             image=self.loader_image,
@@ -129,4 +129,5 @@ class Stage(OnLab):
             plans=plans,
             port=PORT,
             addresses=[self.lab.host_address(FIRST_LOADER_HOST + k) for k in range(len(plans))],
+            start_at=start_at,
         )

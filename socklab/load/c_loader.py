@@ -158,6 +158,11 @@ def loaders_for(clients: int) -> list[int]:
     return [clients // count + (k < clients % count) for k in range(count)]
 
 
+def start_time(loaders: int) -> float:
+    """A common wall-clock start (epoch seconds) late enough for ``loaders`` containers to be started."""
+    return time.time() + START_SLACK + START_PER_LOADER * loaders
+
+
 def _parse(container: LabContainer) -> LoadResult:
     out, err = container.stdout_and_stderr()
     for line in reversed(out.splitlines()):
@@ -174,11 +179,16 @@ def run_loaders(
     plans: Sequence[LoadPlan],
     port: int = 9736,
     addresses: Sequence[str | None] = (),
+    start_at: float | None = None,
 ) -> list[LoadResult]:
     """One loader container per plan in ``lab``, all started together (a common wall-clock start);
-    ``addresses`` pins their IPs (reused tuples keep the host's conntrack table small). Removed after."""
+    ``addresses`` pins their IPs (reused tuples keep the host's conntrack table small). Removed after.
+
+    ``start_at`` (epoch seconds, see ``start_time``) fixes that start in advance, so that the caller can
+    read the server's counters at the moments the measured window opens and closes."""
     # One loader starts at once; several start together at a wall-clock moment after all were started.
-    start_at = time.time() + START_SLACK + START_PER_LOADER * len(plans) if len(plans) > 1 else 0.0
+    if start_at is None:
+        start_at = start_time(len(plans)) if len(plans) > 1 else 0.0
     nodes = [
         Node(
             lab.new_role("loader"),

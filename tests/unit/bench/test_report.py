@@ -66,3 +66,27 @@ def test_write_gives_markdown_json_and_plots(tmp_path: Path) -> None:
     assert data["held"][1]["all_answered"] is False
     assert (tmp_path / "bench-rate.png").stat().st_size > 0 and (tmp_path / "bench-held.png").stat().st_size > 0
     assert not math.isnan(data["seconds"])
+
+
+def test_json_is_strict_an_undefined_figure_is_null() -> None:
+    from socklab.bench.report import json_text
+
+    r = results()
+    r.rates.append(RateRow("async", 1, math.nan, math.nan, 0, 0, {}, 0.5))
+    data = json.loads(json_text(r))  # allow_nan=False inside: a NaN would raise
+    assert next(row for row in data["rates"] if row["version"] == "async")["per_second"] is None
+
+
+def test_held_goal_compares_epolls_slowest_with_c_epolls_in_the_same_run() -> None:
+    from socklab.bench.report import held_against_c
+
+    r = results()
+    fast = HeldRow("c-epoll", 100_000, 6, 6, answered=100_000, latency={"max": 6.8})
+    slow = HeldRow("epoll", 100_000, 6, 6, answered=100_000, latency={"max": 7.5})
+    slow.memory_peak_mb = 155.0
+    r.held = [fast, slow]
+    assert held_against_c(r)[0][2] == "**no**"  # 0.7 s behind
+    slow.latency["max"] = 7.2
+    assert held_against_c(r)[0][2] == "yes"
+    slow.memory_peak_mb = 401.0
+    assert held_against_c(r)[0][2] == "**no**"

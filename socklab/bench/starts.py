@@ -20,12 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from socklab.lab.demo import run_demo
-from socklab.lab.lab import PORT
-from socklab.lab.labels import new_run_id, remove_run
-from socklab.progress import Progress, to_stderr
-
-from .common import (
+from socklab.bench.tables import (
     CLIENT_IMAGE,
     SERVER_VERSIONS,
     ImageLog,
@@ -39,6 +34,10 @@ from .common import (
     stdout_to_stderr,
     write_results,
 )
+from socklab.lab.demo import run_demo
+from socklab.lab.lab import PORT
+from socklab.lab.labels import new_run_id, remove_run
+from socklab.progress import Progress, to_stderr
 
 BASE_IMAGE = "socklab/base:latest"
 SIZE_TAGS = (
@@ -60,7 +59,7 @@ class StartupRow:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.startup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="socklab bench startup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5, help="docker-run-to-first-answer runs per version")
     parser.add_argument("--compose-repeat", type=int, default=3, help="compose demo runs per SOCKLAB_DELAY")
@@ -245,7 +244,7 @@ def plot(starts: list[StartupRow]) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    progress = to_stderr("bench.startup")
+    progress = to_stderr("bench startup")
     run_id = new_run_id()
     labels = bench_labels(run_id)
     client = docker.from_env()

@@ -1,4 +1,4 @@
-"""What both benchmarks share: statistics, Markdown tables, result files, labels and one exchange.
+"""What `socklab bench backlog` and `socklab bench startup` share: statistics, tables, files, labels, one exchange.
 
 Kept apart so that the two scripts report numbers the same way (same percentile rule, same table shape)
 and so that every Docker object a benchmark makes outside ``socklab.Lab`` carries the same labels.
@@ -17,10 +17,11 @@ from pathlib import Path
 from socklab.lab.labels import run_labels
 from socklab.load.python_load import exchange
 from socklab.load.stats import Spread, percentile
+from socklab.paths import ROOT
 
 __all__ = ["Spread", "exchange", "percentile"]  # moved to socklab.load; kept here for the scripts
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = ROOT / "docs" / "bench"  # beside the docs that cite them
 OWNER_LABEL = "io.socklab.owner"
 OWNER = "bench-helper"
 SERVER_VERSIONS = ("fork", "thread", "async", "c-fork")

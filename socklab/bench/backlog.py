@@ -22,12 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from socklab.lab.lab import Lab
-from socklab.load import python_load
-from socklab.load.python_load import Burst
-from socklab.progress import Progress, to_stderr
-
-from .common import (
+from socklab.bench.tables import (
     CLIENT_IMAGE,
     SERVER_VERSIONS,
     ImageLog,
@@ -37,6 +32,10 @@ from .common import (
     server_image,
     write_results,
 )
+from socklab.lab.lab import Lab
+from socklab.load import python_load
+from socklab.load.python_load import Burst
+from socklab.progress import Progress, to_stderr
 
 BURST_DELAY = 1.0
 DEFAULT_BACKLOG = 5  # the servers' own default (server/config.py, peers/server.c)
@@ -112,7 +111,7 @@ def max_of(burst: Burst) -> float:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.throughput", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="socklab bench backlog", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--versions", nargs="+", default=list(SERVER_VERSIONS), help="server tags to measure")
     parser.add_argument("--seconds", type=int, default=5, help="sequential run per version (1-s slices)")
@@ -285,7 +284,7 @@ def plot(sequential: list[Sequential], bursts: list[BurstRow]) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    progress = to_stderr("bench.throughput")
+    progress = to_stderr("bench backlog")
     sequential: list[Sequential] = []
     bursts: list[BurstRow] = []
     images = ImageLog()
