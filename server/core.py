@@ -72,6 +72,8 @@ class Server:
     model: ClassVar[str] = "serial"
     # A model that counts in its own way (several processes) prints the summary itself.
     prints_own_summary: ClassVar[bool] = False
+    # False: the summary is printed from the accept loop (``Log.tick``), with no thread in the process.
+    summary_thread: ClassVar[bool] = True
     transport: ClassVar[Transport] = TCP
     handler: ClassVar[type[StreamHandler]] = StreamHandler
     poll_interval: ClassVar[float] = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
@@ -90,6 +92,9 @@ class Server:
         self.pause = AcceptPause(self.log)
         self.names = PeerNames(config.resolve_names)
         self.serve_one = self.handler(config, self.log, self.names)
+        # The accept loop's selector while it runs: a model may wait there on its connections too, with
+        # the Connection as the key's data; ``readable`` is then called for it.
+        self.selector: selectors.BaseSelector | None = None
 
     # --- the loop -------------------------------------------------------------------------------
     def serve_forever(self) -> int:
@@ -98,6 +103,7 @@ class Server:
         with selectors.DefaultSelector() as selector:
             selector.register(self.listener, selectors.EVENT_READ, "listener")
             selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            self.selector = selector
             announce = True
             while not self._stopping:
                 if announce:
@@ -105,11 +111,12 @@ class Server:
                 accepted = self._accept(selector)
                 if accepted is not None:
                     announce = self.serve_accepted(accepted)
+            self.selector = None
         return self._drain()
 
     def log_started(self) -> None:
         if not self.prints_own_summary:
-            self.log.start_summary()
+            self.log.start_summary(thread=self.summary_thread)
         c = self.config
         self.log.started(
             version=__version__,
@@ -124,13 +131,19 @@ class Server:
         resume_at: float | None = None
         while not self._stopping:
             self.service_actions()
+            summary_due = self.log.tick()
             if resume_at is not None and time.monotonic() >= resume_at:
                 selector.register(self.listener, selectors.EVENT_READ, "listener")
                 resume_at = None
             timeout = self.poll_interval if resume_at is None else min(self.poll_interval, resume_at - time.monotonic())
+            if summary_due is not None:
+                timeout = min(timeout, summary_due)
             for key, _ in selector.select(max(timeout, 0.0)):
                 if key.data == "wake":
                     self._drain_wake_pipe()
+                    continue
+                if isinstance(key.data, Connection):
+                    self.readable(key.data)
                     continue
                 try:
                     return self.accept()
@@ -233,6 +246,9 @@ class Server:
 
     def service_actions(self) -> None:
         """Housekeeping between accepts (reaping children, joining threads)."""
+
+    def readable(self, conn: Connection) -> None:
+        """A connection the model registered in ``selector`` has something to read (or its peer closed)."""
 
     def in_flight(self) -> int:
         return 0

@@ -44,3 +44,7 @@ class ThreadingMixIn(Server):
             thread.join(max(0.0, deadline - time.monotonic()))
         self.service_actions()
         return len(self.threads)
+
+
+class ThreadingServer(ThreadingMixIn, Server):
+    """One thread per connection."""
