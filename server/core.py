@@ -36,6 +36,7 @@ OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 # back off exponentially (1, 2, 4, 8, 16 s…) and some are not answered for longer than they wait.
 # Linux caps it at net.core.somaxconn (4096 by default).
 CRUNCH_BACKLOG = 4096
+ACCEPT_BATCH = 64  # accepts per wake-up before the model gets them (the listener is non-blocking)
 
 
 class AcceptPause:
@@ -113,6 +114,9 @@ class Server:
         self.pause = AcceptPause(self.log, self._widen_backlog)
         self.names = PeerNames(config.resolve_names)
         self.serve_one = self.handler(config, self.log, self.names)
+        # The accept loop's selector while it runs: a model may wait there on its connections too, with
+        # the Connection as the key's data; ``readable`` is then called for it.
+        self.selector: selectors.BaseSelector | None = None
 
     # --- the loop -------------------------------------------------------------------------------
     def serve_forever(self) -> int:
@@ -121,13 +125,16 @@ class Server:
         with selectors.DefaultSelector() as selector:
             selector.register(self.listener, selectors.EVENT_READ, "listener")
             selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            self.selector = selector
             announce = True
             while not self._stopping:
                 if announce:
                     self.log.waiting()
-                accepted = self._accept(selector)
-                if accepted is not None:
+                for k, accepted in enumerate(self._accept(selector)):
+                    if k and announce:
+                        self.log.waiting()  # the same lines as one accept at a time
                     announce = self.serve_accepted(accepted)
+            self.selector = None
         return self._drain()
 
     def log_started(self) -> None:
@@ -143,7 +150,13 @@ class Server:
             delay=c.delay,
         )
 
-    def _accept(self, selector: selectors.BaseSelector) -> Connection | None:
+    def _accept(self, selector: selectors.BaseSelector) -> list[Connection]:
+        """The connections the kernel has queued (at least one, at most ``ACCEPT_BATCH``), or none when stopping.
+
+        All of them before any is handed over: the accept queue is emptied at accept()'s speed, not at the
+        model's, so that a flood of connects (idle clients) does not overflow a small backlog and get the
+        next client's SYN dropped.
+        """
         resume_at: float | None = None
         while not self._stopping:
             self.service_actions()
@@ -155,22 +168,33 @@ class Server:
             timeout = self.poll_interval if resume_at is None else min(self.poll_interval, resume_at - time.monotonic())
             if summary_due is not None:
                 timeout = min(timeout, summary_due)
+            listener_ready = False
             for key, _ in selector.select(max(timeout, 0.0)):
                 if key.data == "wake":
                     self._drain_wake_pipe()
-                    continue
-                try:
-                    return self.accept()
-                except (BlockingIOError, InterruptedError):
-                    continue  # another waiter took it, or the peer gave up before accept()
-                except OSError as exc:
-                    if exc.errno not in OUT_OF_RESOURCES:
-                        self.log.error(f"accept failed: {exc}")  # one connection's trouble (ECONNABORTED)
-                        continue
-                    selector.unregister(self.listener)
-                    resume_at = time.monotonic() + self.pause.failed(exc, self.in_flight())
-                    break
-        return None
+                elif isinstance(key.data, Connection):
+                    self.readable(key.data)
+                else:
+                    listener_ready = True
+            if listener_ready:
+                batch: list[Connection] = []
+                while len(batch) < ACCEPT_BATCH:
+                    try:
+                        batch.append(self.accept())
+                    except (BlockingIOError, InterruptedError):
+                        break  # the queue is empty, or another waiter took it, or the peer gave up
+                    except OSError as exc:
+                        if exc.errno not in OUT_OF_RESOURCES:
+                            self.log.error(f"accept failed: {exc}")  # one connection's trouble (ECONNABORTED)
+                            continue
+                        if batch:
+                            break  # these first; the next call meets the failure again and pauses
+                        selector.unregister(self.listener)
+                        resume_at = time.monotonic() + self.pause.failed(exc, self.in_flight())
+                        break
+                if batch:
+                    return batch
+        return []
 
     def _widen_backlog(self) -> None:
         """Out of descriptors for the first time: let the kernel queue the clients we cannot accept yet."""
@@ -274,6 +298,9 @@ class Server:
 
     def service_actions(self) -> None:
         """Housekeeping between accepts (reaping children, joining threads)."""
+
+    def readable(self, conn: Connection) -> None:
+        """A connection the model registered in ``selector`` has something to read (or its peer closed)."""
 
     def descriptor_freed(self) -> None:
         """A connection was closed: if accepting is paused for want of descriptors, resume at once.
