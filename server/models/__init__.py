@@ -2,7 +2,8 @@
 
 A model's module is imported only when that model runs: a forking server copies its whole address
 space for every connection, and asyncio with ssl alone was a third of it (measured: a fork costs the
-parent ~30 µs and the child ~90 µs more per MB of the parent's memory on this machine).
+parent ~30 µs and the child ~90 µs more per MB of the parent's memory on this machine). The thread
+model's module too: importing ``threading`` adds an at-fork hook that runs in every forked child.
 """
 
 from __future__ import annotations
@@ -13,15 +14,10 @@ from importlib import import_module
 from ..core import Server
 from ..transports import TRANSPORTS
 from .fork import ForkingMixIn
-from .thread import ThreadingMixIn
 
 
 class ForkingServer(ForkingMixIn, Server):
     """One child process per connection: the original C design."""
-
-
-class ThreadingServer(ThreadingMixIn, Server):
-    """One thread per connection."""
 
 
 class SerialServer(Server):
@@ -31,11 +27,19 @@ class SerialServer(Server):
 # model -> "module:Class", the module relative to this package ("" for this one): imported on first use.
 SERVERS: Mapping[str, str] = {
     "fork": ":ForkingServer",
-    "thread": ":ThreadingServer",
+    "thread": "thread:ThreadingServer",
     "serial": ":SerialServer",
     "async": "event_loop:AsyncServer",
     "epoll": "epoll:EpollServer",
 }
+
+
+def __getattr__(name: str) -> type[Server]:
+    """``from server.models import ThreadingServer`` still works, importing threading only then."""
+    for model, where in SERVERS.items():
+        if where.endswith(f":{name}"):
+            return model_class(model)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_class(model: str) -> type[Server]:

@@ -17,29 +17,85 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import select
+import selectors
 import signal
 import socket
 import time
 
 from ..config import ServerConfig
 from ..core import Server
-from ..handler import Connection
+from ..handler import Connection, PeerClosedEmpty, PeerIdle, StreamHandler, report
 from ..log import Log
+from ..protocol import REQUEST_SIZE, reply_for
 
 SERVED, NOT_SERVED = 0, 3  # the child's exit status
+FD_CEILING = 1 << 20  # above any descriptor (dockerd caps a process at 20,000 here; Linux at 2**20)
+REPLIES = [reply_for(bytes([value])) for value in range(256)]  # made before any fork: children only read it
 
 
 class ForkingMixIn(Server):
     model = "fork"
+    summary_thread = False  # no thread in the parent: every fork would pay for it (see server/log.py)
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         super().__init__(config, log)
         self.children: set[int] = set()
+        # Accepted connections that have sent nothing yet, in accept order (so their idle deadlines are in
+        # order too): a child is forked once one has its byte, or its peer closed.
+        self.unread: dict[socket.socket, Connection] = {}
         gc.freeze()  # what start-up made stays shared with every child
         self.unforked = 0  # connections closed unanswered since fork() last failed
+        # Without a line per connection, the child needs none of the handler's objects: it answers with
+        # bare os calls (the handler's rule, the same outcome in its exit status), touching few pages.
+        self.lean_child = not self.log.per_connection and type(self.serve_one) is StreamHandler
         signal.signal(signal.SIGCHLD, lambda _sig, _frame: self.wake())
 
     def process_request(self, conn: Connection) -> None:
+        """Fork once the connection has something to read: an idle connection costs no process.
+
+        A thousand connected clients that send nothing would otherwise be a thousand forks (each ~1 ms of
+        the parent's time here) ahead of the next client in the accept queue, and with the lesson's
+        backlog of 5 that queue overflows: the next client's SYN is dropped and retried a second later.
+        """
+        if self.selector is None:  # no loop to wait in (the drain's first accepts): fork now
+            self._fork(conn)
+            return
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        self.unread[conn.sock] = conn
+
+    def readable(self, conn: Connection) -> None:
+        """The byte has come (fork), or the peer closed without sending: that needs no child."""
+        try:
+            closed = conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""  # the byte stays for the child
+        except BlockingIOError:
+            return  # nothing after all: keep waiting
+        except OSError:
+            closed = False  # a reset: the child meets it and reports it as the handler does
+        self._stop_waiting(conn)
+        if not closed:
+            self._fork(conn)
+            return
+        conn.sock.close()
+        report(PeerClosedEmpty(), conn.peer, conn.probe, self.config, self.log, self.names)
+
+    def _stop_waiting(self, conn: Connection) -> None:
+        del self.unread[conn.sock]
+        if self.selector is not None:
+            self.selector.unregister(conn.sock)
+
+    def _expire_idle(self) -> None:
+        """Close the connections that sent nothing within the idle timeout, as the handler would."""
+        limit = time.monotonic() - self.config.idle_timeout
+        while self.unread:
+            conn = next(iter(self.unread.values()))
+            if conn.accepted > limit:
+                return
+            self._stop_waiting(conn)
+            conn.sock.close()
+            report(PeerIdle(), conn.peer, conn.probe, self.config, self.log, self.names)
+
+    def _fork(self, conn: Connection) -> None:
         try:
             pid = os.fork()
         except OSError as exc:  # EAGAIN: a process limit (pids_limit, RLIMIT_NPROC); ENOMEM
@@ -51,6 +107,7 @@ class ForkingMixIn(Server):
                 self.unforked = 0
             self.children.add(pid)
             conn.sock.close()
+            self.descriptor_freed()
             return
         # The child: serve this one connection and leave without running the parent's cleanup.
         status = 1
@@ -62,9 +119,18 @@ class ForkingMixIn(Server):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             self.listener.close()
-            served_before = self.log.counts.served
-            self.finish_request(conn)
-            status = SERVED if self.log.counts.served > served_before else NOT_SERVED
+            fd = conn.sock.fileno()
+            # The parent's other descriptors (connections still unread, the wake pipe, the selector): the
+            # child needs none, and holding them would keep an idle client's connection open after the
+            # parent closed it.
+            os.closerange(3, fd)
+            os.closerange(fd + 1, FD_CEILING)
+            if self.lean_child:
+                status = _answer(conn.sock.fileno(), self.config.delay, self.config.idle_timeout)
+            else:
+                served_before = self.log.counts.served
+                self.finish_request(conn)
+                status = SERVED if self.log.counts.served > served_before else NOT_SERVED
         except BaseException as exc:  # noqa: BLE001 - a child must never return into the accept loop
             self.log.error(f"child {os.getpid()} failed: {exc!r}")
         finally:
@@ -88,6 +154,7 @@ class ForkingMixIn(Server):
 
     def service_actions(self) -> None:
         self._reap(block=False)
+        self._expire_idle()
 
     def _reap(self, block: bool) -> None:
         while self.children:
@@ -105,21 +172,51 @@ class ForkingMixIn(Server):
                 return
 
     def in_flight(self) -> int:
-        return len(self.children)
+        return len(self.children) + len(self.unread)
 
     def drain(self, deadline: float) -> int:
-        while self.children and time.monotonic() < deadline:
-            self._reap(block=False)
-            if self.children:
-                time.sleep(0.05)  # waitpid has no timeout; a short nap keeps the deadline honest
+        with selectors.DefaultSelector() as self.selector:
+            for conn in self.unread.values():
+                self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+            while (self.children or self.unread) and time.monotonic() < deadline:
+                self._reap(block=False)
+                self._expire_idle()
+                # waitpid has no timeout: a short wait keeps the deadline honest
+                for key, _ in self.selector.select(0.05) if self.unread else ():
+                    self.readable(key.data)
+                if not self.unread and self.children:
+                    time.sleep(0.05)
+        self.selector = None
+        for conn in list(self.unread.values()):  # still silent at the end of the grace: abandoned
+            conn.sock.close()
+        unread, self.unread = len(self.unread), {}
         if self.children:
             for pid in self.children:
                 os.kill(pid, signal.SIGKILL)
             abandoned = len(self.children)
             while self.children:
                 self._reap(block=True)
-            return abandoned
-        return 0
+            return abandoned + unread
+        return unread
+
+
+def _answer(fd: int, delay: float, idle_timeout: float) -> int:
+    """The handler's exchange on a bare descriptor: wait for the byte, wait ``delay``, answer; the exit status.
+
+    Each page a child writes is a page copied (copy-on-write), so this touches as few objects as it can.
+    """
+    try:
+        if not select.select((fd,), (), (), idle_timeout)[0]:
+            return NOT_SERVED  # idle: the handler's PeerIdle
+        request = os.read(fd, REQUEST_SIZE)
+        if not request:
+            return NOT_SERVED  # closed without sending
+        if delay:
+            time.sleep(delay)
+        os.write(fd, REPLIES[request[0]])  # one byte on a blocking socket: written whole, or an error
+    except OSError:
+        return NOT_SERVED  # reset or broken pipe: the handler's ConnectionLost
+    return SERVED
 
 
 def _close_cleanly(sock: socket.socket) -> None:

@@ -32,6 +32,12 @@ class ThreadingMixIn(Server):
         self.threads.add(thread)
         thread.start()
 
+    def finish_request(self, conn: Connection) -> None:
+        try:
+            super().finish_request(conn)
+        finally:
+            self.descriptor_freed()
+
     def service_actions(self) -> None:
         self.threads = {t for t in self.threads if t.is_alive()}
 
@@ -44,3 +50,7 @@ class ThreadingMixIn(Server):
             thread.join(max(0.0, deadline - time.monotonic()))
         self.service_actions()
         return len(self.threads)
+
+
+class ThreadingServer(ThreadingMixIn, Server):
+    """One thread per connection."""

@@ -24,6 +24,7 @@ class Hardening:
     no_new_privileges: bool = True
     pids_limit: int | None = 1024
     mem_limit: str | None = "512m"
+    nofile: int | None = None  # RLIMIT_NOFILE (soft = hard) of the container's processes; None: the engine's
     # Writable places on a read-only root: /tmp for Python, /run/socklab for a Unix socket.
     tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "16m", "/run/socklab": "1m"})  # path -> size
 
@@ -41,6 +42,8 @@ class Hardening:
             kwargs["pids_limit"] = self.pids_limit
         if self.mem_limit is not None:
             kwargs["mem_limit"] = self.mem_limit
+        if self.nofile is not None:
+            kwargs["ulimits"] = [{"Name": "nofile", "Soft": self.nofile, "Hard": self.nofile}]
         return kwargs
 
 

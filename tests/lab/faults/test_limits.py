@@ -123,6 +123,20 @@ def test_two_thousand_connects_at_once_each_end_clearly_and_the_server_lives(lab
     assert ask(lab) == b"B", f"the server does not answer after the burst: {outcomes}"
 
 
+def test_out_of_descriptors_every_client_is_answered_once_they_free_up(server_image, client_image):
+    """RLIMIT_NOFILE 40, 80 clients at once, the lab's backlog of 5: every client is answered, in bounded
+    time (what the server cannot accept yet waits in the kernel's queue, not in dropped SYNs)."""
+    tight = dataclasses.replace(LOCKED_DOWN, nofile=40)
+    with Lab(server_image=server_image, client_image=client_image, delay=DELAY, hardening=tight) as lab:
+        deadline = DELAY + 20  # 80 clients, ~30 at a time: a few rounds of the delay, then the kernel's retries
+        outcomes = burst(lab, 80, deadline=deadline)
+        assert outcomes == {"answered": 80}, outcomes
+        assert ask(lab) == b"B"
+        log = lab.server_logs()
+        assert "Traceback" not in log
+        assert len([line for line in log.splitlines() if "accept failed" in line]) <= 10, log[-3000:]
+
+
 def _is_python_fork(lab: Lab, image: str) -> bool:
     labels = lab.docker.images.get(image).labels or {}
     return labels.get("io.socklab.model") == "fork" and labels.get("io.socklab.impl") == "python"
