@@ -38,7 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..core import BindError, Server
+from ..core import OUT_OF_RESOURCES, BindError, Server
 from ..handler import ConnectionLost, Outcome, PeerClosedEmpty, PeerIdle, Served, report
 
 REPLIES = [bytes([(value + 1) % 256]) for value in range(256)]  # the answer to every byte, made once
@@ -199,6 +199,10 @@ class EpollServer(Server):
         register, replies = epoll.register, REPLIES
         listening = True
         grace_deadline = 0.0
+        # Out of descriptors: the listener leaves the epoll set until resume_at (core's AcceptPause gives the
+        # time and logs once per episode) or until a connection closes and frees a descriptor.
+        resume_at = 0.0
+        finished_at_pause = 0  # served + errors when the pause began: a change means a descriptor is free
         next_summary = monotonic() + 1.0
         if connections and not worker:
             log.waiting()
@@ -244,11 +248,16 @@ class EpollServer(Server):
                     due = next_summary
                 if not listening and grace_deadline < due:
                     due = grace_deadline
+                if resume_at and resume_at < due:
+                    due = resume_at
                 try:
                     events = epoll.poll(max(0.0, due - now), 1024)
                 except InterruptedError:
                     events = []
                 now = monotonic()
+                if resume_at and listening and (now >= resume_at or served + errors != finished_at_pause):
+                    resume_at = 0.0
+                    epoll.modify(listen_fd, select.EPOLLIN)
                 for fd, _mask in events:
                     if fd == listen_fd:
                         for _ in range(ACCEPT_BATCH):
@@ -257,8 +266,15 @@ class EpollServer(Server):
                             except BlockingIOError:
                                 break
                             except OSError as exc:  # EMFILE and friends: keep serving what we have
-                                log.error(f"accept failed: {exc}")
+                                if exc.errno not in OUT_OF_RESOURCES:
+                                    log.error(f"accept failed: {exc}")
+                                    break
+                                pause = self.pause.failed(exc, len(reading) + len(waiting))
+                                epoll.modify(listen_fd, 0)
+                                resume_at, finished_at_pause = now + pause, served + errors
                                 break
+                            if self.pause.failures:
+                                self.pause.succeeded()
                             serial += 1
                             accepted += 1
                             if connections and (config.log_probes or not transport.is_probe(address)):
