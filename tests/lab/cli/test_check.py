@@ -12,6 +12,7 @@ from support_engine import assert_left_nothing, run_and_watch
 from socklab.checks.contract import RULES
 from socklab.cli.exit_codes import ExitCode
 from socklab.images.build import ImageSet
+from socklab.images.rootfs import BASE_TAG
 
 pytestmark = pytest.mark.lab
 
@@ -61,8 +62,8 @@ def test_a_version_from_the_tree_keeps_every_rule(docker_client: docker.DockerCl
 def test_an_image_that_never_listens_breaks_the_first_rule(
     docker_client: docker.DockerClient, lab_images: ImageSet
 ) -> None:
-    # The client image as a server: it exits at once, having listened on nothing.
-    args = ["check", lab_images.client, "--client-image", lab_images.client, "--rule", "plus-one"]
+    # The base image as a server: plain python3 with no input, which exits at once having listened on nothing.
+    args = ["check", BASE_TAG, "--client-image", lab_images.client, "--rule", "plus-one"]
     watched = run_and_watch(docker_client, args)
     assert watched.returncode == ExitCode.FAILED, watched.describe()
     assert "BROKEN" in watched.stdout and "accepts connections on its port" in watched.stdout, watched.stdout
