@@ -47,6 +47,7 @@ __all__ = [
     "user_tags",
 ]
 
+
 def _tree_version() -> str:
     """The server's ``__version__``, read from the tree the images are built from (not imported: the server
     is a build context, not a package of the host)."""
