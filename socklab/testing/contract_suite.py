@@ -12,8 +12,6 @@ from collections.abc import Callable
 import pytest
 
 from socklab.checks.contract import RULES, Rule, check_rule
-from socklab.faults.suite import FAULTS, SuiteSettings, run_fault
-from socklab.faults.table import format_table
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
@@ -24,12 +22,3 @@ def test_contract(
     if result.violation is not None:
         socklab_attach(f"socklab server log ({socklab_server_image}, rule {rule.id})", result.server_log)
         raise result.violation
-
-
-@pytest.mark.socklab_faults
-@pytest.mark.parametrize("fault", FAULTS)
-def test_fault(fault: str, socklab_server_image: str, socklab_client_image: str) -> None:
-    row = run_fault(
-        fault, server_image=socklab_server_image, client_image=socklab_client_image, settings=SuiteSettings()
-    )
-    assert row.ok, f"{fault} on {socklab_server_image}: exchanges were lost\n{format_table([row])}"

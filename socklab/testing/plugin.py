@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
+from socklab.errors import engine
 from socklab.images.build import ImageSpec, __version__, build, ensure_base
 from socklab.images.rootfs import BASE_TAG
 from socklab.lab import reaper
@@ -23,8 +25,9 @@ from socklab.lab.lab import Lab
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.testing.server import Server
 
-SUITE = Path(__file__).with_name("contract_suite.py")  # collected from the package, not from the project
-SUITE_NODEID = "socklab-contract"
+# Collected from the package, not from the project, under these node ids.
+CONTRACT = (Path(__file__).with_name("contract_suite.py"), "socklab-contract")
+FAULTS = (Path(__file__).with_name("fault_suite.py"), "socklab-faults")
 PURPOSE = "pytest"
 LABS = pytest.StashKey[list[Lab]]()
 SECTIONS = pytest.StashKey[list[tuple[str, str]]]()
@@ -62,17 +65,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "socklab_lab(**options): the options of the socklab_lab fixture's Lab")
-    config.addinivalue_line("markers", "socklab_faults: a fault row of socklab's contract (--socklab-faults)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect, so they apply to the contract's tests too
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("socklab_image") or config.getoption("socklab_no_contract"):
         return
-    module = pytest.Module.from_parent(session, path=SUITE, nodeid=SUITE_NODEID)
-    added = [item for item in session.genitems(module) if isinstance(item, pytest.Item)]
-    if not config.getoption("socklab_faults"):
-        added = [item for item in added if item.get_closest_marker("socklab_faults") is None]
+    added: list[pytest.Item] = []
+    for path, nodeid in [CONTRACT, *([FAULTS] if config.getoption("socklab_faults") else [])]:
+        module = pytest.Module.from_parent(session, path=path, nodeid=nodeid)
+        added += [item for item in session.genitems(module) if isinstance(item, pytest.Item)]
     items[:0] = added
 
 
@@ -83,7 +85,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test's report carries the server log of each lab it used (and what it attached itself)."""
     report = yield
     if report.when != "call" or report.passed:
@@ -108,8 +112,6 @@ def socklab_run_id() -> str:
 @pytest.fixture(scope="session")
 def socklab_docker(socklab_run_id: str) -> Iterator[docker.DockerClient]:
     """The Docker engine; at the session's end, everything labelled with the session's run id is removed."""
-    from socklab.errors import engine
-
     client = engine()
     reaper.watch(socklab_run_id)  # removed even if the worker is killed
     try:
