@@ -8,10 +8,10 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.lab.lab import LabReport, run_lab
+from socklab.labconfig import option
 from socklab.progress import to_stderr
 
 DEFAULT_SERVER = "socklab/server:latest"

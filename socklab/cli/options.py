@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from labconfig import ConfigError, converter, flag_name, variable_for
+from socklab.labconfig import ConfigError, converter, flag_name, variable_for
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import docker.errors
 
-import wire
+from socklab import wire
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
 from socklab.faults.record import FaultRecord

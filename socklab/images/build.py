@@ -31,7 +31,7 @@ from socklab.images.peers import PEERS, build_peers
 from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
-from wire import CONTRACT_MODELS, MODELS
+from socklab.wire import CONTRACT_MODELS, MODELS
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -17,7 +17,7 @@ import pytest
 from docker.models.containers import Container
 
 from socklab.lab.labels import run_labels
-from wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, parse_served_log
+from socklab.wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, parse_served_log
 
 pytestmark = pytest.mark.lab
 
