@@ -27,9 +27,9 @@ setup: $(STAMP)
 base: setup
 	$(BIN)/socklab base
 
-# `make` consents to installing the host tools the C witnesses need (musl-gcc, via apt-get) when they are
-# missing, so that a fresh machine works; `socklab images` alone only says what is missing. INSTALL_MISSING=0
-# turns that off.
+# `make` consents to installing the host tools the C witnesses need (musl-gcc, via apt-get) and the browser
+# the live view's tests drive (chromium, chromium-driver) when they are missing, so that a fresh machine
+# works; `socklab images` and pytest alone only say what is missing. INSTALL_MISSING=0 turns that off.
 INSTALL_MISSING ?= 1
 
 images: base
@@ -43,7 +43,7 @@ test: base
 	SOCKLAB_INSTALL_MISSING=$(INSTALL_MISSING) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not lab" $(PYTEST_ARGS)
+	SOCKLAB_INSTALL_MISSING=$(INSTALL_MISSING) $(BIN)/python -m pytest -m "not lab" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

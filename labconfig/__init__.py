@@ -16,7 +16,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["ConfigError", "converter", "env_name", "flag_name", "load", "option", "parser_for", "variable_for"]
+__all__ = [
+    "UNSET",
+    "ConfigError",
+    "add_arguments",
+    "converter",
+    "env_name",
+    "flag_name",
+    "load",
+    "option",
+    "parser_for",
+    "variable_for",
+]
 
 PREFIX = "SOCKLAB_"
 T = TypeVar("T", bound="DataclassInstance")
@@ -96,6 +107,50 @@ def _from_environment(cls: type[T], environ: Mapping[str, str], prefix: str) -> 
     return values
 
 
+UNSET: Any = object()  # "not on the command line": the caller resolves it (the host CLI: variable, then default)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value in (None, "") else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type[Any],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    prefix: str = PREFIX,
+) -> argparse.ArgumentParser:
+    """One argument per field of the dataclass ``cls`` (``positional`` ones, a repeated flag for a tuple).
+
+    ``defaults`` (field name -> value, e.g. what the environment gave) become the flags' defaults; without
+    them a flag not given is ``UNSET`` (a repeated one None), for the caller to resolve after parsing.
+    """
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        value = field.default if defaults is None else defaults.get(field.name, field.default)
+        default = UNSET if defaults is None else value
+        help_text = f"{meta.get('help') or ''} [default {_shown(value)}; env {variable_for(field, prefix)}]"
+        convert = converter(field)
+        metavar = meta.get("metavar") or field.name.upper()
+        flag = meta.get("flag") or flag_name(field.name)
+        if meta.get("positional"):  # required, and only on the command line
+            parser.add_argument(field.name, type=convert, metavar=metavar, help=meta.get("help", ""))
+        elif convert is _parse_bool:
+            parser.add_argument(
+                flag, dest=field.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
+        elif convert is _parse_words:  # repeated on the command line; comma-separated in the environment
+            parser.add_argument(flag, dest=field.name, action="append", default=None, metavar=metavar, help=help_text)
+        else:
+            parser.add_argument(flag, dest=field.name, type=convert, default=default, metavar=metavar, help=help_text)
+    return parser
+
+
 def parser_for(
     cls: type[T],
     *,
@@ -107,35 +162,8 @@ def parser_for(
 ) -> argparse.ArgumentParser:
     """An argument parser with one flag per field; its defaults already include the environment."""
     environ = os.environ if environ is None else environ
-    from_env = _from_environment(cls, environ, prefix)
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=description,
-        epilog=epilog,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    for field in dataclasses.fields(cls):
-        default = from_env.get(field.name, field.default)
-        help_text = f"{field.metadata.get('help', '')} [env {variable_for(field, prefix)}]"
-        convert = converter(field)
-        if convert is _parse_bool:
-            parser.add_argument(
-                flag_name(field.name),
-                dest=field.name,
-                action=argparse.BooleanOptionalAction,
-                default=default,
-                help=help_text,
-            )
-        else:
-            parser.add_argument(
-                flag_name(field.name),
-                dest=field.name,
-                type=convert,
-                default=default,
-                metavar=field.metadata.get("metavar") or field.name.upper(),
-                help=help_text,
-            )
-    return parser
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
+    return add_arguments(parser, cls, defaults=_from_environment(cls, environ, prefix), prefix=prefix)
 
 
 def load(
@@ -152,9 +180,15 @@ def load(
     Raises ConfigError for a bad environment value or a value the dataclass rejects in
     ``__post_init__``; argparse itself exits with status 2 for a malformed flag, as CLIs do.
     """
+    environ = os.environ if environ is None else environ
     parser = parser_for(cls, prog=prog, description=description, environ=environ, prefix=prefix)
-    namespace = parser.parse_args(argv)
+    values = vars(parser.parse_args(argv))
+    from_env = _from_environment(cls, environ, prefix)
+    for field in dataclasses.fields(cls):
+        if converter(field) is _parse_words:  # a repeated flag: given, else the environment or the default
+            given = values[field.name]
+            values[field.name] = tuple(given) if given is not None else from_env.get(field.name, field.default)
     try:
-        return cls(**vars(namespace))
+        return cls(**values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -6,10 +6,12 @@ its event log of exactly that window. An object counts as the command's own when
 
 - it carries the labels socklab puts on everything (``io.socklab.project``) with the command process's
   pid as ``io.socklab.owner-pid`` (every label set goes through ``run_labels``, in that process); or
-- it carries no socklab label, was created inside the window (its ``create`` event), and its name or
-  labels say it is the command's: a name containing one of the run ids the command's labelled objects
-  carry (the topology's naming rule), the compose project or the stack namespace the test chose, or
-  (for a volume) a container of the command mounted it.
+- it was created inside the window (its ``create`` event) and its name or labels say it is the command's,
+  whatever socklab labels it has or lacks (a container inherits its image's labels, so one that compose or
+  swarm made from a test session's image carries the session's): a name containing one of the run ids
+  the command's labelled objects carry (the topology's naming rule), the compose project or the stack
+  namespace the test chose (or swarm's own networks, for a command that makes a swarm), or (for a
+  volume) a container of the command mounted it.
 
 Other helpers' objects created in the same window carry their own pid or name and are never counted,
 so the test cannot fail because of them; an unlabelled object of ours is still caught, by name. What is
@@ -39,6 +41,7 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 STACK_NAMESPACE = "com.docker.stack.namespace"
 SWARM_NAMES = ("ingress", "docker_gwbridge", "ingress_sbox")
 COUNTERS = re.compile(r"\[\d+:\d+\]")
+KEPT = ("socklab/probes:", "socklab/tools:", "socklab/base:")  # caches the commands document as kept
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,32 @@ def _host_chains() -> frozenset[str]:
     return frozenset(found)
 
 
+def _tables(saved: str) -> list[str]:
+    """iptables-save's tables, counters and comments dropped, and without the empty ones.
+
+    A table that has only its built-in chains, each with the ACCEPT policy, and no rule filters nothing:
+    the kernel makes it on the first ``iptables`` call in a namespace and nothing short of ``nft`` (not in
+    our tools image) removes it again, so it counts as no table.
+    """
+    kept: list[str] = []
+    table: list[str] = []
+    for line in saved.splitlines():
+        if line.startswith("#"):
+            continue
+        table.append(COUNTERS.sub("", line).rstrip())
+        if line == "COMMIT":
+            empty = all(entry.startswith("*") or entry == "COMMIT" or entry.endswith(" ACCEPT") for entry in table)
+            kept += [] if empty else table
+            table = []
+    return kept + table
+
+
 def namespace_rules(client: docker.DockerClient, container: str) -> str:
-    """iptables-save (counters and comments dropped) and tc's qdiscs in a running container's network namespace."""
+    """iptables rules (see ``_tables``) and tc's qdiscs in a running container's network namespace."""
     pid = str(client.api.inspect_container(container)["State"]["Pid"])
     saved = subprocess.run(["nsenter", "-t", pid, "-n", "iptables-save"], capture_output=True, text=True, check=True)
     qdiscs = subprocess.run(["nsenter", "-t", pid, "-n", "tc", "qdisc", "show"], capture_output=True, text=True)
-    rules = [COUNTERS.sub("", line) for line in saved.stdout.splitlines() if not line.startswith("#")]
-    return "\n".join([*rules, *qdiscs.stdout.splitlines()])
+    return "\n".join([*_tables(saved.stdout), *qdiscs.stdout.splitlines()])
 
 
 def snapshot(client: docker.DockerClient, namespaces: Sequence[str] = ()) -> EngineState:
@@ -206,8 +228,7 @@ def _account(
     for (kind, object_id), attributes in created.items():
         name = attributes.get("name", object_id)
         labelled_ours = attributes.get(OWNER_PID) == pid
-        unlabelled = not attributes.get(PROJECT)
-        if labelled_ours or (unlabelled and (_ours_by_name(name, attributes, run_ids, projects) or name in swarm)):
+        if labelled_ours or _ours_by_name(name, attributes, run_ids, projects) or name in swarm:
             watched.ours.add((kind, object_id))
             if kind == "container":
                 mine_containers.add(object_id)
@@ -234,3 +255,15 @@ def _account(
             name = (event["Actor"].get("Attributes") or {}).get("name", key[1][:12])
             late = event["timeNano"] / 1e9 - returned_at
             watched.late.append(f"{key[0]} {name} removed {late:.2f} s after the command returned")
+
+
+def assert_left_nothing(watched: Watched, *, kept: Sequence[str] = KEPT, swarm_as_before: bool = True) -> None:
+    left = watched.leftovers(kept_images=kept)
+    assert left == [], f"left behind: {left}\n{watched.describe()}"
+    if swarm_as_before:
+        assert watched.at_return.swarm == watched.before.swarm, watched.describe()
+    assert watched.at_return.chains == watched.before.chains, (
+        f"host iptables chains changed: +{sorted(watched.at_return.chains - watched.before.chains)} "
+        f"-{sorted(watched.before.chains - watched.at_return.chains)}\n{watched.describe()}"
+    )
+    assert watched.at_return.rules == watched.before.rules, f"namespace rules changed\n{watched.describe()}"

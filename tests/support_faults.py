@@ -11,7 +11,8 @@ import time
 import docker
 from docker.models.containers import Container
 
-from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
+from socklab.lab.lab import foreign_lab
+from socklab.lab.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.paths import ROOT
 
 FOREIGN_PORT = 7000
@@ -75,23 +76,26 @@ def sidecars_in(client: docker.DockerClient, container: Container) -> list[Conta
 
 
 def wait_until_no_sidecar(client: docker.DockerClient, container: Container, timeout: float) -> float:
-    """Wait until no fault sidecar is in ``container``'s namespace; return when (monotonic)."""
-    deadline = time.monotonic() + timeout
-    while sidecars_in(client, container):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"a fault sidecar is still in {container.name} after {timeout:g} s")
-        time.sleep(0.1)
+    """Wait until no fault sidecar is in ``container``'s namespace (on their ``destroy`` events); return when
+    (monotonic)."""
+    now = time.time()
+    events = client.events(
+        decode=True,
+        since=f"{now:.9f}",
+        until=int(now + timeout) + 1,
+        filters={"type": "container", "event": "destroy", "label": f"{FAULT_TARGET}={container.id}"},
+    )
+    try:
+        while sidecars_in(client, container):  # subscribed first: no destroy can slip between list and wait
+            if next(events, None) is None:  # the stream ends at `until`
+                raise TimeoutError(f"a fault sidecar is still in {container.name} after {timeout:g} s")
+    finally:
+        events.close()
     return time.monotonic()
 
 
 def leftovers(client: docker.DockerClient, container: Container, tools: str, session_id: str) -> list[str]:
     """What the leftover sweep would remove from ``container``'s namespace (it removes it, too)."""
-    event = run_agent(
-        client,
-        image=tools,
-        spec={"kind": "clean"},
-        run_id=session_id,
-        target_id=container.id,
-        name=f"socklab-faults-check-{time.monotonic_ns()}",
-    )
+    with foreign_lab("test") as lab:
+        event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=tools)
     return list(event["commands"])

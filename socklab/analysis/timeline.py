@@ -8,6 +8,7 @@ no GUI backend and no global figure registry are involved.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from socklab.analysis.verdict import TOLERANCE, Interval, judge
 FORMATS = (".png", ".svg", ".pdf")
 ON_TIME = "#1f77b4"  # blue
 LATE = "#ff7f0e"  # orange
+SHADE = "#d62728"  # red: a fault was on
 LANE_WIDTH = 4.5  # inches per panel
 BAR_HEIGHT = 0.25  # inches per client row
 MAX_HEIGHT = 16.0  # inches: 50 clients still fit, more get thinner rows
 SHORT_HOST = 12  # a container id is 12 characters; longer names (socklab-<run>-client-7) crowd the axis
 CAPTION_WIDTH = 38  # characters per caption line, so it fits over a 4.5 in panel
+_bar_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Lane:
     delay: float  # the server's configured delay
     clients: int  # how many clients were started (some may be unanswered)
     judged_by: str = "clients"  # whose timings the bars are: the clients', or the server log's
+    shaded: Sequence[tuple[float, float, str]] = ()  # (start, end, label) in POSIX seconds: faults, shaded
 
 
 @dataclass(frozen=True)
@@ -152,14 +156,20 @@ def draw_timeline(lanes: Sequence[Lane], path: str | Path) -> Path:
                 bbox={"facecolor": "white", "edgecolor": "0.6"},
             )
             continue
+        origin = min(i.start for i in lane.intervals)
+        for start, end, label in lane.shaded:
+            ax.axvspan(max(0.0, start - origin), max(0.0, end - origin), color=SHADE, alpha=0.15, linewidth=0)
+            ax.text(max(0.0, start - origin), -1.1, label, fontsize=7, color=SHADE, va="top")
         ys = range(len(rows))
-        ax.barh(
+        bars = ax.barh(
             ys,
             [bar.length for bar in rows],
             left=[bar.offset for bar in rows],
             height=0.7,
             color=[LATE if bar.late else ON_TIME for bar in rows],
         )
+        for patch in bars.patches:  # an id per bar in an SVG, so a page that shows it can be checked
+            patch.set_gid(f"timeline-bar-{next(_bar_ids)}")
         ax.set_yticks(list(ys), [bar.label for bar in rows], fontsize=label_size)
         if show_waits:
             for y, bar in zip(ys, rows, strict=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from socklab.events.options import RecordOptions
 from socklab.labconfig import option
 
 # The order of the table: references first, then the Python versions from the fastest model down.
@@ -13,7 +14,7 @@ HELD_LEVELS = (1_000, 10_000, 100_000)
 
 
 @dataclass(frozen=True)
-class BenchOptions:
+class BenchOptions(RecordOptions):
     quick: bool = option(False, "a smaller run (about 2 min) instead of the full one (about 10 min)")
     versions: tuple[str, ...] = option((), f"server versions to measure (default: all of {', '.join(VERSIONS)})")
     output: str = option("bench/results", "directory for bench.md, bench.json and the PNG plots", metavar="DIR")
@@ -21,6 +22,7 @@ class BenchOptions:
     image_prefix: str = option("socklab", "repository prefix of the images: PREFIX/server:VERSION, PREFIX/loadgen:c")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = [v for v in self.versions if v not in VERSIONS]
         if unknown:
             raise ValueError(f"unknown version(s) {', '.join(unknown)}; choose from {', '.join(VERSIONS)}")

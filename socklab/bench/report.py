@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from socklab.bench.measure import HeldRow, RateRow
-from socklab.bench.run import BenchResults
+from socklab.bench.results import BenchResults
 
 PYTHON_VERSIONS = ("epoll", "async", "thread", "fork")
 

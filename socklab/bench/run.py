@@ -11,7 +11,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,12 @@ import docker.errors
 import requests
 from tqdm import tqdm
 
-from socklab.bench import measure, startup
+from socklab.bench import measure, report, startup
 from socklab.bench.options import FULL, QUICK, BenchOptions, Sizes
+from socklab.bench.results import BenchResults
 from socklab.bench.stage import ServerDidNotStart, Stage
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
 from socklab.load.c_loader import CLIENTS_PER_LOADER, LoaderFailed
 
 BUDGET = {True: 120.0, False: 600.0}  # seconds: quick, full
@@ -32,39 +35,6 @@ STEP_OVERHEAD = 5.0
 # more held clients than one loader's share is where they stop by design, not a figure worth minutes.
 SINGLE_PROCESS = ("c-fork", "async", "thread", "fork")
 STEP_ERRORS = (ServerDidNotStart, LoaderFailed, TimeoutError, docker.errors.DockerException, requests.RequestException)
-
-
-@dataclass
-class BenchResults:
-    quick: bool
-    versions: tuple[str, ...]
-    machine: dict[str, str]
-    rates: list[measure.RateRow] = field(default_factory=list)  # one per version: medians over rounds
-    loader_check: list[measure.RateRow] = field(default_factory=list)
-    rate_rounds: dict[str, list[measure.RateRow]] = field(default_factory=dict)  # version (or "c-epoll×2")
-    latency: list[measure.LatencyRow] = field(default_factory=list)
-    held: list[measure.HeldRow] = field(default_factory=list)
-    startup: list[startup.StartupRow] = field(default_factory=list)
-    image_sizes: dict[str, float] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    seconds: float = math.nan
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "quick": self.quick,
-            "versions": list(self.versions),
-            "machine": self.machine,
-            "rates": [r.to_json() for r in self.rates],
-            "loader_check": [r.to_json() for r in self.loader_check],
-            "latency": [r.to_json() for r in self.latency],
-            "held": [r.to_json() for r in self.held],
-            "startup": [r.to_json() for r in self.startup],
-            "image_sizes": self.image_sizes,
-            "skipped": self.skipped,
-            "failures": self.failures,
-            "seconds": self.seconds,
-        }
 
 
 @dataclass(frozen=True)
@@ -208,21 +178,56 @@ def run_bench(options: BenchOptions, *, quiet: bool = False) -> BenchResults:
                         f"{step.name}: time budget ({left:.0f} s left, needs ~{step.estimate:.0f} s)"
                     )
                 else:
+                    before = _counts(results)
                     try:
                         step.action()
                     except STEP_ERRORS as exc:  # one step failing (or dockerd choking) does not lose the run
                         results.failures.append(f"{step.name}: {exc}"[:400])
+                    _record_new(results, before, step.name)
                 bar.update(1)
             tags = [stage.image(v) for v in options.chosen] + [stage.loader_image]
             results.image_sizes = startup.image_sizes(stage.docker, tags)
+    events.emit(
+        Kind.VERDICT,
+        ok=not results.failures,
+        text="every step measured" if not results.failures else f"{len(results.failures)} step(s) failed",
+        details=[*results.failures, *(f"skipped {s}" for s in results.skipped)],
+    )
     return results
+
+
+# The rows a step adds, as the run's events: the list, what its value is, and the unit.
+MEASURED: dict[str, tuple[Callable[[Any], float | None], str]] = {
+    "rates": (lambda r: r.per_second, "conn/s"),
+    "loader_check": (lambda r: r.per_second, "conn/s"),
+    "latency": (lambda r: r.latency.get("p50"), "s"),
+    "held": (lambda r: r.answered, "clients"),
+    "startup": (lambda r: r.median, "s"),
+}
+
+
+def _counts(results: BenchResults) -> dict[str, int]:
+    return {name: len(getattr(results, name)) for name in MEASURED}
+
+
+def _record_new(results: BenchResults, before: dict[str, int], step: str) -> None:
+    """One ``measurement`` event per row the step added (when the run is being recorded)."""
+    for name, (value_of, unit) in MEASURED.items():
+        for row in getattr(results, name)[before[name] :]:
+            value = value_of(row)
+            events.emit(
+                Kind.MEASUREMENT,
+                "bench",
+                name=f"bench.{name}",
+                value=None if value is None or not math.isfinite(value) else value,
+                unit=unit,
+                labels={"step": step, **row.to_json()},
+            )
 
 
 @contextlib.contextmanager
 def _written(results: BenchResults, output: Path, started: float) -> Iterator[None]:
     """The results are written however the run ends (also Ctrl-C): a partial table beats none."""
-    from socklab.bench import report
-
     try:
         yield
     finally:

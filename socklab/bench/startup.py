@@ -99,7 +99,9 @@ def compose_up(stage: Stage, clients: int, delay: float = 0.0) -> StartupRow:
         "SERVER_IMAGE": stage.image("fork"),
         "CLIENT_IMAGE": f"{stage.image_prefix}/client:latest",
     }
-    project = f"socklab-bench-{uuid.uuid4().hex[:8]}"
+    # The run id in the name: what compose makes carries compose's labels, not socklab's, so the name is
+    # what ties it to this run (e.g. for a test that accounts for everything a command made).
+    project = f"socklab-bench-{stage.run_id}-{uuid.uuid4().hex[:4]}"
     with stdout_to_stderr():
         result = run_demo(clients=clients, project=project, env=env, timeout=60.0 + clients)
     answered = sum("char from server = B" in a.line for a in result.answers)

@@ -10,18 +10,24 @@ and the retransmissions show in all three.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dpkt
+
 from socklab.capture.diagram import Host, draw_sequence
 from socklab.capture.packets import Segment, listing, read_segments
-from socklab.capture.sidecar import Tcpdump, run_in_namespace, tools_image
-from socklab.experiments.loss import packet_loss
+from socklab.capture.tcpdump import Tcpdump
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
+from socklab.faults.network import packet_loss
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
+from socklab.lab.sidecar import run_in_namespace, tools_image
 from socklab.progress import Progress, quiet
 
 PORT = 9736
@@ -106,6 +112,7 @@ def run_trace(
     client_host = Host(f"client {record.get('host', '')}".strip(), client_ip)
     server_host = Host("server", server_ip)
     segments = read_segments(capture.pcap, port=PORT)
+    _record_packets(segments, capture.pcap, client_host, server_host)
     result = TraceResult(
         pcap=output / "trace.pcap",
         picture=output / "trace.png",
@@ -125,7 +132,33 @@ def run_trace(
     names = {client_ip: "client", server_ip: "server"}
     result.text.write_text(f"{title}\n{result.summary()}\n\n{listing(segments, names)}\n\ntcpdump: {capture.summary}\n")
     result.seconds = time.monotonic() - started
+    events.emit(Kind.VERDICT, ok=result.answer == "B", text=result.summary(), details=[f"tcpdump: {capture.summary}"])
     return result
+
+
+def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: Host) -> None:
+    """Every segment as a ``packet`` event (when the run is being recorded), at the time it was captured."""
+    if not events.recording():
+        return
+    first = next(iter(dpkt.pcap.Reader(io.BytesIO(pcap))), (time.time(), b""))[0]
+    for segment in segments:
+        events.emit(
+            Kind.PACKET,
+            "trace",
+            t=first + segment.time,
+            src=segment.src,
+            dst=segment.dst,
+            flags=list(segment.flags),
+            seq=segment.seq,
+            ack=segment.ack,
+            length=len(segment.payload),
+            payload=list(segment.payload[:64]),
+            label=segment.label,
+            retransmission=segment.retransmission,
+            time=segment.time,
+            client={"name": client.name, "address": client.address},
+            server={"name": server.name, "address": server.address},
+        )
 
 
 def _maybe_loss(

@@ -6,7 +6,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from socklab.cli.options import add_options, options_from
+from socklab.cli.options import options_from
+from socklab.cli.recording import recorded
+from socklab.events.options import RecordOptions
+from socklab.labconfig import add_arguments
 
 T = TypeVar("T")
 
@@ -28,6 +31,8 @@ def add_command(
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_options(parser, options)
+    add_arguments(parser, options)
+    if issubclass(options, RecordOptions):  # --events and --report: the run recorded, in one place
+        run = recorded(parser.prog.removeprefix("socklab ").strip(), run)
     parser.set_defaults(func=lambda args: run(options_from(args, options)))
     return parser

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socklab.capture.sidecar import CaptureFailed
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events.options import RecordOptions
 from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
+from socklab.lab.sidecar import SidecarFailed
 from socklab.labconfig import option
 from socklab.progress import to_stderr
 
@@ -20,7 +21,7 @@ LIST = "list"
 
 
 @dataclass(frozen=True)
-class ExperimentOptions:
+class ExperimentOptions(RecordOptions):
     name: str = option("", f"an experiment, or '{LIST}' to name them all", metavar="NAME", positional=True)
     json: bool = option(False, "print the result as JSON (what it did, the claim, the numbers, the verdict)")
     plots: str = option("experiments", "folder for the pictures (timelines, counts)", metavar="DIR")
@@ -33,6 +34,7 @@ class ExperimentOptions:
     udp_server_image: str = option("socklab/server:async", "server image that serves UDP (stream-vs-datagram)")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         known = experiments()
         if self.name != LIST and self.name not in known:
             raise ValueError(f"no experiment {self.name!r}; choose {LIST} or one of: {', '.join(known)}")
@@ -59,7 +61,7 @@ def run(options: ExperimentOptions) -> ExitCode:
             udp_server_image=options.udp_server_image,
             progress=to_stderr(f"experiment {options.name}"),
         )
-    except (ProbeFailed, CaptureFailed) as exc:  # the experiment could not be made: not a verdict
+    except (ProbeFailed, SidecarFailed) as exc:  # the experiment could not be made: not a verdict
         print(f"socklab experiment {options.name}: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     print(json.dumps(result.as_json()) if options.json else result.text())

@@ -21,6 +21,7 @@ import docker
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
+from socklab.events.options import RecordOptions
 from socklab.faults import network, process
 from socklab.faults.netem import netem_support
 from socklab.faults.record import Fault, FaultError, FaultRecord
@@ -28,7 +29,7 @@ from socklab.labconfig import option
 
 
 @dataclass(frozen=True)
-class FaultOptions:
+class FaultOptions(RecordOptions):
     container: str = option("", "the target container's name or id (any running container)", metavar="NAME")
     seconds: float = option(
         0.0, "end the fault after this long (0: at Ctrl-C)", metavar="SECONDS", flag="--for", env="SOCKLAB_FOR"
@@ -36,6 +37,7 @@ class FaultOptions:
     json: bool = option(False, "print each record as a JSON line")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.container:
             raise ValueError("--container NAME is required")
         if not math.isfinite(self.seconds) or self.seconds < 0:

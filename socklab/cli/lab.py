@@ -10,6 +10,9 @@ from typing import Any
 
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events import recorder as events
+from socklab.events.options import RecordOptions
+from socklab.events.schema import Kind
 from socklab.lab.lab import LabReport, run_lab
 from socklab.labconfig import option
 from socklab.progress import to_stderr
@@ -29,7 +32,7 @@ def _check_delay(delay: float) -> None:
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(RecordOptions):
     clients: int = option(3, "how many client containers at once")
     server_image: tuple[str, ...] = option(
         (), f"server image to run; repeat to compare versions (default {DEFAULT_SERVER})", env="SERVER_IMAGE"
@@ -40,6 +43,7 @@ class RunOptions:
     timeline: str = option("", "draw one bar per client, connect to answer (.png, .svg or .pdf)", metavar="FILE")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_clients(self.clients)
         _check_delay(self.delay)
 
@@ -120,7 +124,7 @@ def matrix(options: MatrixOptions) -> ExitCode:
 
 
 @dataclass(frozen=True)
-class SwapOptions:
+class SwapOptions(RecordOptions):
     from_image: str = option("", "the server image running first", metavar="FROM", positional=True)
     to_image: str = option("", "the server image that replaces it", metavar="TO", positional=True)
     client_image: str = option(DEFAULT_CLIENT, "client image", env="CLIENT_IMAGE")
@@ -130,6 +134,7 @@ class SwapOptions:
     json: bool = option(False, "print JSON instead of the summary")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_clients(self.clients)
         _check_delay(self.delay)
         if self.exchanges < 1:
@@ -148,6 +153,7 @@ def swap(options: SwapOptions) -> ExitCode:
         delay=options.delay,
         progress=to_stderr("swap"),
     )
+    events.emit(Kind.VERDICT, ok=report.lost == 0, text=report.summary(), details=[])
     if options.json:
         print(json.dumps({**asdict(report), "lost": report.lost, "swap_seconds": report.swap_seconds}))
     else:

@@ -33,6 +33,8 @@ COMMANDS = (
     "socklab.cli.swarm",  # swarm up, swarm down
     "socklab.cli.bench",  # bench
     "socklab.cli.fault",  # fault KIND, faults
+    "socklab.cli.report",  # report EVENTS.jsonl -o FILE.html
+    "socklab.cli.view",  # view EVENTS.jsonl
 )
 
 

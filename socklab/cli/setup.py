@@ -8,6 +8,7 @@ from typing import Any
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
+from socklab.events.options import RecordOptions
 from socklab.images.build import build_images
 from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ensure_compose
@@ -59,11 +60,12 @@ def compose(_options: ComposeOptions) -> ExitCode:
 
 
 @dataclass(frozen=True)
-class DemoOptions:
+class DemoOptions(RecordOptions):
     clients: int = option(3, "how many client containers")
     project: str = option("socklab", "compose project name", env="COMPOSE_PROJECT_NAME")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.clients < 1:
             raise ValueError(f"clients {self.clients} must be at least 1")
 

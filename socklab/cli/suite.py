@@ -10,6 +10,7 @@ from typing import Any
 
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events.options import RecordOptions
 from socklab.faults.suite import FAULTS, SuiteSettings, run_suite
 from socklab.faults.table import draw_png, format_table, mechanisms
 from socklab.labconfig import option
@@ -19,7 +20,7 @@ DEFAULT_SERVERS = ("socklab/server:fork", "socklab/server:thread", "socklab/serv
 
 
 @dataclass(frozen=True)
-class FaultsOptions:
+class FaultsOptions(RecordOptions):
     server_image: tuple[str, ...] = option((), f"server image (repeatable; default {', '.join(DEFAULT_SERVERS)})")
     client_image: str = option("socklab/client:latest", "the client image making the exchanges", env="CLIENT_IMAGE")
     fault: tuple[str, ...] = option((), f"which faults (repeatable; default all: {', '.join(FAULTS)})")
@@ -27,6 +28,7 @@ class FaultsOptions:
     output: str = option("", "write faults.png and faults.json into this folder", metavar="DIR")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = set(self.fault) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULTS)}")

@@ -8,6 +8,9 @@ from typing import Any
 
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events import recorder as events
+from socklab.events.lines import client_events
+from socklab.events.schema import Kind
 from socklab.labconfig import option
 from socklab.progress import to_stderr
 from socklab.swarm.cluster import ClusterError
@@ -85,11 +88,28 @@ def up(options: SwarmUpOptions) -> ExitCode:
     except (SwarmStateError, StackError, ClusterError, NodeImageError) as exc:
         print(f"socklab swarm up: {exc}")
         return ExitCode.FAILED
+    record_swarm(report)
     if options.json:
         print(json.dumps(report_json(report)))
     else:
         print_report(report)
     return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def record_swarm(report: UpReport) -> None:
+    """The stack's client tasks and verdict as the run's events (when it is being recorded)."""
+    if not events.recording():
+        return
+    for row in report.run.rows:
+        host = f"{row.node}/task-{row.task}"
+        if row.result is None:
+            events.emit(Kind.FAILED, host, error=f"{row.state}: {row.error}", seconds=None)
+            continue
+        events.emit(Kind.HOST, host, role="client", address=row.result.address, image="", version=row.node)
+        for event in client_events(row.result):
+            events.emit(event.kind, host, t=event.t, **event.data)
+    verdict = report.run.verdict
+    events.emit(Kind.VERDICT, ok=report.ok, text=verdict.summary(), details=[report.where, *report.notes])
 
 
 def down(options: SwarmDownOptions) -> ExitCode:

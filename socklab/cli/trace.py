@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socklab.capture.sidecar import CaptureFailed
 from socklab.capture.trace import ExchangeFailed, run_trace
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
+from socklab.events.options import RecordOptions
 from socklab.experiments.stage import ProbeFailed
+from socklab.lab.sidecar import SidecarFailed
 from socklab.labconfig import option
 from socklab.progress import to_stderr
 
@@ -36,7 +37,7 @@ def parse_fault(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class TraceOptions:
+class TraceOptions(RecordOptions):
     output: str = option("trace", "folder for trace.png, trace.pcap and trace.txt", metavar="DIR")
     server_image: str = option("socklab/server:latest", "server image", env="SERVER_IMAGE")
     client_image: str = option("socklab/client:latest", "client image", env="CLIENT_IMAGE")
@@ -45,6 +46,7 @@ class TraceOptions:
     json: bool = option(False, "print the segments as JSON")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         parse_fault(self.fault)
         if not 0 <= self.delay <= 60:
             raise ValueError(f"delay {self.delay} must be between 0 and 60 seconds")
@@ -60,7 +62,7 @@ def run(options: TraceOptions) -> ExitCode:
             loss=parse_fault(options.fault),
             progress=to_stderr("trace"),
         )
-    except (ProbeFailed, CaptureFailed, ExchangeFailed) as exc:
+    except (ProbeFailed, SidecarFailed, ExchangeFailed) as exc:
         print(f"socklab trace: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     if options.json:

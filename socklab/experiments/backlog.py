@@ -18,11 +18,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socklab.capture.sidecar import run_in_namespace, tools_image
 from socklab.experiments.plots import ClientBar, draw_client_timelines
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
 from socklab.lab.containers import LabContainer
+from socklab.lab.sidecar import run_in_namespace, tools_image
 from socklab.progress import Progress, quiet
 
 NAME = "backlog"

@@ -14,6 +14,8 @@ from types import ModuleType
 
 import docker
 
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
 from socklab.experiments.image import ensure_probes_image
 from socklab.experiments.record import Result
 from socklab.progress import Progress, quiet
@@ -81,7 +83,7 @@ def run_experiment(
         probes_image = probes_image or ensure_probes_image(client, progress=progress)
     finally:
         client.close()
-    return experiment.run(
+    result = experiment.run(
         probes_image=probes_image,
         plot_dir=plot_dir,
         server_image=server_image,
@@ -89,3 +91,7 @@ def run_experiment(
         udp_server_image=udp_server_image,
         progress=progress,
     )
+    # The finding is the verdict ("Linux differs" is a successful run, so ok says whether it agrees).
+    details = [f"the lesson says: {result.claim}", *result.observed]
+    events.emit(Kind.VERDICT, ok=result.agrees, text=result.verdict, details=details, experiment=name)
+    return result

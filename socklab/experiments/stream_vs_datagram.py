@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from socklab.experiments.loss import packet_loss
 from socklab.experiments.plots import draw_counts
 from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
+from socklab.faults.network import packet_loss
 from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
 

@@ -9,14 +9,13 @@ handle), which also covers an agent that was killed outright.
 from __future__ import annotations
 
 import contextlib
-import uuid
 
 import docker
 import docker.errors
 
-from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
-from socklab.faults.tools import ToolsUnavailable, tools_image
-from socklab.lab.labels import OWNER_PID, RUN, process_alive
+from socklab.lab.lab import foreign_lab
+from socklab.lab.labels import OWNER_PID, process_alive
+from socklab.lab.sidecar import FAULT, FAULT_TARGET, ToolsUnavailable, run_agent, tools_image
 from socklab.progress import Progress, quiet
 
 STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
@@ -42,11 +41,11 @@ def clean_faults(
         for sidecar in client.containers.list(all=True, filters={"label": selector}, ignore_removed=True)
         if include_live or not _owner_alive(sidecar.labels)
     ]
-    targets: dict[str, str] = {}
+    targets: set[str] = set()
     for sidecar in sidecars:
         target = sidecar.labels.get(FAULT_TARGET)
         if target:
-            targets[target] = sidecar.labels.get(RUN, "")
+            targets.add(target)
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             progress(f"stopping fault sidecar {sidecar.name}")
             sidecar.stop(timeout=STOP_GRACE)
@@ -55,7 +54,7 @@ def clean_faults(
             sidecar.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             client.api.wait(sidecar.id, timeout=30, condition="removed")  # auto-removal is asynchronous
-    for target_id, run_id in targets.items():
+    for target_id in sorted(targets):
         try:
             container = client.containers.get(target_id)
         except docker.errors.NotFound:
@@ -67,13 +66,7 @@ def clean_faults(
         except ToolsUnavailable as exc:
             done.append(f"could not sweep {container.name}: {exc}")
             continue
-        event = run_agent(
-            client,
-            image=image,
-            spec={"kind": "clean"},
-            run_id=run_id or "clean",
-            target_id=container.id,
-            name=f"socklab-fault-clean-{uuid.uuid4().hex[:8]}",
-        )
+        with foreign_lab("fault") as lab:
+            event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=image)
         done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
     return done

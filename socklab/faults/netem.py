@@ -4,14 +4,12 @@ its own (``network_mode: none``, touching nobody) tries ``tc qdisc add dev lo ro
 from __future__ import annotations
 
 import functools
-import uuid
 from dataclasses import dataclass
 
 import docker
 
-from socklab.faults.sidecar import run_agent
-from socklab.faults.tools import tools_image
-from socklab.lab.labels import new_run_id
+from socklab.lab.lab import foreign_lab
+from socklab.lab.sidecar import run_agent, tools_image
 
 
 @dataclass(frozen=True)
@@ -30,22 +28,12 @@ class NetemSupport:
 
 
 @functools.cache
-def _probe(docker_host: str, image: str, run_id: str) -> NetemSupport:
-    client = docker.from_env()
-    try:
-        event = run_agent(
-            client,
-            image=image,
-            spec={"kind": "probe-netem"},
-            run_id=run_id,
-            target_id=None,
-            name=f"socklab-fault-probe-{uuid.uuid4().hex[:8]}",
-        )
-    finally:
-        client.close()
+def _probe(docker_host: str, image: str) -> NetemSupport:
+    with foreign_lab("fault") as lab:
+        event = run_agent(lab, None, {"kind": "probe-netem"}, image=image)
     return NetemSupport(bool(event.get("netem")), str(event.get("detail", "")))
 
 
-def netem_support(client: docker.DockerClient, *, image: str | None = None, run_id: str | None = None) -> NetemSupport:
+def netem_support(client: docker.DockerClient, *, image: str | None = None) -> NetemSupport:
     """Probe once per engine and image in this process."""
-    return _probe(client.api.base_url, image or tools_image(client), run_id or new_run_id())
+    return _probe(client.api.base_url, image or tools_image(client))

@@ -7,17 +7,20 @@ itself, so ``seconds`` is kept even if this process dies; ``undo()`` ends it ear
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import docker
 from docker.models.containers import Container
 
 from socklab.faults.record import Fault, FaultError, FaultNotUndone, FaultRecord
-from socklab.faults.sidecar import AgentFailed, Sidecar
-from socklab.faults.tools import tools_image
-from socklab.lab.labels import new_run_id
+from socklab.lab.containers import LabContainer
+from socklab.lab.lab import Lab, foreign_lab
+from socklab.lab.sidecar import Agent, AgentFailed, tools_image
+from socklab.progress import Progress, quiet
 
 APPLY_TIMEOUT = 60.0  # creating and starting a sidecar takes about a second; dockerd may be busy
 UNDO_TIMEOUT = 30.0
@@ -37,48 +40,68 @@ def resolve(client: docker.DockerClient, target: Container | str) -> Container:
 
 
 class NetworkFault(Fault):
-    """One rule of ``sidecar.rules`` (``kind`` and its parameters) in ``target``'s network namespace."""
+    """One rule of ``sidecar.rules`` (``kind`` and its parameters) in ``target``'s network namespace.
+
+    ``target``: a container of ``lab`` (its agent is then one more container of that lab), or any
+    running container by name, id or SDK object (its agent then runs in a lab of its own that adopts it).
+    """
 
     def __init__(
         self,
-        target: Container | str,
+        target: LabContainer | Container | str,
         kind: str,
         *,
         seconds: float | None = None,
+        lab: Lab | None = None,
         client: docker.DockerClient | None = None,
         image: str | None = None,
-        run_id: str | None = None,
         **params: Any,
     ) -> None:
         super().__init__(seconds=seconds)
         self.name = kind
-        self.client = client or docker.from_env()
+        self.client = client or (lab.docker if lab is not None else docker.from_env())
         self.target = target
         self.params = params
         self.image = image
-        self.run_id = run_id or new_run_id()
-        self.sidecar: Sidecar | None = None
+        self.lab = lab
+        self._own_lab: Lab | None = None
+        self.sidecar: Agent | None = None
         self.fault_id = uuid.uuid4().hex[:8]
 
-    def apply(self) -> FaultRecord:
+    def _target(self) -> tuple[Lab, LabContainer]:
+        if isinstance(self.target, LabContainer):
+            if self.lab is None:
+                raise ValueError("a LabContainer target needs its lab (lab=)")
+            resolve(self.client, self.target.sdk)
+            return self.lab, self.target
         container = resolve(self.client, self.target)
-        spec = {"kind": self.name, "id": self.fault_id, "seconds": self.seconds, **self.params}
-        self.sidecar = Sidecar(
-            self.client,
-            image=self.image or tools_image(self.client),
-            spec=spec,
-            run_id=self.run_id,
-            target_id=container.id,
-            name=f"socklab-fault-{self.name}-{self.fault_id}",
-        )
-        self.sidecar.start()
+        self._own_lab = foreign_lab("fault").__enter__()  # closed by _let_go
+        return self._own_lab, self._own_lab.adopt(container)
+
+    def _let_go(self) -> None:
         try:
+            if self.sidecar is not None:
+                self.sidecar.close()
+        finally:
+            if self._own_lab is not None:
+                self._own_lab.close()
+                self._own_lab = None
+
+    def apply(self) -> FaultRecord:
+        lab, container = self._target()
+        spec = {"kind": self.name, "id": self.fault_id, "seconds": self.seconds, **self.params}
+        try:
+            self.sidecar = Agent(lab, container, spec, image=self.image or tools_image(self.client))
+            self.sidecar.start()
             event = self.sidecar.next_event(APPLY_TIMEOUT)
         except AgentFailed as exc:
-            self.sidecar.close()
+            self._let_go()
             raise FaultError(f"{self.name} on {container.name}: {exc}") from exc
+        except BaseException:  # Ctrl-C while applying: no __exit__ will undo it, so let go here
+            self._let_go()
+            raise
         if event["event"] != "applied":
-            self.sidecar.close()
+            self._let_go()
             message = f"{self.name} on {container.name} could not be applied: {event.get('message')}"
             if self.name == "latency" and "qdisc kind is unknown" in message:
                 raise NetemUnavailable(f"{message} (this kernel has no netem)")
@@ -118,7 +141,7 @@ class NetworkFault(Fault):
             self.record.undone_at, self.record.verified = time.time(), False
             raise FaultNotUndone(f"{self.name} on {self.record.target}: {exc}; run `socklab clean`") from exc
         finally:
-            self.sidecar.close()
+            self._let_go()
         self.record.undone_at = event.get("at", time.time())
         self.record.undone_because = event.get("reason")
         self.record.verified = bool(event.get("clean"))
@@ -130,32 +153,42 @@ class NetworkFault(Fault):
             )
 
 
-def loss(target: Container | str, *, percent: float, **kwargs: Any) -> NetworkFault:
+def loss(target: LabContainer | Container | str, *, percent: float, **kwargs: Any) -> NetworkFault:
     """Drop ``percent`` % of the packets in and out at random (iptables ``statistic``)."""
     if not 0 < percent <= 100:
         raise ValueError(f"percent {percent} must be in (0, 100]")
     return NetworkFault(target, "loss", percent=float(percent), **kwargs)
 
 
-def partition(target: Container | str, **kwargs: Any) -> NetworkFault:
+def partition(target: LabContainer | Container | str, **kwargs: Any) -> NetworkFault:
     """Drop every packet in and out (loopback excepted): the peer sees silence, not a refusal."""
     return NetworkFault(target, "partition", **kwargs)
 
 
-def reset(target: Container | str, **kwargs: Any) -> NetworkFault:
+def reset(target: LabContainer | Container | str, **kwargs: Any) -> NetworkFault:
     """Answer every incoming TCP segment with a reset: connects are refused, connections cut."""
     return NetworkFault(target, "reset", **kwargs)
 
 
-def rate(target: Container | str, *, kbit: int, **kwargs: Any) -> NetworkFault:
+def rate(target: LabContainer | Container | str, *, kbit: int, **kwargs: Any) -> NetworkFault:
     """Limit what the target sends to ``kbit`` kbit/s (tbf qdisc on each interface)."""
     if kbit < 1:
         raise ValueError(f"kbit {kbit} must be at least 1")
     return NetworkFault(target, "rate", kbit=int(kbit), **kwargs)
 
 
-def netem_latency(target: Container | str, *, ms: float, jitter_ms: float = 0.0, **kwargs: Any) -> NetworkFault:
+def netem_latency(
+    target: LabContainer | Container | str, *, ms: float, jitter_ms: float = 0.0, **kwargs: Any
+) -> NetworkFault:
     """Delay what the target sends by ``ms`` ± ``jitter_ms`` (netem; NetemUnavailable where there is none)."""
     if ms <= 0 or jitter_ms < 0:
         raise ValueError("ms must be > 0 and jitter_ms >= 0")
     return NetworkFault(target, "latency", ms=float(ms), jitter_ms=float(jitter_ms), **kwargs)
+
+
+@contextlib.contextmanager
+def packet_loss(lab: Lab, target: LabContainer, percent: float, *, progress: Progress = quiet) -> Iterator[str]:
+    """``loss`` on a container of ``lab`` for a ``with`` block; yields what was applied, in words."""
+    with loss(target, percent=percent, lab=lab) as record:
+        progress(f"{percent:g} % loss on {target.name}: {record.mechanism}")
+        yield f"{record.mechanism}: {'; '.join(record.commands)}"

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, cast
+from typing import Any
 
-import docker
 import docker.errors
 
 from socklab.faults.record import Fault, FaultNotUndone, FaultRecord
-from socklab.faults.tools import AGENT_HOME, package_archive
 from socklab.images.rootfs import BASE_TAG
+from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
-from socklab.lab.readiness import wait_for_log
+from socklab.lab.sidecar import AGENT_HOME
 from socklab.lab.topology import SERVER as SERVER_ALIAS
+from socklab.lab.topology import Hardening, Node
+from socklab.paths import ROOT
 
 READY = r"impair: listening on"
+# Not the lab's read-only root: the proxy is ours and tiny, and needs nothing but its one port.
+PROXY_HARDENING = Hardening(read_only=False, pids_limit=None, mem_limit=None)
 
 
 class ImpairmentProxy(Fault):
@@ -60,7 +63,7 @@ class ImpairmentProxy(Fault):
             self.name = "slicer"
         if timeout_ms is not None:
             self.name = "timeout"
-        self.container: Any = None
+        self.container: LabContainer | None = None
 
     def _reconnect_server(self, aliases: list[str] | None) -> None:
         assert self.lab.server is not None and self.lab.network is not None
@@ -78,31 +81,25 @@ class ImpairmentProxy(Fault):
             "python3", "-m", "impair", f"--port={self.lab.port}", f"--upstream={server.name}:{self.lab.port}",
             *args, *(f"--stream={s}" for s in self.streams),
         ]  # fmt: skip
-        client = self.lab.docker
-        self.container = client.containers.create(
+        node = Node(
+            self.lab.new_role("impair"),
             self.image,
-            command,
-            name=self.lab.topology.container_name("impair"),
-            labels=self.lab.labels,
-            working_dir=AGENT_HOME,
-            environment={"PYTHONPATH": AGENT_HOME, "PYTHONDONTWRITEBYTECODE": "1"},
-            user="10001",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            network=self.lab.network.name,
+            env={"PYTHONPATH": AGENT_HOME, "PYTHONDONTWRITEBYTECODE": "1"},
+            aliases=(SERVER_ALIAS,),
+            command=tuple(command),
+            hardening=PROXY_HARDENING,
+            extra={"user": "10001", "working_dir": AGENT_HOME},
+            copies={str(ROOT / "impair"): AGENT_HOME},
         )
         try:
-            self.container.put_archive("/", package_archive("impair"))
             # The alias moves: the real server answers to its container name only, the proxy to `server`.
             self._reconnect_server(aliases=None)
-            client.networks.get(self.lab.network.name).disconnect(self.container)
-            client.networks.get(self.lab.network.name).connect(self.container, aliases=[SERVER_ALIAS])
-            self.container.start()
-            wait_for_log(cast(Any, _Target(self.container)), READY, timeout=30)
+            self.container = self.lab.add(node)
+            self.container.wait_for_log(READY, timeout=30)
         except BaseException:
             self._restore()
             raise
-        toxics = self.container.logs().decode(errors="replace").strip().splitlines()[-1]
+        toxics = self.container.logs().strip().splitlines()[-1]
         self.record = FaultRecord(
             fault=self.name,
             target=server.name,
@@ -117,9 +114,9 @@ class ImpairmentProxy(Fault):
         # in flight): no exchange is cut and no client is sent to an address that is gone.
         self._reconnect_server(aliases=[SERVER_ALIAS])
         if self.container is not None:
-            with contextlib.suppress(docker.errors.NotFound):
+            with contextlib.suppress(docker.errors.NotFound, RuntimeError):  # RuntimeError: it never started
                 self.container.stop(timeout=15)
-                self.container.remove(force=True)
+            self.lab.remove(self.container)
             self.container = None
 
     def undo(self) -> None:
@@ -134,23 +131,3 @@ class ImpairmentProxy(Fault):
         self.record.verified = SERVER_ALIAS in aliases
         if not self.record.verified:
             raise FaultNotUndone(f"the server did not get the alias `{SERVER_ALIAS}` back: {aliases}")
-
-
-class _Target:
-    """The two methods ``wait_for_log`` uses, over a plain SDK container."""
-
-    def __init__(self, container: Any) -> None:
-        self._container = container
-
-    def get_wrapped_container(self) -> Any:
-        return self._container
-
-    def get_logs(self) -> tuple[bytes, bytes]:
-        return self._container.logs(stdout=True, stderr=False), self._container.logs(stdout=False, stderr=True)
-
-    def reload(self) -> None:
-        self._container.reload()
-
-    @property
-    def status(self) -> str:
-        return str(self._container.status)

@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
 
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
+
 
 class FaultError(RuntimeError):
     """A fault could not be applied."""
@@ -85,9 +88,38 @@ class Fault(ABC):
 
     def __enter__(self) -> FaultRecord:
         self.record = self.apply()
+        record_applied(self.record, self.seconds)
         return self.record
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.undo()
+        try:
+            self.undo()
+        except BaseException as error:
+            if self.record is not None:
+                record_undone(self.record, error=str(error))
+            raise
+        if self.record is not None:
+            record_undone(self.record)
+
+
+def record_applied(record: FaultRecord, seconds: float | None = None) -> None:
+    """The run's event log: the fault is on (when a run is being recorded)."""
+    until = None if record.applied_at is None or not seconds else record.applied_at + seconds
+    spec = {**record.params, "mechanism": record.mechanism}
+    events.emit(
+        Kind.FAULT_APPLIED,
+        "fault",
+        t=record.applied_at,
+        name=record.fault,
+        target=record.target,
+        spec=spec,
+        until=until,
+    )
+
+
+def record_undone(record: FaultRecord, *, error: str | None = None) -> None:
+    """The run's event log: the fault is over, with what it did (and why it could not be undone)."""
+    report = record.as_json() | ({"error": error} if error else {})
+    events.emit(Kind.FAULT_UNDONE, "fault", t=record.undone_at, name=record.fault, target=record.target, report=report)

@@ -20,12 +20,13 @@ from typing import Any
 import docker.errors
 
 from socklab import wire
+from socklab.events import recorder as events
+from socklab.events.schema import Kind
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
-from socklab.faults.record import FaultRecord
-from socklab.faults.sidecar import run_agent
-from socklab.faults.tools import tools_image
+from socklab.faults.record import FaultRecord, record_applied, record_undone
 from socklab.lab.lab import Lab
+from socklab.lab.sidecar import run_agent, tools_image
 from socklab.progress import Progress, quiet
 
 FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
@@ -125,15 +126,8 @@ def _client_env(settings: SuiteSettings, repeat: int) -> dict[str, str]:
 def _wait_established(lab: Lab, count: int, tools: str) -> None:
     """Until ``count`` connections to the server's port are established, seen from inside its namespace."""
     assert lab.server is not None
-    run_agent(
-        lab.docker,
-        image=tools,
-        spec={"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60},
-        run_id=lab.run_id,
-        target_id=lab.server.sdk.id,
-        name=f"socklab-{lab.run_id}-wait",
-        timeout=90,
-    )
+    spec = {"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60}
+    run_agent(lab, lab.server, spec, image=tools, timeout=90)
 
 
 def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> AbstractContextManager[FaultRecord]:
@@ -148,9 +142,9 @@ def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> Abst
     if name == "disconnect":
         return process.disconnect(server, network=lab.network.name, **common)
     if name == "partition":
-        return network.partition(server, image=tools, run_id=lab.run_id, **common)
+        return network.partition(lab.server, image=tools, lab=lab, seconds=seconds)
     if name == "loss":
-        return network.loss(server, percent=settings.loss_percent, image=tools, run_id=lab.run_id, **common)
+        return network.loss(lab.server, percent=settings.loss_percent, image=tools, lab=lab, seconds=seconds)
     raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
 
 
@@ -219,6 +213,8 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
         assert lab.server is not None
         record = FaultRecord("sigterm", lab.server.name, "docker stop (SIGTERM; SIGKILL after the grace period)")
         record.applied_at, record.undone_at = started, time.time()
+        record_applied(record)
+        record_undone(record)
         runs = lab.collect(containers, timeout=60)
     results = [result for run in runs for result in run.results]
     after = sum(r.ok and r.answered_at is not None and r.answered_at >= started for r in results)
@@ -269,6 +265,11 @@ def run_suite(
         for fault in faults:
             row = run_fault(fault, server_image=server, client_image=client_image, settings=settings, progress=progress)
             progress(f"{fault} × {server}: {row.answered}/{row.sent} answered, {row.lost} lost")
+            events.emit(
+                Kind.MEASUREMENT, "fault", name="faults.lost", value=row.lost, unit="exchanges", labels=row.as_json()
+            )
+            text = f"{fault} against {server}: {row.answered}/{row.sent} answered, {row.lost} lost"
+            events.emit(Kind.VERDICT, ok=row.ok, text=text, details=[row.note] if row.note else [], server=server)
             rows.append(row)
             if on_row:
                 on_row(row)

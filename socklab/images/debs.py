@@ -8,16 +8,14 @@ need no network. This must run on a Debian host of the image's release and archi
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import shutil
 import stat
-import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from socklab import hostcmd
 from socklab.images.errors import BuildFailed
 from socklab.progress import Progress
 
@@ -28,7 +26,6 @@ __all__ = [
     "default_python",
     "download",
     "extract",
-    "locked",
     "mb",
     "run",
     "tree_size",
@@ -53,14 +50,7 @@ def run(cmd: Sequence[str], *, cwd: Path | None = None, what: str) -> str:
     change what a chrooted interpreter does.
     """
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-    try:
-        done = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise ImageBuildError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-2000:]
-        raise ImageBuildError(f"{what} failed (exit {done.returncode}): {tail}")
-    return done.stdout
+    return hostcmd.run(cmd, cwd=cwd, env=env, what=what, error=ImageBuildError)
 
 
 def check_host() -> None:
@@ -84,19 +74,6 @@ def default_python() -> str:
     return found.group(1)
 
 
-@contextlib.contextmanager
-def locked(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive lock on *lock_file*: one build at a time across processes (the demo, the
-    tests and other users of the same cache at once)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _cached_deb(cache_dir: Path, package: str, arch: str) -> Path | None:
     """Newest cached .deb of *package* (file names are name_version_arch)."""
     hits = [path for path in cache_dir.glob(f"{package}_*.deb") if path.name.endswith((f"_{arch}.deb", "_all.deb"))]
@@ -112,7 +89,7 @@ def download(packages: Sequence[str], *, cache_dir: Path, progress: Progress) ->
     version). That updates the host's package lists, nothing else.
     """
     arch = run(["dpkg", "--print-architecture"], what="dpkg").strip()
-    with locked(cache_dir / ".lock"):
+    with hostcmd.locked(cache_dir / ".lock"):  # one download at a time into the same cache
         missing = [p for p in packages if _cached_deb(cache_dir, p, arch) is None]
         if missing:
             progress(f"download: {len(missing)} of {len(packages)} packages into {cache_dir}")

@@ -30,6 +30,7 @@ import docker.errors
 from docker.models.images import Image
 from docker.utils import parse_repository_tag
 
+from socklab import hostcmd
 from socklab.images import debs, tree
 from socklab.images.debs import DEFAULT_CACHE_DIR, ImageBuildError
 from socklab.images.policies import BASE_TAG, TAGS, TOOLS_TAG, policy
@@ -140,7 +141,7 @@ def ensure_image(
     if not force and _up_to_date(client, target, name, python):
         return target
     lock = Path(cache_dir) / f".build-{re.sub(r'[^A-Za-z0-9_.-]', '_', target)}.lock"
-    with debs.locked(lock):
+    with hostcmd.locked(lock):
         # Another process may have built it while we waited for the lock.
         if force or not _up_to_date(client, target, name, python):
             if not force and image_exists(client, target):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -24,14 +26,18 @@ from socklab.lab.topology import Node
 
 
 class LabContainer:
-    """A container built from a ``Node``: ``start()``, then ask it things; ``remove()`` is idempotent."""
+    """A container built from a ``Node``: ``start()``, then ask it things; ``remove()`` is idempotent.
+
+    ``LabContainer.adopted(container)`` wraps a running container the lab did not make (a fault's or a
+    capture's target): sidecars can join its namespace, and ``remove()`` never touches it.
+    """
 
     def __init__(
         self,
         node: Node,
         *,
         name: str,
-        network: Network,
+        network: Network | None,
         labels: dict[str, str],
         volumes: dict[str, str],
         joins: LabContainer | None = None,
@@ -44,7 +50,9 @@ class LabContainer:
         self.node = node
         self.name = name
         # Its own network's name; None when it has none (no network, or another container's namespace).
-        self.network = network.name if node.network is not None and joins is None else None
+        self.network = network.name if network is not None and node.network is not None and joins is None else None
+        if node.network is not None and joins is None and network is None:
+            raise ValueError(f"{node.role}: this lab has no network of its own to put it on")
         self._network = network
         self._joins = joins
         self._labels = labels
@@ -52,11 +60,25 @@ class LabContainer:
         self._client_kw = {} if docker_timeout is None else {"timeout": docker_timeout}
         self._sdk: Container | None = None
         self._started: DockerContainer | None = None  # testcontainers' handle: a target for wait strategies
+        self.owned = True  # False: adopted, not ours to remove
+
+    @classmethod
+    def adopted(cls, container: Container, role: str) -> LabContainer:
+        """A running container the lab did not make, under ``role``: a target for sidecars, never removed."""
+        node = Node(role, str(container.attrs["Config"]["Image"]), network=None)
+        adopted = cls(node, name=container.name or container.id, network=None, labels={}, volumes={})
+        adopted._sdk = container
+        adopted.owned = False
+        return adopted
 
     def start(self, client: docker.DockerClient, wait: WaitStrategy | None = None) -> LabContainer:
         """Create and start it on its network under its aliases; then wait with ``wait`` if given."""
         require_image(client, self.node.image)  # else the SDK would try to pull from a registry
-        kwargs = {**self.node.hardening.docker_kwargs(), **self.node.extra, "labels": self._labels}
+        kwargs = {
+            **self.node.hardening.docker_kwargs(),
+            **self.node.extra,
+            "labels": {**self.node.labels, **self._labels},
+        }
         tmpfs = kwargs.pop("tmpfs", {})
         container = (
             DockerContainer(self.node.image, docker_client_kw=self._client_kw)
@@ -67,7 +89,7 @@ class LabContainer:
         # network_mode: so a container without a network of its own never calls it.
         if self._joins is not None:
             kwargs["network_mode"] = f"container:{self._joins.sdk.id}"
-        elif self.network is None:
+        elif self._network is None or self.network is None:
             kwargs["network_mode"] = "none"
         else:
             container.with_network(self._network)
@@ -88,6 +110,8 @@ class LabContainer:
             container.with_tmpfs_mount(path, f"size={size}" if size else None)
         for volume, path in self._volumes.items():
             container.with_volume_mapping(volume, path, mode="rw")
+        for source, folder in self.node.copies.items():
+            container.with_copy_into_container(Path(source), folder)  # between create and start
         if wait is not None:
             container.waiting_for(wait)
         self._started = container
@@ -145,6 +169,15 @@ class LabContainer:
         result = self.sdk.exec_run(command, user=user, demux=False)
         return int(result.exit_code), bytes(result.output or b"").decode(errors="replace")
 
+    def attach_stdin(self) -> socket.socket:
+        """Its stdin as a socket (a ``Node`` with ``extra={"stdin_open": True}``).
+
+        testcontainers creates it attached, so Docker marks that stdin ``StdinOnce``: when this socket
+        closes (this process ends, SIGKILL included), the container reads EOF.
+        """
+        stream = self.sdk.attach_socket(params={"stdin": 1, "stream": 1})
+        return stream if isinstance(stream, socket.socket) else stream._sock  # a SocketIO over the engine's socket
+
     def wait(self, timeout: float) -> int:
         """Its exit code; -1 after killing it when it does not exit within ``timeout``."""
         try:
@@ -164,7 +197,7 @@ class LabContainer:
         self.sdk.kill(signal=name)
 
     def remove(self) -> None:
-        """Remove it (forcefully) if it exists; safe to call twice."""
-        if self._sdk is not None:
+        """Remove it (forcefully) if it exists and is ours; safe to call twice."""
+        if self._sdk is not None and self.owned:
             with contextlib.suppress(docker.errors.NotFound):
                 self._sdk.remove(force=True, v=True)

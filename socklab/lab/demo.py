@@ -7,6 +7,7 @@ container has exited, and the answers are read back from the clients' own logs.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -17,6 +18,11 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
+from socklab.events import recorder as recording
+from socklab.events.docker_watch import LabWatch
+from socklab.events.lines import engine_stamp
+from socklab.events.schema import Kind
+from socklab.lab.client_run import CLASSIC_LINE
 from socklab.lab.compose import ensure_compose
 from socklab.paths import COMPOSE_FILE
 from socklab.progress import Progress, quiet
@@ -113,6 +119,7 @@ def run_demo(
     progress(f"docker compose -p {project} up --scale client={clients}")
     started = time.monotonic()
     thread = threading.Thread(target=watcher, args=(started,), daemon=True)
+    followed = _watch_events(project)
     try:
         thread.start()
         subprocess.run([*compose, "up", "--scale", f"client={clients}"], env=full_env, check=False)
@@ -124,6 +131,7 @@ def run_demo(
             container.reload()
             text = container.logs().decode(errors="replace").strip()
             answers.append(ClientAnswer(container.name, int(container.attrs["State"]["ExitCode"]), text))
+            _record_answer(project, answers[-1], container)
         server_log = subprocess.run(
             [*compose, "logs", "--no-color", "--no-log-prefix", "server"],
             env=full_env,
@@ -136,4 +144,56 @@ def run_demo(
         if thread.is_alive():
             thread.join(timeout=30)  # so that `down` below is the last thing done to the stack, not a `stop`
         subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "15"], env=full_env, capture_output=True)
+        if followed is not None:
+            followed.close()
         docker_client.close()
+
+
+def _watch_events(project: str) -> LabWatch | None:
+    """The demo's containers and its server's log as the run's events, live (when it is being recorded)."""
+    recorder = recording.active()
+    if recorder is None:
+        return None
+
+    def role_of(name: str) -> str | None:
+        return name.removeprefix(f"{project}-") if name.startswith(f"{project}-") else None
+
+    return LabWatch(
+        recorder,
+        label=f"{PROJECT_LABEL}={project}",
+        role_of=role_of,
+        follows=lambda role: role.startswith("server"),
+        image_of=lambda role: "",
+    ).start()
+
+
+def _record_answer(project: str, answer: ClientAnswer, container: Container) -> None:
+    """A demo client's answer (its classic line) as events: it prints no JSON record."""
+    if not recording.recording():
+        return
+    role = answer.container.removeprefix(f"{project}-")
+    recording.emit(Kind.HOST, role, role=role, image=str(container.attrs["Config"]["Image"]), address=None)
+    match = CLASSIC_LINE.search(answer.line)
+    # The demo's client says how long it took; the container's end is when it had its answer.
+    finished = _engine_time(str(container.attrs["State"].get("FinishedAt", "")))
+    timing = _TIMING.search(answer.line)
+    if finished is not None and timing is not None:
+        answered = float(timing["answer"])
+        recording.emit(Kind.CONNECTED, role, t=finished - answered, peer=timing["server"], address=timing["ip"])
+    if answer.exit_code == 0 and match:
+        seconds = float(timing["answer"]) if timing else None
+        ok, address = match[1] == "B", timing["ip"] if timing else None
+        recording.emit(Kind.ANSWERED, role, t=finished, reply=ord(match[1]), seconds=seconds, ok=ok, address=address)
+    else:
+        recording.emit(Kind.FAILED, role, t=finished, error=answer.line[-300:], seconds=None)
+
+
+_TIMING = re.compile(
+    r"host \S+ (?P<ip>\S+), server (?P<server>\S+), [\d.]+ s to connect, (?P<answer>[\d.]+) s to answer"
+)
+
+
+def _engine_time(text: str) -> float | None:
+    """A container's RFC 3339 time (nanoseconds) as POSIX seconds; None when it has none."""
+    stamp, _ = engine_stamp(text.replace("Z", "Z ", 1)) if text else (None, "")
+    return stamp

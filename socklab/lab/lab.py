@@ -21,6 +21,7 @@ from types import TracebackType
 import docker
 import docker.errors
 from docker.constants import DEFAULT_TIMEOUT_SECONDS
+from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
@@ -29,10 +30,14 @@ from testcontainers.core.waiting_utils import WaitStrategy
 from socklab import wire
 from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
+from socklab.events import recorder as events
+from socklab.events.docker_watch import LabWatch
+from socklab.events.lines import client_events
+from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
+from socklab.lab.labels import RUN, LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
@@ -45,7 +50,7 @@ if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
 PORT = wire.DEFAULT_PORT
 START_WORKERS = 8  # parallel `docker start` calls; more only queue inside dockerd (measured: ~4 starts/s)
 
-__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "run_lab"]
+__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "run_lab"]
 
 
 @dataclass
@@ -54,6 +59,9 @@ class Lab:
 
     ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
     its own containers with ``add(Node(...))``, under the same labels, limits and cleanup.
+
+    ``own_network=False`` makes a lab with no network (``foreign_lab``): its containers are sidecars in the
+    namespaces of containers it ``adopt``s (made by anyone) or in none.
     """
 
     server_image: str | None
@@ -70,6 +78,10 @@ class Lab:
     # Seconds a call to dockerd may take: a benchmark holding 100,000 connections slows dockerd down.
     docker_timeout: int = DEFAULT_TIMEOUT_SECONDS
     progress: Progress = quiet
+    own_network: bool = True
+    # False: the reaper leaves this run alone, because what it makes ends and removes itself when this
+    # process dies (a fault agent undoes on stdin EOF or on time; `socklab clean` stops what is left).
+    reap: bool = True
 
     def __post_init__(self) -> None:
         self.topology = Topology(self.run_id, delay=self.delay, port=self.port).with_hardening(
@@ -86,6 +98,9 @@ class Lab:
         self._clients_started = 0
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
         self._roles = itertools.count(1)
+        self._watch: LabWatch | None = None  # the run's events, when a recorder is active
+        self._recorder = events.active()
+        self.host_prefix = "" if self._recorder is None else self._recorder.lab_prefix(self.run_id)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -105,9 +120,22 @@ class Lab:
         for image in (self.server_image, self.client_image):
             if image is not None:
                 require_image(self.docker, image)  # say which image is missing before making anything
-        reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
-        self.network = self._create_network()
+        if self.reap:
+            reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
+        if self.own_network:
+            self.network = self._create_network()
+        if self._recorder is not None:
+            self._watch = LabWatch(
+                self._recorder,
+                label=f"{RUN}={self.run_id}",
+                role_of=self._role_of,
+                follows=self._is_server,
+                image_of=self._image_of,
+                prefix=self.host_prefix,
+                probes_from=self._gateways(),
+            ).start()
         if self.server_image is not None:
+            assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
             self.start_server(self.server_image)
 
@@ -144,6 +172,8 @@ class Lab:
         with reaper.interrupts_deferred():
             for container in self.containers.values():
                 container.remove()
+            if self._watch is not None:
+                self._watch.close()  # after the removals: each server's log has been read to its end
             try:
                 remove_run(self.docker, self.run_id)
             except LeftBehind as exc:
@@ -152,8 +182,58 @@ class Lab:
                 warnings.warn(str(exc), ResourceWarning, stacklevel=2)
                 self.progress(f"warning: {exc}")
             else:
-                reaper.done(self.run_id)
+                if self.reap:
+                    reaper.done(self.run_id)
             self.docker.close()
+
+    # --- events -------------------------------------------------------------------------------------
+    def _gateways(self) -> frozenset[str]:
+        """The lab network's gateway: where the readiness check (from this host) connects from."""
+        if self.network is None:
+            return frozenset()  # a lab of sidecars over containers it did not make (foreign_lab)
+        sdk = self.docker.networks.get(self.network.name)
+        return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
+
+    def _role_of(self, name: str) -> str | None:
+        prefix = self.topology.container_name("")
+        return name.removeprefix(prefix) if name.startswith(prefix) else None
+
+    def _is_server(self, role: str) -> bool:
+        container = self.containers.get(role)
+        return container is not None and SERVER in container.node.aliases
+
+    def _image_of(self, role: str) -> str:
+        container = self.containers.get(role)
+        return "" if container is None else container.node.image
+
+    def emit(self, kind: Kind, role: str = "", /, *, t: float | None = None, **data: object) -> None:
+        """Record an event about one of this lab's hosts (``role``), when the run is being recorded."""
+        if self._recorder is not None:
+            self._recorder.emit(kind, self.host_prefix + role if role else "", t=t, **data)
+
+    def _record_client(self, role: str, image: str, run: ClientRun) -> None:
+        """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
+        if self._recorder is None or not role.startswith("client"):
+            return  # a helper run once (a sidecar, a loader) is no client of the lesson's
+        address = next((r.address for r in run.results if r.address), None)
+        self.emit(
+            Kind.HOST,
+            role,
+            role=role,
+            address=address,
+            image=image,
+            version=image,
+            network=self.topology.network_name(),
+        )
+        for result in run.results:
+            for event in client_events(result):
+                self.emit(event.kind, role, t=event.t, **event.data)
+        if not run.results:
+            received = run.received
+            if received is not None and run.exit_code == 0:
+                self.emit(Kind.ANSWERED, role, reply=ord(received), seconds=None, ok=True)
+            else:
+                self.emit(Kind.FAILED, role, error=run.describe()[-300:], seconds=None)
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:
@@ -162,7 +242,6 @@ class Lab:
         On the lab network by default; on none with ``Node(network=None)``; in the network namespace of
         the lab's container ``shares_network_with`` names (a sidecar), which must be running.
         """
-        assert self.network is not None, "start the lab first"
         joins = None if node.shares_network_with is None else self.containers[node.shares_network_with]
         for volume in node.volumes:
             # Made here, labelled, before Docker would make an unlabelled one on first mount.
@@ -179,7 +258,22 @@ class Lab:
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        return container.start(self.docker, wait)
+        container.start(self.docker, wait)
+        if self._recorder is not None and container.network is not None and node.shares_network_with is None:
+            # Every host with its address as soon as it is up (the live view draws it before it has done
+            # anything); a server with its port and delay too.
+            server = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
+            self.emit(
+                Kind.HOST,
+                node.role,
+                role=node.role,
+                address=container.address(),
+                image=node.image,
+                network=container.network,
+                started=True,
+                **server,
+            )
+        return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
         """Readiness for ``add``: ``port`` (the lab's by default) accepts a connection on the lab network."""
@@ -190,6 +284,14 @@ class Lab:
 
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
+
+    def adopt(self, container: Container | str) -> LabContainer:
+        """A running container this lab did not make, as a target for sidecars (``shares_network_with``
+        its role); leaving the lab never removes it."""
+        sdk = self.docker.containers.get(container) if isinstance(container, str) else container
+        adopted = LabContainer.adopted(sdk, self.new_role("target"))
+        self.containers[adopted.node.role] = adopted
+        return adopted
 
     def new_role(self, prefix: str) -> str:
         """A role no container of this lab has had yet: ``prefix-1``, ``prefix-2``… (safe across threads)."""
@@ -208,7 +310,9 @@ class Lab:
         try:
             exit_code = container.wait(timeout)
             stdout, stderr = container.stdout_and_stderr()
-            return ClientRun(container.name, exit_code, stdout, stderr)
+            run = ClientRun(container.name, exit_code, stdout, stderr)
+            self._record_client(container.node.role, container.node.image, run)
+            return run
         finally:
             self.remove(container)
 
@@ -322,6 +426,11 @@ class Lab:
         return self.collect(containers, timeout)
 
 
+def foreign_lab(purpose: str) -> Lab:
+    """A lab with no network and no server, for sidecars over containers it did not make (``adopt``)."""
+    return Lab(server_image=None, purpose=purpose, own_network=False, reap=False)
+
+
 def run_lab(
     *,
     clients: int,
@@ -334,4 +443,16 @@ def run_lab(
     with Lab(server_image=server_image, client_image=client_image, delay=delay, progress=progress) as lab:
         runs = lab.run_clients(clients)
         assert lab.server is not None
-        return judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        report = judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
+        lab.emit(
+            Kind.VERDICT,
+            ok=report.ok,
+            text=report.verdict.summary(),
+            details=list(report.verdict.reasons),
+            judged_by=report.judged_by,
+            server=server_image,
+            delay=delay,
+            clients=clients,
+            lab=lab.host_prefix.rstrip("/"),  # which lab of the run ('' for the first)
+        )
+        return report

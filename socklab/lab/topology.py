@@ -66,6 +66,9 @@ class Node:
     command: tuple[str, ...] | None = None  # None: the image's own command
     ipv4_address: str | None = None  # a fixed address on the lab network (needs a Lab with a subnet)
     extra: Mapping[str, Any] = field(default_factory=dict)  # further docker SDK keywords (cap_add, sysctls…)
+    labels: Mapping[str, str] = field(default_factory=dict)  # beside the run's own labels
+    # Host folders copied in before it starts: host path -> the folder it lands in (a sidecar's agent code).
+    copies: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.network is None or self.shares_network_with) and (self.aliases or self.ipv4_address):

@@ -10,12 +10,13 @@ left, only the stack it deployed there is removed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
+
+from socklab.hostcmd import locked
 
 LOCK_PATH = Path("/tmp/socklab-swarm.lock")
 MADE_BY_SOCKLAB = "io.socklab.swarm-made"  # node label on the node of a swarm socklab initialised: the run id
@@ -45,12 +46,8 @@ class SwarmStateError(RuntimeError):
 @contextlib.contextmanager
 def host_swarm_lock(path: Path = LOCK_PATH) -> Iterator[None]:
     """Serialise swarm operations on this machine's engine (two socklab commands must not both init)."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(path):
+        yield
 
 
 def local_state(client: docker.DockerClient) -> str:

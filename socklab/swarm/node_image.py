@@ -13,20 +13,20 @@ remounts them read-write before dockerd starts (the capabilities allow it).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
 from docker.models.images import Image
 
+from socklab.hostcmd import locked
+from socklab.hostcmd import run as run_on_host
 from socklab.lab.labels import PROJECT, PURPOSE
 from socklab.progress import Progress, quiet
 
@@ -101,27 +101,6 @@ def import_changes(recipe: str) -> list[str]:
     ]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One build at a time on this machine (tests and the CLI may race for the same cold cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run(command: list[str], *, what: str) -> None:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise NodeImageError(f"{what}: cannot run {command[0]}: {exc}") from exc
-    if done.returncode != 0:
-        raise NodeImageError(f"{what} failed (exit {done.returncode}): {(done.stderr or done.stdout)[-1500:]}")
-
-
 def _existing(client: docker.DockerClient, tag: str) -> Image | None:
     try:
         return client.images.get(tag)
@@ -162,7 +141,7 @@ def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = Fa
     tag = node_tag()
     if _existing(client, tag) is not None:
         return tag
-    with _locked(CACHE_DIR / "build.lock"):
+    with locked(CACHE_DIR / "build.lock"):  # one build at a time (tests and the CLI may race for a cold cache)
         if _existing(client, tag) is not None:  # built by whoever held the lock before us
             return tag
         _ensure_debootstrap(progress, install_missing=install_missing)
@@ -173,7 +152,7 @@ def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = Fa
             debs = CACHE_DIR / "debs"
             debs.mkdir(parents=True, exist_ok=True)
             progress(f"node image: debootstrap {SUITE} with {', '.join(PACKAGES)}")
-            _run(
+            run_on_host(
                 [
                     "debootstrap",
                     "--variant=minbase",
@@ -184,6 +163,7 @@ def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = Fa
                     MIRROR,
                 ],
                 what="debootstrap",
+                error=NodeImageError,
             )
             _trim(root)
             for device in (root / "dev").iterdir():  # docker provides /dev
@@ -196,7 +176,9 @@ def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = Fa
             entry.chmod(0o755)
             tarball = work / "rootfs.tar"
             progress("node image: packing the root file system")
-            _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], what="tar")
+            run_on_host(
+                ["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], what="tar", error=NodeImageError
+            )
             repository, image_tag = tag.split(":")
             client.api.import_image(
                 src=str(tarball), repository=repository, tag=image_tag, changes=import_changes(recipe_hash())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import docker
 
 from socklab.errors import engine, require_image
+from socklab.events.options import RecordOptions
 from socklab.lab.labels import new_run_id
 from socklab.labconfig import option
 from socklab.progress import Progress, quiet
@@ -28,7 +29,7 @@ CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --
 
 
 @dataclass(frozen=True)
-class SwarmUpOptions:
+class SwarmUpOptions(RecordOptions):
     clients: int = option(3, "client tasks: the client service's replicas")
     server_image: str = option("socklab/server:latest", "server image", env="SERVER_IMAGE")
     client_image: str = option("socklab/client:latest", "client image", env="CLIENT_IMAGE")
@@ -43,6 +44,7 @@ class SwarmUpOptions:
     install_missing: bool = option(False, "install debootstrap on this host when the node image needs it (apt-get)")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.clients < 1:
             raise ValueError("--clients must be at least 1")
         if self.nodes < 0:

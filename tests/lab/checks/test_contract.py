@@ -1,6 +1,9 @@
 """The contract, run against every server version (or each ``--server-image``): real containers, each a
 host with its own address, on a network of their own. Any image counts that listens on 9736, speaks the
-protocol and takes its delay from ``SOCKLAB_DELAY``."""
+protocol and takes its delay from ``SOCKLAB_DELAY``.
+
+``pytest -m contract --server-image IMAGE`` runs these alone against one image (no bench, swarm or
+experiments); ``socklab check IMAGE`` holds an image to the same rules from the command line."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from socklab.checks.contract import (
 from socklab.lab.lab import Lab
 from socklab.wire import parse_served
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.contract]
 
 
 # The clients wait at a start barrier and connect at one signal, so the delay need not outlast the seconds

@@ -13,8 +13,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from socklab.faults.tools import tools_image
 from socklab.lab.labels import run_labels
+from socklab.lab.sidecar import tools_image
 from socklab.progress import to_stderr
 from support_faults import LISTENER, Command, wait_until_listening
 

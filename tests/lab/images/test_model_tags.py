@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import docker
 import pytest
-from testcontainers.core.container import DockerContainer
 
 from socklab.images.build import DEFAULT_MODEL, TABLE, ImageSet
-from socklab.lab.labels import run_labels
-from socklab.lab.readiness import wait_for_log
+from socklab.lab.lab import Lab
+from socklab.wire.oracle import expected_reply
 
 pytestmark = pytest.mark.lab
 
@@ -38,7 +39,10 @@ def test_label_default_model_and_files_agree(docker_client: docker.DockerClient,
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_each_tag_serves_with_its_model(lab_images: ImageSet, session_id: str, model: str):
-    server = DockerContainer(lab_images.servers[model]).with_kwargs(labels=run_labels(session_id, "test"))
-    with server:
-        wait_for_log(server, rf"listening on .*\bmodel {model},", timeout=30)
+def test_each_tag_serves_with_its_model(lab_images: ImageSet, model: str):
+    with Lab(server_image=lab_images.servers[model], delay=0.1, purpose="test") as lab:
+        lab.wait_for_server_log(rf"listening on .*\bmodel {model},", timeout=30)
+        with socket.create_connection((lab.server_address(), lab.port), timeout=10) as conn:
+            conn.sendall(b"A")
+            answer = conn.recv(1)
+    assert answer == bytes([expected_reply(ord("A"))])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -133,3 +134,60 @@ def test_a_sidecar_shares_a_containers_network_and_a_container_without_one_reach
         alone = lab.run_once(Node("alone", lab_images.client, {**asker, "SOCKLAB_SERVER": "server"}, network=None))
         assert alone.exit_code != 0 and not alone.ok, alone.describe()
         assert set(lab.containers) == {"server"}  # the one-shots are gone already
+
+
+def test_a_lab_over_a_container_it_did_not_make_joins_it_and_leaves_it_running(lab_images, docker_client, session_id):
+    from socklab.lab.lab import foreign_lab
+    from socklab.lab.labels import run_labels
+    from socklab.lab.topology import Node
+
+    foreign = docker_client.containers.run(
+        lab_images.servers["async"],
+        environment={"SOCKLAB_DELAY": "0"},
+        name=f"socklab-containers-foreign-{session_id}",
+        labels=run_labels(session_id, "test"),
+        detach=True,
+    )
+    try:
+        with foreign_lab("test") as lab:
+            target = lab.adopt(foreign.name)
+            asker = {"SOCKLAB_JSON": "true", "SOCKLAB_SERVER": "127.0.0.1", "SOCKLAB_CONNECT_DEADLINE": "20"}
+            beside = lab.run_once(Node("beside", lab_images.client, asker, shares_network_with=target.node.role))
+            assert beside.ok and beside.received == "B", beside.describe()
+            assert lab.network is None  # a lab of sidecars only: no network of its own
+        foreign.reload()
+        assert foreign.status == "running"  # adopted, never removed
+        assert not docker_client.containers.list(all=True, filters={"label": f"{RUN}={lab.run_id}"})
+    finally:
+        foreign.remove(force=True)
+
+
+def test_folders_are_copied_in_before_start_and_stdin_ends_when_the_holder_lets_go(tmp_path):
+    from socklab.lab.topology import Node
+
+    (tmp_path / "greeter").mkdir()
+    (tmp_path / "greeter" / "__init__.py").write_text("")
+    (tmp_path / "greeter" / "__main__.py").write_text(
+        "import sys\nprint('up', flush=True)\nfor line in sys.stdin:\n    print('got', line.strip(), flush=True)\n"
+        "print('eof', flush=True)\n"
+    )
+    (tmp_path / "greeter").chmod(0o755)  # pytest's folders are private; the image's user must read it
+    with Lab(server_image=None, purpose="test") as lab:
+        node = Node(
+            "greeter",
+            "socklab/base:latest",
+            {"PYTHONPATH": "/opt/test", "PYTHONDONTWRITEBYTECODE": "1"},
+            command=("python3", "-m", "greeter"),
+            network=None,
+            extra={"stdin_open": True},
+            copies={str(tmp_path / "greeter"): "/opt/test"},
+        )
+        greeter = lab.add(node)
+        stdin = greeter.attach_stdin()
+        greeter.wait_for_log("up", timeout=30, literal=True)  # the code was there when it started
+        stdin.sendall(b"hello\n")
+        greeter.wait_for_log("got hello", timeout=30, literal=True)
+        stdin.shutdown(socket.SHUT_WR)  # as when this process dies: StdinOnce, so its stdin reads EOF
+        stdin.close()
+        assert greeter.wait(timeout=30) == 0
+        assert greeter.logs().splitlines() == ["up", "got hello", "eof"]

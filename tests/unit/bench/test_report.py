@@ -4,7 +4,7 @@ from pathlib import Path
 
 from socklab.bench.measure import HeldRow, LatencyRow, RateRow
 from socklab.bench.report import goals, markdown, write
-from socklab.bench.run import BenchResults
+from socklab.bench.results import BenchResults
 from socklab.bench.startup import StartupRow
 
 MACHINE = {

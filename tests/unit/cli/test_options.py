@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from socklab.cli.options import add_options, options_from
-from socklab.labconfig import ConfigError, option
+from socklab.cli.options import options_from
+from socklab.labconfig import ConfigError, add_arguments, option
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Knobs:
 
 
 def _parse(argv: list[str], environ: dict[str, str]) -> Knobs:
-    parser = add_options(argparse.ArgumentParser(), Knobs)
+    parser = add_arguments(argparse.ArgumentParser(), Knobs)
     return options_from(parser.parse_args(argv), Knobs, environ=environ)
 
 

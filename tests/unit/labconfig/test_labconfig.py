@@ -63,4 +63,4 @@ def test_help_shows_the_environment_variable_and_default(capsys):
     with pytest.raises(SystemExit):
         load(Knobs, ["--help"], environ={"SOCKLAB_PORT": "7000"})
     out = capsys.readouterr().out
-    assert "[env SOCKLAB_PORT]" in out and "7000" in out
+    assert "[default 7000; env SOCKLAB_PORT]" in out

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from socklab.swarm import node_image
 
 
-def test_the_tag_is_stable_for_one_recipe() -> None:
-    assert node_image.node_tag() == node_image.node_tag()
+def test_the_tag_is_the_same_in_another_process() -> None:
+    # What the cache needs: the next `socklab swarm` (another interpreter, another hash seed) finds this image.
+    code = "from socklab.swarm.node_image import node_tag; print(node_tag())"
+    other = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "12345"}, capture_output=True, text=True
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.strip() == node_image.node_tag()
     assert node_image.node_tag().startswith(f"{node_image.REPOSITORY}:")
 
 

@@ -1,8 +1,7 @@
-"""tcpdump in a sidecar: the tools image in the server container's network namespace.
+"""tcpdump in a tools sidecar (``socklab.lab.sidecar``) in a container's network namespace.
 
-Our images carry no capture tools (and must not: they are the lab's hosts). The sidecar joins the
-target's namespace (``network_mode=container:<id>``) with NET_ADMIN and NET_RAW, so it sees the
-target's own ``eth0``; it writes the pcap inside itself, and the host copies the file out at the end
+The sidecar joins the target's namespace with NET_ADMIN and NET_RAW, so it sees the target's own
+``eth0``; it writes the pcap inside itself, and the host copies the file out at the end
 (``get_archive``), so nothing depends on a folder shared between the host and the engine.
 """
 
@@ -10,41 +9,19 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Sequence
 from types import TracebackType
 
-import docker
 import docker.errors
 
-from socklab.images import ensure_image
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
-from socklab.lab.topology import Node
-from socklab.progress import Progress, quiet
+from socklab.lab.sidecar import SidecarFailed, beside
 
 PCAP = "/tmp/trace.pcap"  # inside the sidecar
-# Root with these two: enough for tcpdump, tc and iptables in the target's namespace, and no more.
-NETWORK_TOOLS = {"cap_add": ["NET_ADMIN", "NET_RAW"], "user": "0"}
 
 
-class CaptureFailed(RuntimeError):
+class CaptureFailed(SidecarFailed):
     """tcpdump did not start, or left no capture file; the message carries its output."""
-
-
-def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
-    """The tools image (python3, iproute2, iptables, tcpdump), built from Debian packages when missing."""
-    return ensure_image(client, "tools", progress=progress)
-
-
-def beside(lab: Lab, target: LabContainer, command: Sequence[str], *, image: str, role: str = "tools") -> Node:
-    """A tools sidecar running ``command`` in ``target``'s network namespace."""
-    return Node(
-        lab.new_role(f"{role}-{target.node.role}"),
-        image,
-        command=tuple(command),
-        shares_network_with=target.node.role,
-        extra=NETWORK_TOOLS,
-    )
 
 
 class Tcpdump:
@@ -92,12 +69,3 @@ class Tcpdump:
             member = archive.extractfile(archive.getmembers()[0])
             assert member is not None
             self.pcap = member.read()
-
-
-def run_in_namespace(lab: Lab, target: LabContainer, command: Sequence[str], *, image: str) -> str:
-    """Run one command of the tools image in ``target``'s network namespace; its output, or CaptureFailed."""
-    run = lab.run_once(beside(lab, target, command, image=image))
-    output = run.stdout + run.stderr
-    if run.exit_code != 0:
-        raise CaptureFailed(f"{' '.join(command)} exited {run.exit_code}: {output[-1500:]}")
-    return output

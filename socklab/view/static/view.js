@@ -1,0 +1,339 @@
+// socklab live view: the run's event log, as server-sent events, drawn as the lab's hosts.
+// No framework: one state object fed by the events, one render() that redraws it (at most every 100 ms
+// while a wait or a fault is running, so the countdowns move).
+"use strict";
+
+const state = {
+  lastN: 0, // the last line applied (EventSource resends it as Last-Event-ID when it reconnects)
+  offset: 0, // this host's clock minus the browser's, in seconds: countdowns run on the events' clock
+  run: null, finished: null,
+  labs: new Map(), // prefix ("" or "lab2/") -> {prefix, number, hosts: Map(role -> host), conns: []}
+  faults: new Map(), // name@target -> fault.applied data + t
+  verdicts: [],
+  log: [],
+  shown: {}, // line number -> when the page showed it (epoch seconds), for measuring the latency
+  received: {}, // line number -> when its message arrived (epoch seconds, the browser's clock)
+  pendingShown: [],
+};
+window.socklab = state;
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v; else if (k === "style") el.style.cssText = v; else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+const now = () => Date.now() / 1000 + state.offset;
+const fmt = (s) => (s === null || s === undefined ? "?" : Number(s).toFixed(s < 10 ? 1 : 0));
+const ch = (b) => // a byte as the character it is (an int, or a list of ints for several bytes)
+  Array.isArray(b) ? b.map(ch).join("") : typeof b === "number" ? String.fromCharCode(b) : b === null || b === undefined ? "?" : String(b);
+const ipOf = (peer) => String(peer || "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false }) + "." + String(Math.floor((t % 1) * 10));
+
+function split(host) {
+  const i = host.lastIndexOf("/");
+  return i < 0 ? ["", host] : [host.slice(0, i + 1), host.slice(i + 1)];
+}
+
+function lab(prefix) {
+  if (!state.labs.has(prefix)) state.labs.set(prefix, { prefix, number: state.labs.size + 1, hosts: new Map(), conns: [] });
+  return state.labs.get(prefix);
+}
+
+function kindOf(role) {
+  if (/^server/.test(role)) return "server";
+  if (/^client/.test(role)) return "client";
+  return "other";
+}
+
+function host(name) {
+  const [prefix, role] = split(name);
+  const l = lab(prefix);
+  if (!l.hosts.has(role)) l.hosts.set(role, { role, kind: kindOf(role), lab: l, state: "started", order: l.hosts.size });
+  return l.hosts.get(role);
+}
+
+function delayOf(l) {
+  for (const hst of l.hosts.values()) if (hst.kind === "server" && typeof hst.delay === "number") return hst.delay;
+  for (const hst of l.hosts.values()) { // the server's start line says it: "0.1.0 (tcp, model fork, backlog 5, delay 5 s)"
+    const said = hst.kind === "server" && /delay ([\d.]+) s/.exec(hst.version || "");
+    if (said) return Number(said[1]);
+  }
+  const args = (state.run && state.run.args) || {};
+  return typeof args.delay === "number" ? args.delay : null;
+}
+
+function clientFor(l, peer) {
+  const ip = ipOf(peer);
+  for (const hst of l.hosts.values()) if (hst.kind === "client" && hst.address && ipOf(hst.address) === ip) return hst;
+  return null;
+}
+
+function learnAddress(l, name, peer) {
+  // The server's reverse lookup of a peer (socklab-client-3.socklab_lab) names the client it is, when the
+  // log did not give that client's address (compose's demo): from now on its connections are linked to it.
+  const first = String(name).split(".")[0];
+  for (const hst of l.hosts.values())
+    if (hst.kind === "client" && !hst.address && (first === hst.role || first.endsWith("-" + hst.role))) hst.address = ipOf(peer);
+}
+
+function conn(l, server, peer, t) {
+  let c = l.conns.find((x) => x.server === server && x.peer === peer && !x.served);
+  if (!c) { c = { server, peer, accepted: t }; l.conns.push(c); }
+  return c;
+}
+
+function describe(e) {
+  const d = e.data || {};
+  switch (e.kind) {
+    case "run.started": return `run started: ${d.title || d.command || ""}`;
+    case "host": return `${e.host} is ${d.address || "up"}${d.version ? " (" + d.version + ")" : ""}`;
+    case "container.started": return `${e.host} started`;
+    case "container.stopped": return `${e.host} stopped${d.exit_code !== null && d.exit_code !== undefined ? " (exit " + d.exit_code + ")" : ""}`;
+    case "connected": return `${e.host} connected to ${d.peer || "the server"}`;
+    case "accepted": return `${e.host} accepted ${d.peer}${d.probe ? " (socklab's readiness check)" : ""}`;
+    case "served": return `${e.host} answered ${d.peer}: '${ch(d.reply)}' after ${fmt(d.seconds)} s`;
+    case "answered": return `${e.host} got '${ch(d.reply)}'${d.ok === false ? " (wrong)" : ""}`;
+    case "failed": return `${e.host} failed: ${d.error}`;
+    case "fault.applied": return `FAULT ${d.name} on ${d.target}`;
+    case "fault.undone": return `fault ${d.name} undone on ${d.target}`;
+    case "measurement": return `${d.name} = ${d.value} ${d.unit || ""}`;
+    case "verdict": return `verdict: ${d.text}`;
+    case "run.finished": return `run finished: exit ${d.exit_code}`;
+    default: return e.kind;
+  }
+}
+
+function apply(e) {
+  const d = e.data || {};
+  if (e.kind !== "packet") state.log.push({ n: e.n, t: e.t, text: describe(e), fault: e.kind.startsWith("fault") });
+  if (state.log.length > 300) state.log.shift();
+  switch (e.kind) {
+    case "run.started": state.run = d; break;
+    case "run.finished": state.finished = d; break;
+    case "host": {
+      if (!e.host) break;
+      const hst = host(e.host);
+      for (const k of ["address", "image", "version", "network", "port", "delay"]) {
+        if (d[k] === null || d[k] === undefined || d[k] === "") continue;
+        if (k === "address" && hst.address) continue; // the first one: its IP, not a later ip:port
+        hst[k] = d[k];
+      }
+      break;
+    }
+    case "container.started": { const hst = host(e.host); hst.state = "started"; hst.image = hst.image || d.image; break; }
+    case "container.stopped": { const hst = host(e.host); hst.state = d.state === "pause" ? "paused" : "stopped"; hst.exit = d.exit_code; break; }
+    case "connected": { const hst = host(e.host); hst.connected = e.t; if (d.address) hst.address = hst.address || d.address; break; }
+    case "accepted": {
+      if (d.probe) break;
+      const [prefix] = split(e.host); host(e.host);
+      const c = conn(lab(prefix), e.host, d.peer, e.t); c.accepted = e.t; c.version = d.version;
+      break;
+    }
+    case "served": {
+      if (d.probe) break;
+      const [prefix] = split(e.host); host(e.host);
+      const c = conn(lab(prefix), e.host, d.peer, d.accepted_at ?? e.t - (d.seconds || 0));
+      c.served = e.t; c.reply = d.reply; c.request = d.request; c.seconds = d.seconds; c.version = d.version || c.version;
+      if (d.name) learnAddress(lab(prefix), d.name, d.peer);
+      break;
+    }
+    case "answered": { const hst = host(e.host); hst.answered = { reply: d.reply, ok: d.ok !== false, t: e.t, seconds: d.seconds }; break; }
+    case "failed": { const hst = host(e.host); hst.failed = { error: d.error, t: e.t }; break; }
+    case "fault.applied": state.faults.set(`${d.name}@${d.target}`, { ...d, t: e.t }); break;
+    case "fault.undone": state.faults.delete(`${d.name}@${d.target}`); break;
+    case "verdict": {
+      // A lab's verdict names its server image: it goes in that lab's box (the latest one without one).
+      const labs = [...state.labs.values()].reverse();
+      const mine = d.server && labs.find((l) => !l.verdict && [...l.hosts.values()].some((x) => x.kind === "server" && x.image === d.server));
+      if (mine) mine.verdict = d; else state.verdicts.push(d);
+      break;
+    }
+    default: break;
+  }
+}
+
+function faultedHost(target) {
+  // A fault names its container (socklab-<run>-server); the box is the host whose role ends that name.
+  const labs = [...state.labs.values()].reverse();
+  for (const l of labs) for (const hst of l.hosts.values()) if (target && (target === hst.role || target.endsWith("-" + hst.role))) return hst;
+  return null;
+}
+
+// What moves between events (countdowns, bars, the clock) is updated in place 10 times a second by the
+// tickers the last render() registered; only a new event redraws the page.
+let tickers = [];
+function ticking(update) { update(); tickers.push(update); }
+
+function countdown(c, delay, left) {
+  // A connection's wait from its accept: a bar filling over the delay and the seconds left (or waited).
+  const el = bar(0, left ? "" : "minibar");
+  const text = h("span", {});
+  ticking(() => {
+    const elapsed = Math.max(0, now() - c.accepted);
+    el.firstChild.style.width = `${Math.min(1, delay ? elapsed / delay : 0.5) * 100}%`;
+    text.textContent = state.finished ? "no answer" : delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s${left ? " left" : ""}` : `waiting ${fmt(elapsed)} s`;
+  });
+  return [el, text];
+}
+
+function bar(fraction, cls) {
+  return h("div", { class: "bar " + (cls || "") }, h("span", { style: `width:${Math.max(0, Math.min(1, fraction)) * 100}%` }));
+}
+
+function connRow(l, c) {
+  const delay = delayOf(l);
+  const client = clientFor(l, c.peer);
+  const who = client ? `${client.role} ${c.peer}` : c.peer;
+  let what, progress;
+  if (c.served !== undefined) {
+    progress = bar(1);
+    const right = typeof c.request === "number" ? c.reply === c.request + 1 : ch(c.reply) === "B";
+    what = h("span", {}, h("span", { class: "reply" + (right ? "" : " wrong") }, ch(c.reply)), ` after ${Number(c.seconds).toFixed(2)} s`);
+  } else {
+    [progress, what] = countdown(c, delay, true);
+  }
+  return h("div", { class: "conn" + (c.served !== undefined ? " served" : " waiting"), "data-peer": c.peer, "data-client": client ? client.role : null },
+    h("span", { class: "who", title: who }, client ? client.role : "?"), h("span", { class: "peer" }, c.peer), progress, h("span", { class: "what" }, what));
+}
+
+const SHOWN_CONNS = 12; // a server box lists every waiting connection and the latest answered ones
+function shownConns(conns) {
+  if (conns.length <= SHOWN_CONNS) return conns;
+  const waiting = conns.filter((c) => c.served === undefined);
+  const room = Math.max(0, SHOWN_CONNS - waiting.length);
+  const recent = conns.filter((c) => c.served !== undefined).slice(-room || conns.length);
+  return conns.filter((c) => c.served === undefined || (room > 0 && recent.includes(c)));
+}
+
+function serverBox(l, hst, faulted) {
+  const conns = l.conns.filter((c) => c.server === (l.prefix + hst.role));
+  const served = conns.filter((c) => c.served !== undefined).length;
+  const delay = typeof hst.delay === "number" ? hst.delay : null;
+  return h("div", { class: `host server ${hst.state}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
+    h("div", { class: "name" }, h("span", { class: "badge" }, "SERVER"), ` ${hst.role}`, hst.state === "stopped" ? h("span", { class: "gone", title: `exit code ${hst.exit}` }, " stopped") : hst.state === "paused" ? h("span", { class: "gone" }, " paused") : null),
+    h("div", { class: "addr" }, hst.address ? `${hst.address}${hst.port ? ":" + hst.port : ""}` : "(address not known yet)"),
+    h("div", { class: "meta" }, [hst.image, hst.version, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
+    h("div", { class: "conns" }, shownConns(conns).map((c) => connRow(l, c)),
+      conns.length > SHOWN_CONNS ? h("div", { class: "meta more" }, `and ${conns.length - shownConns(conns).length} earlier connections`) : null));
+}
+
+function clientBox(l, hst, faulted) {
+  let cls = hst.state, text;
+  const mine = l.conns.filter((c) => hst.address && ipOf(c.peer) === ipOf(hst.address));
+  const c = mine[mine.length - 1];
+  let extra = null;
+  if (hst.failed) { cls = "failed"; text = `failed: ${hst.failed.error}`; }
+  else if (hst.answered) {
+    cls = "answered";
+    text = h("span", {}, "got ", h("span", { class: "reply" + (hst.answered.ok ? "" : " wrong") }, ch(hst.answered.reply)), hst.answered.ok ? " ✓" : " ✗");
+  } else if (c && c.served !== undefined) { cls = "served"; text = h("span", {}, "server sent ", h("span", { class: "reply" }, ch(c.reply))); }
+  else if (c) {
+    cls = "connected";
+    [extra, text] = countdown(c, delayOf(l), false);
+  } else if (hst.connected) { cls = "connected"; text = "connected"; }
+  else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started, not accepted yet";
+  if (hst.state === "stopped" && !hst.answered && !hst.failed && cls !== "served") cls += " stopped";
+  return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
+    h("div", { class: "name" }, h("span", { class: "badge" }, "CLIENT"), ` ${hst.role}`),
+    h("div", { class: "addr" }, hst.address || "…"),
+    h("div", { class: "state" }, text), extra);
+}
+
+function verdictBox(v) {
+  return h("div", { class: "verdict" + (v.ok ? "" : " bad") }, `${v.ok ? "✔" : "✘"} ${v.server ? v.server + ": " : ""}${v.text}`,
+    (v.details || []).length ? h("ul", {}, v.details.map((x) => h("li", {}, x))) : null);
+}
+
+const KEPT_LABS = 2; // labs drawn whole; older ones that have their verdict shrink to it (socklab faults runs many)
+
+function render() {
+  const faulted = new Set();
+  for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
+  const run = state.run || {};
+  document.getElementById("title").textContent = run.title || (run.command ? `socklab ${run.command}` : "socklab live view");
+  const status = document.getElementById("status");
+  if (state.finished) { status.textContent = `finished (exit ${state.finished.exit_code})`; status.className = "status finished"; }
+  else if (state.lastN) { status.textContent = "running…"; status.className = "status running"; }
+  tickers = [];
+  const clockEl = document.getElementById("clock");
+  ticking(() => { clockEl.textContent = state.lastN ? clock(now()) : ""; });
+
+  const banner = document.getElementById("faults");
+  banner.replaceChildren(...[...state.faults.values()].map((f) => {
+    const spec = Object.entries(f.spec || {}).filter(([k]) => k !== "mechanism").map(([k, v]) => `${k} ${v}`).join(", ");
+    const left = h("span", { class: "left" });
+    ticking(() => { left.textContent = f.until ? `${fmt(Math.max(0, f.until - now()))} s left` : `for ${fmt(Math.max(0, now() - f.t))} s`; });
+    const hst = faultedHost(f.target);
+    const on = hst ? `${hst.lab.number > 1 || state.labs.size > 1 ? "lab " + hst.lab.number + " " : ""}${hst.role}` : f.target;
+    return h("div", { class: "fault", "data-fault": f.name, title: f.target }, `⚠ FAULT: ${f.name}${spec ? " (" + spec + ")" : ""} on ${on}`, left);
+  }));
+  banner.hidden = state.faults.size === 0;
+  document.body.classList.toggle("faulted", state.faults.size > 0);
+
+  const labs = [...state.labs.values()].filter((l) => l.hosts.size > 0);
+  document.getElementById("labs").replaceChildren(...labs.map((l) => {
+    const hosts = [...l.hosts.values()];
+    const servers = hosts.filter((x) => x.kind === "server");
+    const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => a.role.localeCompare(b.role, undefined, { numeric: true }));
+    const version = servers.map((s) => s.image || s.version).filter(Boolean).join(", ");
+    const answered = clients.filter((c) => c.answered).length;
+    const title = h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`);
+    if (l.verdict && labs.length - labs.indexOf(l) > KEPT_LABS) // an older lab that is over: its verdict only
+      return h("section", { class: "lab done", "data-lab": l.prefix || "lab1/" }, title, verdictBox(l.verdict));
+    return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" }, title,
+      h("div", { class: "hosts" }, h("div", { class: "servers" }, servers.map((s) => serverBox(l, s, faulted))),
+        h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))),
+      l.verdict ? verdictBox(l.verdict) : null);
+  }));
+
+  const verdicts = document.getElementById("verdicts");
+  verdicts.replaceChildren(...state.verdicts.map(verdictBox));
+  verdicts.hidden = state.verdicts.length === 0;
+
+  document.getElementById("log").replaceChildren(...state.log.slice(-60).reverse().map((x) =>
+    h("li", { value: x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`)));
+  document.getElementById("count").textContent = state.lastN;
+  const shownAt = Date.now() / 1000;
+  for (const n of state.pendingShown) state.shown[n] = shownAt;
+  state.pendingShown = [];
+}
+
+
+let scheduled = false;
+// One redraw per frame however many events came in it (50 clients accepted at once are one redraw);
+// a hidden tab gets no frames, so a timer stands in.
+function schedule() {
+  if (scheduled) return;
+  scheduled = true;
+  const draw = () => { if (scheduled) { scheduled = false; render(); } };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 100);
+}
+setInterval(() => { if (!state.finished) for (const tick of tickers) tick(); }, 100);
+
+function connect() {
+  const source = new EventSource("/events");
+  const conn = document.getElementById("connection");
+  source.onopen = () => { conn.textContent = "live"; };
+  source.onerror = () => { conn.textContent = "reconnecting…"; };
+  const take = (msg) => {
+    const e = JSON.parse(msg.data);
+    if (e.n <= state.lastN) return; // already applied (a replay after a reconnect)
+    state.offset = e.now - Date.now() / 1000;
+    state.lastN = e.n;
+    if (msg.type === "malformed") state.log.push({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
+    else apply(e);
+    state.pendingShown.push(e.n);
+    state.received[e.n] = Date.now() / 1000;
+    schedule();
+  };
+  source.addEventListener("event", take);
+  source.addEventListener("malformed", take);
+}
+connect();
+render();

@@ -1,0 +1,185 @@
+"""The live view's tests: Debian's headless chromium through chromedriver (Selenium), and logs written live.
+
+``browser()`` never lets Selenium Manager run (no driver download): the driver is /usr/bin/chromedriver
+from the chromium-driver package, the browser Debian's chromium. When either is missing it is installed
+with apt-get if the user consented (SOCKLAB_INSTALL_MISSING=1, which ``make test`` sets); otherwise the
+test is skipped, and in CI it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from socklab.events.recorder import Recorder
+from socklab.events.schema import Kind
+
+PACKAGES = ("chromium", "chromium-driver")
+
+
+def _missing() -> list[str]:
+    return [p for p, tool in zip(PACKAGES, ("chromium", "chromedriver"), strict=True) if shutil.which(tool) is None]
+
+
+def _install(packages: list[str]) -> str | None:
+    """Install with apt-get; None when done, else why not."""
+    if os.geteuid() != 0:
+        return f"installing {' '.join(packages)} needs root: sudo apt-get install -y {' '.join(packages)}"
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    if subprocess.run(command, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"`{' '.join(command)}` failed: {done.stderr.strip()[-500:]}"
+    return None
+
+
+def require_browser() -> tuple[str, str]:
+    """The paths of chromium and chromedriver, installing them with consent; skip (or fail in CI) without."""
+    missing = _missing()
+    if missing:
+        consent = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
+        why = _install(missing) if consent else None
+        if not consent:
+            why = f"the browser tests need {' '.join(missing)}: apt-get install -y {' '.join(missing)} (or make test)"
+        if why is not None or _missing():
+            message = why or f"{' '.join(missing)} still missing after apt-get"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    return str(shutil.which("chromium")), str(shutil.which("chromedriver"))
+
+
+@contextmanager
+def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A headless chromium, closed afterwards."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common import selenium_manager
+
+    chromium, chromedriver = require_browser()
+
+    def no_manager(*_args: object, **_kwargs: object) -> dict[str, str]:
+        raise AssertionError("Selenium Manager must not run: the driver is Debian's chromedriver")
+
+    original = selenium_manager.SeleniumManager.binary_paths
+    selenium_manager.SeleniumManager.binary_paths = no_manager  # type: ignore[method-assign]
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    finally:
+        selenium_manager.SeleniumManager.binary_paths = original  # type: ignore[method-assign]
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class LiveLog:
+    """A run's event log written by the test, line by line, through the recorder the commands use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.recorder = Recorder(path, run="viewtest0001", keep=True)
+        self.recorder.__enter__()
+
+    def emit(self, kind: Kind, host: str = "", *, t: float | None = None, **data: Any) -> None:
+        self.recorder.emit(kind, host, t=t, **data)
+
+    @property
+    def lines(self) -> int:
+        return len(self.recorder.events)
+
+    def close(self) -> None:
+        self.recorder.close()
+
+    # --- a lab's story, the way the recorder tells it -------------------------------------------------
+    def lab_starts(self, clients: int, *, delay: float, prefix: str = "", version: str = "3.1 (fork)") -> None:
+        if not self.lines:
+            self.emit(Kind.RUN_STARTED, command="run", args={"clients": clients, "delay": delay}, title="socklab run")
+        self.emit(Kind.CONTAINER_STARTED, prefix + "server", role="server", image="socklab/server:fork")
+        self.emit(
+            Kind.HOST, prefix + "server", role="server", address="172.30.0.2", image="socklab/server:fork", port=9736,
+            delay=delay, version=version,
+        )  # fmt: skip
+        for k in range(1, clients + 1):
+            self.emit(Kind.CONTAINER_STARTED, f"{prefix}client-{k}", role=f"client-{k}", image="socklab/client")
+            self.emit(
+                Kind.HOST, f"{prefix}client-{k}", role=f"client-{k}", address=client_ip(k), image="socklab/client"
+            )
+
+    def accept(self, k: int, prefix: str = "") -> float:
+        t = time.time()
+        self.emit(Kind.ACCEPTED, prefix + "server", t=t, peer=f"{client_ip(k)}:{40000 + k}", version="3.1 (fork)")
+        return t
+
+    def serve(self, k: int, accepted: float, prefix: str = "") -> None:
+        t = time.time()
+        self.emit(
+            Kind.SERVED, prefix + "server", t=t, peer=f"{client_ip(k)}:{40000 + k}", request=65, reply=66,
+            seconds=round(t - accepted, 3), version="3.1 (fork)", accepted_at=accepted,
+        )  # fmt: skip
+
+    def answer(self, k: int, prefix: str = "") -> None:
+        self.emit(Kind.ANSWERED, f"{prefix}client-{k}", reply=66, seconds=1.0, ok=True, address=f"{client_ip(k)}:1")
+        self.emit(Kind.CONTAINER_STOPPED, f"{prefix}client-{k}", role=f"client-{k}", exit_code=0)
+
+    def verdict(self, ok: bool, text: str) -> None:
+        self.emit(Kind.VERDICT, ok=ok, text=text, details=[])
+        self.emit(Kind.RUN_FINISHED, exit_code=0 if ok else 1)
+
+
+def client_ip(k: int) -> str:
+    return f"172.30.{k // 200}.{k % 200 + 10}"
+
+
+class Script(threading.Thread):
+    """A server's side of a lab played in real time on a thread: each accepted connection is served
+    ``delay`` seconds later (the thread waits, as the server would; the test waits on the page)."""
+
+    def __init__(self, log: LiveLog, clients: int, delay: float) -> None:
+        super().__init__(daemon=True)
+        self.log, self.clients, self.delay = log, clients, delay
+        self.go = threading.Event()
+        self.accepted: dict[int, float] = {}
+
+    def run(self) -> None:
+        self.go.wait()
+        for k in range(1, self.clients + 1):
+            self.accepted[k] = self.log.accept(k)
+        time.sleep(self.delay)  # the server's own wait, as socklab's server does
+        for k in range(1, self.clients + 1):
+            self.log.serve(k, self.accepted[k])
+        for k in range(1, self.clients + 1):
+            self.log.answer(k)
+
+
+def sse_messages(url: str, count: int, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The first ``count`` server-sent events at ``url``, each as its fields (id, event, data, retry)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    messages: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        while len(messages) < count:
+            raw = response.readline().decode().rstrip("\r\n")
+            if raw:
+                key, _, value = raw.partition(": ")
+                fields[key] = value
+            elif "data" in fields:
+                messages.append(fields)
+                fields = {}
+    return messages

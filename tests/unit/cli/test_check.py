@@ -1,0 +1,33 @@
+"""``socklab check``'s options and verdict, without Docker: rules by id, a bad rule is a usage error, and
+the JSON names the broken rule with the server's log."""
+
+from __future__ import annotations
+
+import json
+
+from socklab.checks.contract import RULES, ContractViolation, RuleResult
+from socklab.cli.check import _as_json
+from socklab.cli.main import ExitCode, main
+
+
+def test_the_rules_have_distinct_ids_and_the_first_is_plus_one():
+    ids = [rule.id for rule in RULES]
+    assert len(set(ids)) == len(ids)
+    assert ids[0] == "plus-one"
+
+
+def test_an_unknown_rule_is_one_line_and_exit_2(capsys):
+    assert main(["check", "some/image", "--rule", "speed"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "unknown rule(s) speed; choose from plus-one" in err and err.count("\n") == 1
+
+
+def test_the_json_verdict_names_the_broken_rule_and_carries_the_log():
+    rule = RULES[0]
+    violation = ContractViolation("'A' -> 'B'", "answered 0x41 to 0x41, expected 0x42", "listening\nanswered")
+    verdict = _as_json("x/y:1", [RuleResult(RULES[1], 1.0), RuleResult(rule, 2.0, violation, "listening\nanswered")])
+    assert json.loads(json.dumps(verdict))["ok"] is False
+    kept, broken = verdict["rules"]
+    assert kept["kept"] and kept["broken"] is None and kept["server_log"] is None
+    assert (broken["rule"], broken["broken"], broken["detail"]) == ("plus-one", "'A' -> 'B'", violation.detail)
+    assert broken["server_log"] == "listening\nanswered"
