@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import wire
+from socklab import wire
 from socklab.analysis.verdict import Interval
 
 

@@ -23,7 +23,7 @@ from socklab.lab.lab import Lab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import SERVER
 from socklab.progress import Progress, quiet
-from wire import expected_reply
+from socklab.wire import expected_reply
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 CONNECT_DEADLINE = 20.0  # seconds a client container retries connecting before it gives up

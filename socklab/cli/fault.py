@@ -18,7 +18,6 @@ from typing import Any
 
 import docker
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
@@ -26,6 +25,7 @@ from socklab.events.options import RecordOptions
 from socklab.faults import network, process
 from socklab.faults.netem import netem_support
 from socklab.faults.record import Fault, FaultError, FaultRecord
+from socklab.labconfig import option
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
 from socklab.events.schema import Kind
 from socklab.lab.lab import LabReport, run_lab
+from socklab.labconfig import option
 from socklab.progress import to_stderr
 
 DEFAULT_SERVER = "socklab/server:latest"

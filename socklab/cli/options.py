@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from labconfig import UNSET, ConfigError, converter, variable_for
+from socklab.labconfig import UNSET, ConfigError, converter, variable_for
 
 T = TypeVar("T")
 

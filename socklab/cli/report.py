@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.schema import MalformedEvent
+from socklab.labconfig import option
 
 
 @dataclass(frozen=True)

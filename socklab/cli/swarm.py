@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events import recorder as events
 from socklab.events.lines import client_events
 from socklab.events.schema import Kind
+from socklab.labconfig import option
 from socklab.progress import to_stderr
 from socklab.swarm.cluster import ClusterError
 from socklab.swarm.host import NotInSwarm, SwarmStateError

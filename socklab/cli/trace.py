@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labconfig import option
 from socklab.capture.trace import ExchangeFailed, run_trace
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.experiments.stage import ProbeFailed
 from socklab.lab.sidecar import SidecarFailed
+from socklab.labconfig import option
 from socklab.progress import to_stderr
 
 FAULTS = ("loss",)

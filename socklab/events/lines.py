@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import wire
+from socklab import wire
 from socklab.events.schema import Kind
 
 _ENGINE_STAMP = re.compile(r"^(?P<day>\d{4}-\d\d-\d\d)T(?P<clock>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d+))?Z ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labconfig import option
+from socklab.labconfig import option
 from socklab.view.options import LiveViewOptions
 
 

@@ -16,7 +16,7 @@ from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
 from socklab.lab.client_run import ClientRun
 from socklab.progress import Progress, quiet
-from wire import DEFAULT_SOCKET_PATH
+from socklab.wire import DEFAULT_SOCKET_PATH
 
 NAME = "unix"
 CLAIM = "a socket can live on one machine (AF_UNIX, named by a file) as well as across a network"

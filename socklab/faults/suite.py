@@ -19,7 +19,7 @@ from typing import Any
 
 import docker.errors
 
-import wire
+from socklab import wire
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
 from socklab.faults import network, process

@@ -12,6 +12,7 @@ The classic builder only (no BuildKit here), through the docker SDK.
 
 from __future__ import annotations
 
+import ast
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -25,13 +26,12 @@ import docker
 import docker.errors
 from docker.models.images import Image
 
-from server import __version__
 from socklab.images.errors import BuildFailed
 from socklab.images.peers import PEERS, build_peers
 from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
-from wire import CONTRACT_MODELS, MODELS
+from socklab.wire import CONTRACT_MODELS, MODELS
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -46,6 +46,19 @@ __all__ = [
     "ensure_base",
     "user_tags",
 ]
+
+
+def _tree_version() -> str:
+    """The server's ``__version__``, read from the tree the images are built from (not imported: the server
+    is a build context, not a package of the host)."""
+    module = ast.parse((ROOT / "server" / "__init__.py").read_text())
+    for node in module.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
+            return str(ast.literal_eval(node.value))
+    raise BuildFailed(f"no __version__ in {ROOT / 'server' / '__init__.py'}")
+
+
+__version__ = _tree_version()  # the images' VERSION build argument and their version label
 
 DEFAULT_MODEL = "fork"  # the original design: socklab/server:latest, and the model Dockerfile.server builds
 MODEL_LABEL = "io.socklab.model"

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-import wire
+from socklab import wire
 from socklab.analysis.verdict import Interval
 
 CLASSIC_LINE = re.compile(r"char from server = (.)")

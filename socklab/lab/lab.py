@@ -27,7 +27,7 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy
 
-import wire
+from socklab import wire
 from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
 from socklab.events import recorder as events

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import docker
 
-from labconfig import option
 from socklab.errors import engine, require_image
 from socklab.events.options import RecordOptions
 from socklab.lab.labels import new_run_id
+from socklab.labconfig import option
 from socklab.progress import Progress, quiet
 from socklab.swarm import host as host_swarm
 from socklab.swarm.cluster import DindCluster, Node, clusters, remove_cluster

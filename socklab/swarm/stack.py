@@ -26,7 +26,7 @@ from docker.models.services import Service
 
 from socklab.analysis.verdict import Interval, Verdict, judge
 from socklab.paths import ROOT
-from wire.result import ClientResult, parse_results
+from socklab.wire.result import ClientResult, parse_results
 
 STACK_FILE = ROOT / "stack.yaml"
 STACK_NAME = "socklab"

@@ -19,7 +19,7 @@ from socklab.checks.contract import (
     check_plus_one,
 )
 from socklab.lab.lab import Lab
-from wire import parse_served
+from socklab.wire import parse_served
 
 pytestmark = [pytest.mark.lab, pytest.mark.contract]
 

@@ -9,7 +9,7 @@ import pytest
 
 from socklab.images.build import DEFAULT_MODEL, TABLE, ImageSet
 from socklab.lab.lab import Lab
-from wire.oracle import expected_reply
+from socklab.wire.oracle import expected_reply
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ import pytest
 from socklab.analysis.verdict import Interval, judge
 from socklab.lab.labels import new_run_id
 from socklab.paths import ROOT
-from wire import parse_served
+from socklab.wire import parse_served
 
 pytestmark = pytest.mark.lab
 

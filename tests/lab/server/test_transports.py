@@ -12,7 +12,7 @@ import pytest
 
 from socklab.lab.lab import Lab
 from socklab.lab.topology import Node
-from wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, parse_served_log
+from socklab.wire import DEFAULT_PORT, DEFAULT_SOCKET_PATH, parse_served_log
 
 pytestmark = pytest.mark.lab
 

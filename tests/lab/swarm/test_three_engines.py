@@ -31,7 +31,7 @@ from socklab.swarm.stack import (
     run_stack,
     wait_for_server,
 )
-from wire.served import parse_served
+from socklab.wire.served import parse_served
 
 pytestmark = [pytest.mark.lab, pytest.mark.swarm]
 

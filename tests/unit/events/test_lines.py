@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import wire
+from socklab import wire
 from socklab.events import Kind
 from socklab.events.lines import client_events, engine_stamp, server_line, server_version
 

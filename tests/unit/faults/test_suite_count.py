@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import wire
+from socklab import wire
 from socklab.faults.record import FaultRecord
 from socklab.faults.suite import Row, _count
 from socklab.faults.table import draw_png, format_table, short_server

@@ -8,7 +8,7 @@ import pytest
 
 from socklab.images import build, peers
 from socklab.images.errors import BuildFailed, MissingTool
-from wire import CONTRACT_MODELS, MODELS
+from socklab.wire import CONTRACT_MODELS, MODELS
 
 
 def test_every_model_has_one_server_tag_and_fork_is_latest():

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from socklab.paths import COMPOSE_FILE, ROOT
-from wire import MODELS
+from socklab.wire import MODELS
 
 COMPOSE = ("docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", os.devnull, "-p", "socklab-config-test")
 KNOBS = ("SERVER_IMAGE", "CLIENT_IMAGE", "SOCKLAB_MODEL", "BASE_IMAGE", "SOCKLAB_REPOSITORY")

@@ -10,7 +10,7 @@ from socklab.analysis.verdict import judge
 from socklab.cli.swarm import print_report, report_json
 from socklab.swarm.run import UpReport
 from socklab.swarm.stack import ClientRow, StackRun
-from wire.result import ClientResult
+from socklab.wire.result import ClientResult
 
 
 def _row(node: str, host: str, address: str, start: float) -> ClientRow:

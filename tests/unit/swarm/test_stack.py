@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from socklab.swarm.stack import STACK_FILE, StackSettings, client_rows
-from wire.result import ClientResult
+from socklab.wire.result import ClientResult
 
 PINNED = StackSettings(
     server_image="s:1",

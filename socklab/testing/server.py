@@ -1,0 +1,41 @@
+"""The server under test, as the plugin's ``socklab_server`` fixture hands it to a test."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from socklab.lab.lab import Lab
+
+
+@dataclass(frozen=True)
+class Server:
+    """A lab's running server, seen from the host (Linux reaches the lab network's addresses directly)."""
+
+    lab: Lab
+
+    @property
+    def image(self) -> str:
+        return str(self.lab.server_image)
+
+    @property
+    def address(self) -> str:
+        return self.lab.server_address()
+
+    @property
+    def port(self) -> int:
+        return self.lab.port
+
+    @property
+    def delay(self) -> float:
+        return self.lab.delay
+
+    def logs(self) -> str:
+        return self.lab.server_logs()
+
+    def ask(self, byte: int = 0x41, *, timeout: float | None = None) -> bytes:
+        """Send one byte, return the answer (b"" when the server closed without one)."""
+        wait = self.delay + 10 if timeout is None else timeout
+        with socket.create_connection((self.address, self.port), timeout=wait) as conn:
+            conn.sendall(bytes([byte]))
+            return conn.recv(1)

@@ -1,0 +1,72 @@
+"""The built wheel, installed in a fresh venv outside the checkout, and images built by that install.
+
+Session fixtures: building the wheel (``python -m build``: an sdist, then the wheel from it) and installing
+it with its dependencies take minutes, once. Every image is tagged with the session's id and labelled with
+its run (owner: this pytest), and removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from socklab.lab.labels import run_labels
+from socklab.paths import CHECKOUT
+from support_wheel import must, run
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    must(run([sys.executable, "-m", "build", "--outdir", out, CHECKOUT], cwd=out))
+    (built,) = out.glob("socklab-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """A fresh venv in a temporary folder, with the wheel, pytest and pytest-xdist installed."""
+    home = tmp_path_factory.mktemp("venv")
+    must(run([sys.executable, "-m", "venv", home], cwd=home))
+    pip = [home / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    must(run([*pip, wheel, "pytest", "pytest-xdist"], cwd=home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder outside the checkout (where a user's own project would be)."""
+    return tmp_path_factory.mktemp("elsewhere")
+
+
+BUILD_SCRIPT = """
+import json, sys
+import docker
+from socklab.images.build import build_images
+from socklab.paths import ROOT
+session, labels = sys.argv[1], json.loads(sys.argv[2])
+images = build_images(docker.from_env(), repository_prefix="socklab-test", session=session, labels=labels, with_c=False)
+print(json.dumps({"root": str(ROOT), "servers": images.servers, "clients": images.clients}))
+"""
+
+
+@pytest.fixture(scope="session")
+def wheel_images(
+    venv: Path, outside: Path, session_id: str, docker_client: docker.DockerClient
+) -> Iterator[dict[str, object]]:
+    """The Python server versions and client, built by the installed wheel from its own build contexts."""
+    labels = run_labels(session_id, "test")  # owned by this pytest, so no sweep takes them for a dead run's
+    out = must(
+        run([venv / "bin" / "python", "-c", BUILD_SCRIPT, f"{session_id}-wheel", json.dumps(labels)], cwd=outside)
+    )
+    built = json.loads(out.strip().splitlines()[-1])
+    try:
+        yield built
+    finally:
+        for tag in [*built["servers"].values(), *built["clients"].values()]:
+            docker_client.images.remove(tag, force=True)

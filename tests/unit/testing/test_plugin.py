@@ -1,0 +1,49 @@
+"""The plugin's options and collection, in a pytest of its own (pytester): no Docker needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from socklab.checks.contract import RULES
+from socklab.faults.suite import FAULTS
+
+pytest_plugins = ["pytester"]
+
+
+def collected(pytester: pytest.Pytester, *args: str) -> list[str]:
+    result = pytester.runpytest("-p", "socklab", "--collect-only", "-q", *args)
+    return [line for line in result.outlines if "::" in line]
+
+
+def test_without_an_image_the_plugin_adds_nothing(pytester: pytest.Pytester):
+    pytester.makepyfile(test_mine="def test_mine(): pass")
+    assert collected(pytester) == ["test_mine.py::test_mine"]
+
+
+def test_an_image_adds_one_test_per_rule_of_the_library(pytester: pytest.Pytester):
+    assert collected(pytester, "--socklab-image", "team/server:1.2") == [
+        f"socklab-contract::test_contract[team/server:1.2-{rule.id}]" for rule in RULES
+    ]
+
+
+def test_each_image_gets_the_whole_contract_and_faults_add_their_rows(pytester: pytest.Pytester):
+    items = collected(pytester, "--socklab-image", "a:1", "--socklab-image", "b:2", "--socklab-faults")
+    assert len(items) == 2 * (len(RULES) + len(FAULTS))
+    result = pytester.runpytest("-p", "socklab", "--collect-only", "-q", "--socklab-image", "a:1")
+    result.stdout.fnmatch_lines([f"{len(RULES)} tests collected*"])  # the fault rows are not even collected
+    assert "socklab-faults::test_fault[b:2-sigkill]" in items
+
+
+def test_k_selects_among_the_contracts_tests_and_no_contract_leaves_the_fixtures(pytester: pytest.Pytester):
+    pytester.makepyfile(test_mine="def test_mine(socklab_server_image): pass")
+    assert collected(pytester, "--socklab-image", "x:1", "-k", "every-byte") == [
+        "socklab-contract::test_contract[x:1-every-byte]"
+    ]
+    assert collected(pytester, "--socklab-image", "x:1", "--socklab-no-contract") == ["test_mine.py::test_mine[x:1]"]
+
+
+def test_a_test_asking_for_the_server_image_is_skipped_without_one(pytester: pytest.Pytester):
+    pytester.makepyfile(test_mine="def test_mine(socklab_server_image): pass")
+    result = pytester.runpytest("-p", "socklab", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no server image: give one with --socklab-image IMAGE*"])
