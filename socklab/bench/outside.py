@@ -19,11 +19,11 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from labconfig import option
 from socklab.bench.measure import server_env
 from socklab.bench.stage import Stage
 from socklab.bench.window import Sampler, Window
 from socklab.lab.lab import PORT
+from socklab.labconfig import option
 from socklab.load.c_loader import LoadPlan, start_time
 
 EDGE = 1.0  # seconds cut off each end of the busy span: the tool's ramp-up and its tear-down
