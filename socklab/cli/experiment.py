@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labconfig import option
 from socklab.capture.sidecar import CaptureFailed
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
 from socklab.progress import to_stderr
+from wire.knobs import option
 
 LIST = "list"
 

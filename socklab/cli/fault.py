@@ -18,13 +18,13 @@ from typing import Any
 
 import docker
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
 from socklab.faults import network, process
 from socklab.faults.netem import netem_support
 from socklab.faults.record import Fault, FaultError, FaultRecord
+from wire.knobs import option
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.lab.lab import LabReport, run_lab
 from socklab.progress import to_stderr
+from wire.knobs import option
 
 DEFAULT_SERVER = "socklab/server:latest"
 DEFAULT_CLIENT = "socklab/client:latest"

@@ -1,6 +1,6 @@
 """A command's options as one frozen dataclass: the same fields give the flags, the help and the variables.
 
-Each field made with ``labconfig.option`` becomes a flag (``--server-image``), reads a variable
+Each field made with ``wire.knobs.option`` becomes a flag (``--server-image``), reads a variable
 (``SOCKLAB_SERVER_IMAGE``, or the field's own ``env`` name such as compose's ``SERVER_IMAGE``) and has one
 default and one help text. Values resolve as flag over variable over default. The environment is read
 only for the command that runs, so a bad ``SOCKLAB_DELAY`` cannot break ``socklab images``; a bad value
@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from labconfig import ConfigError, converter, flag_name, variable_for
+from wire.knobs import ConfigError, converter, flag_name, variable_for
 
 T = TypeVar("T")
 

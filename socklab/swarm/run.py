@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import docker
 
-from labconfig import option
 from socklab.errors import engine, require_image
 from socklab.lab.labels import new_run_id
 from socklab.progress import Progress, quiet
@@ -23,6 +22,7 @@ from socklab.swarm.cluster import DindCluster, Node, clusters, remove_cluster
 from socklab.swarm.kernel import IPVS_NOTE, ipvs_available
 from socklab.swarm.node_image import remove_node_images
 from socklab.swarm.stack import StackError, StackRun, StackSettings, deployed, remove, run_stack
+from wire.knobs import option
 
 CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --nodes N` (tests use their own)
 

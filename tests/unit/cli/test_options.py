@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from labconfig import ConfigError, option
 from socklab.cli.options import add_options, options_from
+from wire.knobs import ConfigError, option
 
 
 @dataclass(frozen=True)
