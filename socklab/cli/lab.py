@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.lab.lab import LabReport, run_lab
 from socklab.progress import to_stderr
+from wire.config import DELAY
 from wire.knobs import option
 
 DEFAULT_SERVER = "socklab/server:latest"
@@ -24,8 +24,7 @@ def _check_clients(clients: int) -> None:
 
 
 def _check_delay(delay: float) -> None:
-    if not math.isfinite(delay) or delay < 0:
-        raise ValueError(f"delay {delay} must be a finite number of seconds >= 0")
+    DELAY.check("delay", delay)  # the server's own rule (wire.config): finite, 0..86400
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.experiments.stage import ProbeFailed
 from socklab.progress import to_stderr
+from wire.config import DELAY
 from wire.knobs import option
 
 FAULTS = ("loss",)
@@ -46,8 +47,7 @@ class TraceOptions:
 
     def __post_init__(self) -> None:
         parse_fault(self.fault)
-        if not 0 <= self.delay <= 60:
-            raise ValueError(f"delay {self.delay} must be between 0 and 60 seconds")
+        DELAY.check("delay", self.delay)  # the server's own rule (wire.config): finite, 0..86400
 
 
 def run(options: TraceOptions) -> ExitCode:

@@ -27,6 +27,7 @@ from socklab.faults.sidecar import run_agent
 from socklab.faults.tools import tools_image
 from socklab.lab.lab import Lab
 from socklab.progress import Progress, quiet
+from wire.config import ClientConfig
 
 FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
 
@@ -113,13 +114,13 @@ def _count(
 
 
 def _client_env(settings: SuiteSettings, repeat: int) -> dict[str, str]:
-    return {
-        "SOCKLAB_REPEAT": str(repeat),
-        "SOCKLAB_INTERVAL": f"{settings.interval:g}",
-        "SOCKLAB_CONNECT_DEADLINE": "30",
-        "SOCKLAB_REPLY_TIMEOUT": f"{settings.reply_timeout:g}",
-        "SOCKLAB_RETRY_CUT": "true",
-    }
+    return ClientConfig(
+        repeat=repeat,
+        interval=settings.interval,
+        connect_deadline=30,
+        reply_timeout=settings.reply_timeout,
+        retry_cut=True,
+    ).to_env()
 
 
 def _wait_established(lab: Lab, count: int, tools: str) -> None:

@@ -18,6 +18,7 @@ import docker.errors
 
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
+from wire.knobs import env_name
 
 TOOLS_TAG = "socklab/tools:latest"
 AGENT_HOME = "/opt/socklab"  # where the agent packages go inside a sidecar (PYTHONPATH)
@@ -30,14 +31,14 @@ class ToolsUnavailable(RuntimeError):
 
 def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
     """The tools image's tag: ``SOCKLAB_TOOLS_IMAGE``, else ``socklab/tools:latest`` (built when missing)."""
-    tag = os.environ.get("SOCKLAB_TOOLS_IMAGE", TOOLS_TAG)
+    tag = os.environ.get(env_name("tools_image"), TOOLS_TAG)
     try:
         client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass
     if tag != TOOLS_TAG:
-        raise ToolsUnavailable(f"the tools image {tag} (SOCKLAB_TOOLS_IMAGE) does not exist")
+        raise ToolsUnavailable(f"the tools image {tag} ({env_name('tools_image')}) does not exist")
     try:
         from socklab.images import tools  # type: ignore[attr-defined]  # the images capability's builder
     except ImportError as exc:
