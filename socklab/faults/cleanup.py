@@ -14,6 +14,7 @@ import uuid
 import docker
 import docker.errors
 
+from sidecar.protocol import Clean, Cleaned
 from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.faults.tools import ToolsUnavailable, tools_image
 from socklab.lab.labels import OWNER_PID, RUN, process_alive
@@ -70,10 +71,14 @@ def clean_faults(
         event = run_agent(
             client,
             image=image,
-            spec={"kind": "clean"},
+            spec=Clean(),
             run_id=run_id or "clean",
             target_id=container.id,
             name=f"socklab-fault-clean-{uuid.uuid4().hex[:8]}",
         )
-        done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
+        if not isinstance(event, Cleaned):
+            done.append(f"could not sweep {container.name}: the agent said {event.to_json()}")
+            continue
+        done += [f"removed from {container.name}: {command}" for command in event.commands]
+        done += [f"could not remove from {container.name}: {error}" for error in event.errors]
     return done

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import docker
 
+from sidecar.protocol import ProbeNetem, ProbeResult
 from socklab.faults.sidecar import run_agent
 from socklab.faults.tools import tools_image
 from socklab.lab.labels import new_run_id
@@ -36,14 +37,16 @@ def _probe(docker_host: str, image: str, run_id: str) -> NetemSupport:
         event = run_agent(
             client,
             image=image,
-            spec={"kind": "probe-netem"},
+            spec=ProbeNetem(),
             run_id=run_id,
             target_id=None,
             name=f"socklab-fault-probe-{uuid.uuid4().hex[:8]}",
         )
     finally:
         client.close()
-    return NetemSupport(bool(event.get("netem")), str(event.get("detail", "")))
+    if not isinstance(event, ProbeResult):
+        return NetemSupport(False, f"the probe said {event.to_json()}")
+    return NetemSupport(event.netem, event.detail)
 
 
 def netem_support(client: docker.DockerClient, *, image: str | None = None, run_id: str | None = None) -> NetemSupport:

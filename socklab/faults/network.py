@@ -14,6 +14,7 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
+from sidecar.protocol import Applied, Failed, FaultSpec, Undone
 from socklab.faults.record import Fault, FaultError, FaultNotUndone, FaultRecord
 from socklab.faults.sidecar import AgentFailed, Sidecar
 from socklab.faults.tools import tools_image
@@ -59,14 +60,14 @@ class NetworkFault(Fault):
         self.run_id = run_id or new_run_id()
         self.sidecar: Sidecar | None = None
         self.fault_id = uuid.uuid4().hex[:8]
+        self.spec = FaultSpec(kind, self.fault_id, seconds, **params)  # ProtocolError (a ValueError) at once
 
     def apply(self) -> FaultRecord:
         container = resolve(self.client, self.target)
-        spec = {"kind": self.name, "id": self.fault_id, "seconds": self.seconds, **self.params}
         self.sidecar = Sidecar(
             self.client,
             image=self.image or tools_image(self.client),
-            spec=spec,
+            spec=self.spec,
             run_id=self.run_id,
             target_id=container.id,
             name=f"socklab-fault-{self.name}-{self.fault_id}",
@@ -77,21 +78,22 @@ class NetworkFault(Fault):
         except AgentFailed as exc:
             self.sidecar.close()
             raise FaultError(f"{self.name} on {container.name}: {exc}") from exc
-        if event["event"] != "applied":
+        if not isinstance(event, Applied):
             self.sidecar.close()
-            message = f"{self.name} on {container.name} could not be applied: {event.get('message')}"
+            said = event.message if isinstance(event, Failed) else f"it said {event.tag}"
+            message = f"{self.name} on {container.name} could not be applied: {said}"
             if self.name == "latency" and "qdisc kind is unknown" in message:
                 raise NetemUnavailable(f"{message} (this kernel has no netem)")
-            if not event.get("clean", True):
-                raise FaultNotUndone(f"{message}; and the namespace is not back: {event.get('diff')}")
+            if isinstance(event, Failed) and event.clean is False:
+                raise FaultNotUndone(f"{message}; and the namespace is not back: {list(event.diff)}")
             raise FaultError(message)
         self.record = FaultRecord(
             fault=self.name,
             target=container.name,
-            mechanism=f"{event['mechanism']} (sidecar in the target's network namespace)",
+            mechanism=f"{event.mechanism} (sidecar in the target's network namespace)",
             params={**self.params, **({"seconds": self.seconds} if self.seconds is not None else {})},
-            applied_at=event["at"],
-            commands=list(event.get("commands", [])),
+            applied_at=event.at,
+            commands=list(event.commands),
         )
         return self.record
 
@@ -119,11 +121,15 @@ class NetworkFault(Fault):
             raise FaultNotUndone(f"{self.name} on {self.record.target}: {exc}; run `socklab clean`") from exc
         finally:
             self.sidecar.close()
-        self.record.undone_at = event.get("at", time.time())
-        self.record.undone_because = event.get("reason")
-        self.record.verified = bool(event.get("clean"))
+        self.record.undone_at = event.at
+        if not isinstance(event, Undone):
+            self.record.verified = False
+            self.record.detail = event.message if isinstance(event, Failed) else f"the agent said {event.tag}"
+            raise FaultNotUndone(f"{self.name} on {self.record.target}: {self.record.detail}; run `socklab clean`")
+        self.record.undone_because = event.reason
+        self.record.verified = event.clean
         if not self.record.verified:
-            self.record.detail = "; ".join([*event.get("diff", []), *event.get("errors", [])])
+            self.record.detail = "; ".join([*event.diff, *event.errors])
             raise FaultNotUndone(
                 f"{self.name} on {self.record.target}: the namespace is not back to its state before: "
                 f"{self.record.detail}"

@@ -3,13 +3,13 @@
 The sidecar gets ``NET_ADMIN`` and nothing else, joins the target's namespace (``network_mode:
 container:<id>``), removes itself when it exits, and holds the fault on its own. Its stdin is attached
 (with ``StdinOnce``): writing ``undo`` ends the fault; when the process that attached dies, dockerd closes
-that stdin and an untimed fault ends too. Its stdout (one JSON event a line) is read as it comes.
+that stdin and an untimed fault ends too. Its stdout (one ``sidecar.protocol`` event a line) is read as it
+comes; the spec it is given is a ``sidecar.protocol`` spec, validated before the container is made.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import socket
 import threading
@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from sidecar.protocol import Event, FaultSpec, ProtocolError, Spec, parse_event
 from socklab.faults.tools import AGENT_HOME, SBIN_PATH, package_archive
 from socklab.lab.labels import run_labels
 
@@ -37,7 +38,7 @@ class Sidecar:
         client: docker.DockerClient,
         *,
         image: str,
-        spec: dict[str, Any],
+        spec: Spec,
         run_id: str,
         target_id: str | None,
         name: str,
@@ -45,7 +46,7 @@ class Sidecar:
         self.client = client
         self.spec = spec
         self.name = name
-        labels = {**run_labels(run_id, "fault"), FAULT: str(spec["kind"])}
+        labels = {**run_labels(run_id, "fault"), FAULT: spec.kind if isinstance(spec, FaultSpec) else spec.tag}
         if target_id:
             labels[FAULT_TARGET] = target_id
         host_config = client.api.create_host_config(
@@ -57,7 +58,7 @@ class Sidecar:
         )
         config = client.api.create_container_config(
             image,
-            ["python3", "-m", "sidecar", json.dumps(spec)],
+            ["python3", "-m", "sidecar", spec.to_json()],
             user="0",  # iptables and tc need uid 0 as well as the capability
             working_dir=AGENT_HOME,
             environment={"PATH": SBIN_PATH, "PYTHONPATH": AGENT_HOME, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -69,7 +70,7 @@ class Sidecar:
         self._config = config
         self.id: str | None = None
         self._stdin: Any = None
-        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._events: queue.Queue[Event | str | None] = queue.Queue()  # str: a line that is no event
 
     def start(self) -> None:
         self.id = self.client.api.create_container_from_config(self._config, name=self.name)["Id"]
@@ -90,19 +91,18 @@ class Sidecar:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    with contextlib.suppress(json.JSONDecodeError):
-                        event = json.loads(line)
-                        if isinstance(event, dict):
-                            self._events.put(event)
-                            continue
-                    self._events.put({"event": "output", "line": line.decode(errors="replace")})
+                    text = line.decode(errors="replace")
+                    try:
+                        self._events.put(parse_event(text))
+                    except ProtocolError as exc:  # a traceback, or an agent of another version: kept as noise
+                        self._events.put(f"{text} ({exc})" if text.startswith("{") else text)
         except docker.errors.APIError:
             pass
         finally:
             self._events.put(None)  # the agent is gone
 
-    def next_event(self, timeout: float) -> dict[str, Any]:
-        """The agent's next JSON line (output lines skipped); AgentFailed when it ends or stays silent."""
+    def next_event(self, timeout: float) -> Event:
+        """The agent's next event (other lines skipped); AgentFailed when it ends or stays silent."""
         noise: list[str] = []
         while True:
             try:
@@ -111,8 +111,8 @@ class Sidecar:
                 raise AgentFailed(f"sidecar {self.name} said nothing for {timeout:g} s") from None
             if event is None:
                 raise AgentFailed(f"sidecar {self.name} exited without a result: {' | '.join(noise)[-1500:]}")
-            if event["event"] == "output":
-                noise.append(event["line"])
+            if isinstance(event, str):
+                noise.append(event)
                 continue
             return event
 
@@ -144,12 +144,12 @@ def run_agent(
     client: docker.DockerClient,
     *,
     image: str,
-    spec: dict[str, Any],
+    spec: Spec,
     run_id: str,
     target_id: str | None,
     name: str,
     timeout: float = 60,
-) -> dict[str, Any]:
+) -> Event:
     """Run a one-shot agent task (probe, clean, wait) and return its one result event."""
     sidecar = Sidecar(client, image=image, spec=spec, run_id=run_id, target_id=target_id, name=name)
     sidecar.start()

@@ -20,6 +20,7 @@ from typing import Any
 import docker.errors
 
 import wire
+from sidecar.protocol import WaitEstablished
 from socklab.faults import network, process
 from socklab.faults.proxy import ImpairmentProxy
 from socklab.faults.record import FaultRecord
@@ -129,7 +130,7 @@ def _wait_established(lab: Lab, count: int, tools: str) -> None:
     run_agent(
         lab.docker,
         image=tools,
-        spec={"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60},
+        spec=WaitEstablished(port=lab.port, count=count, timeout=60),
         run_id=lab.run_id,
         target_id=lab.server.sdk.id,
         name=f"socklab-{lab.run_id}-wait",
