@@ -11,6 +11,7 @@ import time
 import docker
 from docker.models.containers import Container
 
+from sidecar.protocol import Clean, Cleaned
 from socklab.faults.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.paths import ROOT
 
@@ -89,9 +90,10 @@ def leftovers(client: docker.DockerClient, container: Container, tools: str, ses
     event = run_agent(
         client,
         image=tools,
-        spec={"kind": "clean"},
+        spec=Clean(),
         run_id=session_id,
         target_id=container.id,
         name=f"socklab-faults-check-{time.monotonic_ns()}",
     )
-    return list(event["commands"])
+    assert isinstance(event, Cleaned), event
+    return list(event.commands)
