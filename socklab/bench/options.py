@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labconfig import option
 from socklab.events.options import RecordOptions
+from wire.knobs import option
 
 # The order of the table: references first, then the Python versions from the fastest model down.
 VERSIONS = ("c-epoll", "c-fork", "epoll", "async", "thread", "fork")

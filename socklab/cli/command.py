@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from labconfig import add_arguments
 from socklab.cli.options import options_from
 from socklab.cli.recording import recorded
 from socklab.events.options import RecordOptions
+from wire.knobs import add_arguments
 
 T = TypeVar("T")
 

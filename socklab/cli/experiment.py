@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
@@ -16,6 +15,7 @@ from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
 from socklab.lab.sidecar import SidecarFailed
 from socklab.progress import to_stderr
+from wire.knobs import option
 
 LIST = "list"
 

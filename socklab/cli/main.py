@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 import docker.errors
 import requests
 
-from labconfig import ConfigError
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import EngineUnreachable, MissingImage, explain
 from socklab.images.build import BuildFailed
 from socklab.lab.compose import ComposeUnavailable
+from wire.knobs import ConfigError
 
 __all__ = ["COMMANDS", "ExitCode", "build_parser", "command_names", "main"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
@@ -15,6 +14,7 @@ from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ensure_compose
 from socklab.lab.labels import remove_leftovers
 from socklab.progress import to_stderr
+from wire.knobs import option
 
 
 @dataclass(frozen=True)

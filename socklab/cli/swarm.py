@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from labconfig import option
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events import recorder as events
@@ -18,6 +17,7 @@ from socklab.swarm.host import NotInSwarm, SwarmStateError
 from socklab.swarm.node_image import NodeImageError
 from socklab.swarm.run import SwarmUpOptions, UpReport, run_swarm_down, run_swarm_up
 from socklab.swarm.stack import StackError
+from wire.knobs import option
 
 UP_EPILOG = """examples:
   socklab swarm up --clients 3 --init      # this engine as a one-node swarm (left again by `swarm down`)

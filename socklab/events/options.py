@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labconfig import option
 from socklab.view.options import LiveViewOptions
+from wire.knobs import option
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import contextlib
 import docker
 import docker.errors
 
+from sidecar.protocol import Clean, Cleaned
 from socklab.lab.lab import foreign_lab
 from socklab.lab.labels import OWNER_PID, process_alive
 from socklab.lab.sidecar import FAULT, FAULT_TARGET, ToolsUnavailable, run_agent, tools_image
@@ -67,6 +68,10 @@ def clean_faults(
             done.append(f"could not sweep {container.name}: {exc}")
             continue
         with foreign_lab("fault") as lab:
-            event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=image)
-        done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
+            event = run_agent(lab, lab.adopt(container), Clean(), image=image)
+        if not isinstance(event, Cleaned):
+            done.append(f"could not sweep {container.name}: the agent said {event.to_json()}")
+            continue
+        done += [f"removed from {container.name}: {command}" for command in event.commands]
+        done += [f"could not remove from {container.name}: {error}" for error in event.errors]
     return done

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from labconfig import ConfigError, add_arguments, option
 from socklab.cli.options import options_from
+from wire.knobs import ConfigError, add_arguments, option
 
 
 @dataclass(frozen=True)

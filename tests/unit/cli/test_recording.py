@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from labconfig import option
 from socklab.cli.recording import recorded
 from socklab.events import Kind, parse_log
 from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
+from wire.knobs import option
 
 
 @dataclass(frozen=True)
