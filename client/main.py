@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 
 import wire
-from labconfig import ConfigError, load
 from wire import READY_LINE, ClientResult
+from wire.knobs import ConfigError, load
 
 from . import __version__
 from .config import ClientConfig

@@ -5,6 +5,8 @@ The client sends one byte and expects one byte back: the same value plus one, mo
 
 from __future__ import annotations
 
+from wire.config import parse_char as wire_parse_char
+
 
 class ProtocolError(Exception):
     """Base of the protocol's errors."""
@@ -23,17 +25,11 @@ class RemoteProtocolError(ProtocolError):
 
 
 def parse_char(text: str) -> int:
-    """The byte a user means: 'A', or '0x41' for any byte value (0xff too)."""
-    if len(text) == 1:
-        if ord(text) > 0xFF:
-            raise LocalProtocolError(f"{text!r} is not one byte; give 0xNN for a byte value")
-        return ord(text)
-    if text.lower().startswith("0x") and len(text) in (3, 4):
-        try:
-            return int(text, 16)
-        except ValueError:
-            pass
-    raise LocalProtocolError(f"{text!r} is not one character or a byte written 0x00-0xff")
+    """The byte a user means: 'A', or '0x41' for any byte value (0xff too). The rule is wire's."""
+    try:
+        return wire_parse_char(text)
+    except ValueError as exc:
+        raise LocalProtocolError(str(exc)) from None
 
 
 def request(byte: int) -> bytes:

@@ -17,14 +17,10 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from wire import Peer, ServedRecord, format_stamp, parse_served
+from wire import LOG_MODES, Peer, ServedRecord, format_stamp, parse_served
 
 __all__ = ["LOG_MODES", "Counts", "Log", "Peer", "ServedRecord", "parse_served"]  # the record types live in wire
 
-# connections: two lines per connection, the lesson's view; summary: one line a second (at 10,000
-# connections a second, per-connection lines are the bottleneck, and dockerd's log driver pays too);
-# off: only the start and stop lines.
-LOG_MODES = ("connections", "summary", "off")
 SUMMARY_SECONDS = 1.0
 
 

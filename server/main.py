@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from enum import IntEnum
 
-from labconfig import ConfigError, load
+from wire.knobs import ConfigError, load
 
 from . import __version__
 from .config import ServerConfig

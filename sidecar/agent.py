@@ -1,23 +1,40 @@
 """The agent's life: snapshot, apply, hold, undo, verify, report — each step one JSON line on stdout.
 
-``python3 -m sidecar '<spec as JSON>'``. The spec names a ``kind`` (a fault from ``rules.KINDS``, or
-``probe-netem``, ``clean``, ``wait-established``). A fault holds until the first of: its ``seconds`` run
-out, the holder writes ``undo`` on stdin, the holder's stdin closes (it died: only when there is no
-``seconds``, since a timed fault ends on time by itself), or SIGTERM (``socklab clean``, ``docker stop``).
+``python3 -m sidecar '<spec as JSON>'``. The spec (``protocol.parse_spec``) names a ``kind`` (a fault
+from ``protocol.KINDS``, or ``probe-netem``, ``clean``, ``wait-established``); each line the agent prints is
+one ``protocol`` event. A spec that does not parse is one ``failed`` event saying why, and exit 2.
+
+A fault holds until the first of: its ``seconds`` run out, the holder writes ``undo`` on stdin, the
+holder's stdin closes (it died: only when there is no ``seconds``, since a timed fault ends on time by
+itself), or SIGTERM (``socklab clean``, ``docker stop``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
 
 from . import rules
+from .protocol import (
+    Applied,
+    Clean,
+    Cleaned,
+    Established,
+    Event,
+    Failed,
+    FaultSpec,
+    ProbeNetem,
+    ProbeResult,
+    ProtocolError,
+    TimedOut,
+    Undone,
+    WaitEstablished,
+    parse_spec,
+)
 
 LINGER = 10.0  # after undoing, wait this long for the holder to read the result and let go
 
@@ -27,8 +44,8 @@ LINGER = 10.0  # after undoing, wait this long for the holder to read the result
 _STOP_READ, _STOP_WRITE = os.pipe()
 
 
-def emit(event: str, **fields: object) -> None:
-    print(json.dumps({"event": event, "at": time.time(), **fields}), flush=True)
+def emit(event: Event) -> None:
+    print(event.to_json(), flush=True)
 
 
 def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -101,7 +118,7 @@ def undo(commands: list[list[str]]) -> list[str]:
     return errors
 
 
-def fault(spec: dict[str, Any]) -> int:
+def fault(spec: FaultSpec) -> int:
     interfaces = rules.interfaces_from(run(["ip", "-o", "link", "show"]).stdout)
     plan = rules.plan(spec, interfaces)
     before = snapshot()
@@ -113,13 +130,13 @@ def fault(spec: dict[str, Any]) -> int:
     except RuntimeError as exc:
         undo(plan.undo)  # whatever part went in comes out; errors for the parts that never did are expected
         after = snapshot()
-        emit(
-            "failed", message=str(exc), mechanism=plan.mechanism, clean=after == before, diff=differences(before, after)
-        )
+        left = tuple(differences(before, after))
+        emit(Failed(time.time(), str(exc), mechanism=plan.mechanism, clean=after == before, diff=left))
         linger()
         return 2
-    emit("applied", mechanism=plan.mechanism, commands=[" ".join(a) for a in applied], interfaces=interfaces)
-    reason = hold(spec.get("seconds"))
+    commands = tuple(" ".join(a) for a in applied)
+    emit(Applied(time.time(), plan.mechanism, commands=commands, interfaces=tuple(interfaces)))
+    reason = hold(spec.seconds)
     errors = undo(plan.undo)
     after = snapshot()
     diff = differences(before, after)
@@ -127,7 +144,7 @@ def fault(spec: dict[str, Any]) -> int:
         errors += undo(rules.leftovers("\n".join(after["iptables"]), "\n".join(after["qdiscs"])))
         after = snapshot()
         diff = differences(before, after)
-    emit("undone", reason=reason, clean=not diff, diff=diff, errors=errors)
+    emit(Undone(time.time(), reason, clean=not diff, diff=tuple(diff), errors=tuple(errors)))
     linger()
     return 0 if not diff else 3
 
@@ -138,7 +155,7 @@ def probe_netem() -> int:
     done = run(argv, check=False)
     if done.returncode == 0:
         run(["tc", "qdisc", "del", "dev", "lo", "root"], check=False)
-    emit("probe", netem=done.returncode == 0, detail=done.stderr.strip())
+    emit(ProbeResult(time.time(), netem=done.returncode == 0, detail=done.stderr.strip()))
     return 0
 
 
@@ -146,14 +163,14 @@ def clean() -> int:
     """Remove what a crashed fault left in this namespace (found by our chain prefix and qdisc handle)."""
     commands = rules.leftovers(run(["iptables-save", "-t", "filter"]).stdout, run(["tc", "qdisc", "show"]).stdout)
     errors = undo(commands)
-    emit("cleaned", commands=[" ".join(c) for c in commands], errors=errors)
+    emit(Cleaned(time.time(), commands=tuple(" ".join(c) for c in commands), errors=tuple(errors)))
     return 0 if not errors else 3
 
 
-def wait_established(spec: dict[str, Any]) -> int:
+def wait_established(spec: WaitEstablished) -> int:
     """Wait until ``count`` TCP connections to local ``port`` are established (read from /proc/net/tcp)."""
-    deadline = time.monotonic() + float(spec.get("timeout", 30))
-    port, count = int(spec["port"]), int(spec["count"])
+    deadline = time.monotonic() + spec.timeout
+    port, count = spec.port, spec.count
     seen = 0
     while time.monotonic() < deadline:
         seen = 0
@@ -165,26 +182,33 @@ def wait_established(spec: dict[str, Any]) -> int:
                         local, state = line.split()[1], line.split()[3]
                         seen += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
         if seen >= count:
-            emit("established", count=seen)
+            emit(Established(time.time(), count=seen))
             return 0
         time.sleep(0.05)
-    emit("timeout", count=seen)
+    emit(TimedOut(time.time(), count=seen))
     return 1
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
-    tasks: dict[str, Callable[[], int]] = {
-        "probe-netem": probe_netem,
-        "clean": clean,
-        "wait-established": lambda: wait_established(spec),
-    }
-    # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm if spec["kind"] in tasks else _on_sigterm)
     try:
-        if spec["kind"] in tasks:
-            return tasks[spec["kind"]]()
+        spec = parse_spec(argv[0] if argv else "")
+    except ProtocolError as exc:  # nothing was touched: one line saying what is wrong with the spec
+        emit(Failed(time.time(), f"bad spec: {exc}"))
+        return 2
+    task: Callable[[], int] | None = None
+    if isinstance(spec, ProbeNetem):
+        task = probe_netem
+    elif isinstance(spec, Clean):
+        task = clean
+    elif isinstance(spec, WaitEstablished):
+        task = lambda: wait_established(spec)  # noqa: E731 - a task like the others
+    # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm if task is not None else _on_sigterm)
+    try:
+        if task is not None:
+            return task()
+        assert isinstance(spec, FaultSpec)
         return fault(spec)
     except Exception as exc:  # noqa: BLE001 - whatever happens, the holder gets one line saying it
-        emit("failed", message=f"{type(exc).__name__}: {exc}")
+        emit(Failed(time.time(), f"{type(exc).__name__}: {exc}"))
         return 2

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+
+from .protocol import KINDS, FaultSpec
+
+__all__ = ["CHAIN_PREFIX", "KINDS", "QDISC_HANDLE", "Plan", "plan"]
 
 CHAIN_PREFIX = "SOCKLAB-F-"
 QDISC_HANDLE = "5c0c:"
-KINDS = ("loss", "partition", "reset", "rate", "latency")
 
 
 @dataclass(frozen=True)
@@ -48,30 +50,30 @@ def _iptables_plan(mechanism: str, chain: str, rule: list[str], directions: tupl
     return Plan(mechanism, apply, undo)
 
 
-def plan(spec: dict[str, Any], interfaces: list[str]) -> Plan:
-    """The commands for one fault ``spec`` (kind, id, and the kind's parameters) on these interfaces."""
-    kind = spec["kind"]
-    chain = chain_name(spec["id"])
-    if kind == "loss":
-        probability = float(spec["percent"]) / 100
+def plan(spec: FaultSpec, interfaces: list[str]) -> Plan:
+    """The commands for one fault ``spec`` (kind, id, and the kind's parameters, validated) on these interfaces."""
+    kind = spec.kind
+    chain = chain_name(spec.id)
+    if kind == "loss" and spec.percent is not None:
+        probability = spec.percent / 100
         rule = ["-m", "statistic", "--mode", "random", "--probability", f"{probability:.4f}", "-j", "DROP"]
-        return _iptables_plan(f"iptables: statistic random {spec['percent']:g} % DROP", chain, rule, ("in", "out"))
+        return _iptables_plan(f"iptables: statistic random {spec.percent:g} % DROP", chain, rule, ("in", "out"))
     if kind == "partition":
         return _iptables_plan("iptables: DROP everything", chain, ["-j", "DROP"], ("in", "out"))
     if kind == "reset":
         rule = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
         return _iptables_plan("iptables: REJECT --reject-with tcp-reset", chain, rule, ("in",))
-    if kind == "rate":
-        kbit = int(spec["kbit"])
+    if kind == "rate" and spec.kbit is not None:
+        kbit = spec.kbit
         burst = max(3200, kbit * 1000 // 8 // 10)  # bytes: a tenth of a second, at least two full frames
         qdisc = ["tbf", "rate", f"{kbit}kbit", "burst", str(burst), "latency", "1s"]
         return _qdisc_plan(f"tc: tbf rate {kbit} kbit", qdisc, interfaces)
-    if kind == "latency":
-        qdisc = ["netem", "delay", f"{spec['ms']:g}ms"]
-        if spec.get("jitter_ms"):
-            qdisc.append(f"{spec['jitter_ms']:g}ms")
-        return _qdisc_plan(f"tc: netem delay {spec['ms']:g} ms ± {spec.get('jitter_ms') or 0:g} ms", qdisc, interfaces)
-    raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
+    if kind == "latency" and spec.ms is not None:
+        qdisc = ["netem", "delay", f"{spec.ms:g}ms"]
+        if spec.jitter_ms:
+            qdisc.append(f"{spec.jitter_ms:g}ms")
+        return _qdisc_plan(f"tc: netem delay {spec.ms:g} ms ± {spec.jitter_ms or 0:g} ms", qdisc, interfaces)
+    raise ValueError(f"no plan for fault kind {kind!r}; known: {', '.join(KINDS)}")  # FaultSpec checked the rest
 
 
 def _qdisc_plan(mechanism: str, qdisc: list[str], interfaces: list[str]) -> Plan:

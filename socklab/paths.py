@@ -12,7 +12,7 @@ CHECKOUT = PACKAGE.parent
 
 #: What the images, the compose demo, the swarm stack and the fault sidecars take from the tree: folders
 #: (copied whole, without __pycache__ and peers/build) and single files. setup.py ships exactly these.
-TREE_FOLDERS = ("server", "client", "wire", "labconfig", "peers", "probes", "sidecar", "impair")
+TREE_FOLDERS = ("server", "client", "wire", "peers", "probes", "sidecar", "impair")
 TREE_FILES = ("Dockerfile.server", "Dockerfile.client", ".dockerignore", "compose.yaml", "stack.yaml")
 TREE = "_tree"  # the folder inside the installed package
 

@@ -14,6 +14,7 @@ from docker.models.containers import Container
 from socklab.lab.lab import foreign_lab
 from socklab.lab.sidecar import FAULT, FAULT_TARGET, run_agent
 from socklab.paths import ROOT
+from socklab.sidecar.protocol import Clean, Cleaned
 
 FOREIGN_PORT = 7000
 # A listener that is not ours: it says "hi" to whoever connects.
@@ -97,5 +98,6 @@ def wait_until_no_sidecar(client: docker.DockerClient, container: Container, tim
 def leftovers(client: docker.DockerClient, container: Container, tools: str, session_id: str) -> list[str]:
     """What the leftover sweep would remove from ``container``'s namespace (it removes it, too)."""
     with foreign_lab("test") as lab:
-        event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=tools)
-    return list(event["commands"])
+        event = run_agent(lab, lab.adopt(container), Clean(), image=tools)
+    assert isinstance(event, Cleaned), event
+    return list(event.commands)

@@ -2,7 +2,8 @@
 
 Stdlib only: the server and client images copy this package beside their own code. Everything a host
 reads from a container (the client's JSON result line, the server's ``served`` line) is written and read
-here, with the names both sides must spell alike (models, transports, defaults, the start barrier).
+here, with the names both sides must spell alike (models, transports, defaults, the start barrier), and
+so is everything the host writes into a container: its environment, from ``wire.config``'s knobs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .catalog import (
     DEFAULT_PORT,
     DEFAULT_SOCKET_PATH,
     GO_SIGNAL,
+    LOG_MODES,
     MODELS,
     READY_LINE,
     SERVES,
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_SOCKET_PATH",
     "GO_SIGNAL",
+    "LOG_MODES",
     "MODELS",
     "READY_LINE",
     "SERVES",

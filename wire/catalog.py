@@ -25,6 +25,11 @@ SERVES: Final[Mapping[str, tuple[str, ...]]] = {
     "serial": STREAM_TRANSPORTS,
 }
 
+# connections: two lines per connection, the lesson's view; summary: one line a second (at 10,000
+# connections a second, per-connection lines are the bottleneck, and dockerd's log driver pays too);
+# off: only the start and stop lines. The C servers take the same words.
+LOG_MODES: Final = ("connections", "summary", "off")
+
 DEFAULT_PORT: Final = 9736
 DEFAULT_SOCKET_PATH: Final = "/run/socklab/socklab.sock"
 

@@ -1,8 +1,8 @@
 """Throughput of each server version, from the host to the server container's address on the lab network.
 
-(a) sequential: one connection at a time, SOCKLAB_DELAY=0, for a fixed time → exchanges/s and latency;
+(a) sequential: one connection at a time, delay 0, for a fixed time → exchanges/s and latency;
     this is the per-connection cost of the model (a fork, a thread, a callback) with nothing in parallel.
-(b) burst: C connections opened at once, SOCKLAB_DELAY=1 → time until all are answered, per-connection
+(b) burst: C connections opened at once, delay 1 → time until all are answered, per-connection
     percentiles and unanswered connections, with the default listen() backlog 5 and with SOCKLAB_BACKLOG=128. When
     connections arrive faster than the server accept()s them, a full accept queue makes the kernel drop
     SYNs, and the client retransmits them after 1 s, 3 s, 7 s: the backlog effect the lab exists to show.
@@ -36,6 +36,7 @@ from socklab.lab.lab import Lab
 from socklab.load import python_load
 from socklab.load.python_load import Burst
 from socklab.progress import Progress, to_stderr
+from socklab.wire.config import ServerConfig
 
 BURST_DELAY = 1.0
 DEFAULT_BACKLOG = 5  # the servers' own default (server/config.py, peers/server.c)
@@ -116,7 +117,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--versions", nargs="+", default=list(SERVER_VERSIONS), help="server tags to measure")
     parser.add_argument("--seconds", type=int, default=5, help="sequential run per version (1-s slices)")
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 200], help="burst sizes C")
-    parser.add_argument("--backlogs", type=int, nargs="+", default=[DEFAULT_BACKLOG, 128], help="SOCKLAB_BACKLOG")
+    parser.add_argument(
+        "--backlogs", type=int, nargs="+", default=[DEFAULT_BACKLOG, 128], help="the listen() backlogs to measure"
+    )
     parser.add_argument("--burst-repeat", type=int, default=3, help="bursts per (version, backlog, C)")
     parser.add_argument(
         "--server-env",
@@ -124,7 +127,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra server environment, e.g. SOCKLAB_RESOLVE_NAMES=false (repeatable)",
+        help="extra server variable as NAME=VALUE, as the server image reads them (repeatable)",
     )
     parser.add_argument("--name", default="throughput", help="results/NAME.md and results/NAME.png")
     parser.add_argument("--timeout", type=float, default=12.0, help="burst connection give-up time (s)")
@@ -160,7 +163,7 @@ def lab_for(version: str, delay: float, backlog: int, extra_env: dict[str, str])
         client_image=CLIENT_IMAGE,
         delay=delay,
         purpose="bench",
-        server_env={"SOCKLAB_BACKLOG": str(backlog), **extra_env},
+        server_env={**ServerConfig(backlog=backlog).to_env(), **extra_env},
     )
 
 
@@ -233,10 +236,10 @@ def render(sequential: list[Sequential], bursts: list[BurstRow], args: argparse.
     return "\n".join(
         [
             f"Extra server environment: {env}. {images.markdown()}\n",
-            f"## Sequential exchanges from the host (SOCKLAB_DELAY=0, one connection at a time, {args.seconds} s; "
+            f"## Sequential exchanges from the host (delay 0, one connection at a time, {args.seconds} s; "
             "exchanges/s is the median over 1-s slices)\n",
             seq_table,
-            f"\n## Burst: C connections at once (SOCKLAB_DELAY={BURST_DELAY:g}; median of {args.burst_repeat} "
+            f"\n## Burst: C connections at once (delay {BURST_DELAY:g}; median of {args.burst_repeat} "
             "bursts; per-connection time from connect() to the answer; unanswered summed over the bursts)\n",
             f"A connection with no answer within --timeout {args.timeout:g} s (the client gives up; the kernel "
             "might still have completed it later) counts as infinitely slow, so a column reads `unanswered` when "
@@ -252,7 +255,7 @@ def plot(sequential: list[Sequential], bursts: list[BurstRow]) -> object:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 2]})
     left.bar([s.version for s in sequential], [s.rate for s in sequential], color="tab:blue")
     left.set_ylabel("exchanges/s")
-    left.set_title("sequential, SOCKLAB_DELAY=0")
+    left.set_title("sequential, delay 0")
     versions = list(dict.fromkeys(r.version for r in bursts))
     settings = list(dict.fromkeys((r.connections, r.backlog) for r in bursts))
     width = 0.8 / max(1, len(settings))
@@ -276,7 +279,7 @@ def plot(sequential: list[Sequential], bursts: list[BurstRow]) -> object:
     right.axhline(BURST_DELAY, color="gray", linestyle=":", linewidth=1)
     right.set_xticks(range(len(versions)), versions)
     right.set_ylabel("seconds until all answered or gave up (median)")
-    right.set_title(f"burst, SOCKLAB_DELAY={BURST_DELAY:g} (dotted: the delay itself)")
+    right.set_title(f"burst, delay {BURST_DELAY:g} (dotted: the delay itself)")
     right.legend(fontsize=8)
     figure.tight_layout()
     return figure

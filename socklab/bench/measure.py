@@ -27,18 +27,19 @@ from socklab.load.c_loader import (
     merge,
     start_time,
 )
+from socklab.wire.config import ServerConfig
 
 # Every version is asked for the same thing; a version that does not know a variable ignores it.
 # One log line per connection would be the benchmark's bottleneck (and dockerd's log driver's).
-QUIET_ENV = {"SOCKLAB_LOG": "summary", "SOCKLAB_RESOLVE_NAMES": "false"}
+QUIET = ServerConfig(log="summary", resolve_names=False)
+QUIET_ENV = QUIET.to_env()
 MULTI_PROCESS = ("c-epoll", "epoll")  # versions with SOCKLAB_WORKERS: one process holds < 20,000 descriptors
 
 
 def server_env(version: str, workers: int = 1) -> dict[str, str]:
-    env = dict(QUIET_ENV)
-    if version in MULTI_PROCESS and workers > 1:
-        env["SOCKLAB_WORKERS"] = str(workers)
-    return env
+    if version in MULTI_PROCESS and workers > 1:  # both are epoll models; the C one ignores SOCKLAB_MODEL
+        return ServerConfig(log="summary", resolve_names=False, model="epoll", workers=workers).to_env()
+    return dict(QUIET_ENV)
 
 
 @dataclass(frozen=True)

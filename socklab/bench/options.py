@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from socklab.events.options import RecordOptions
-from socklab.labconfig import option
+from socklab.wire.knobs import option
 
 # The order of the table: references first, then the Python versions from the fastest model down.
 VERSIONS = ("c-epoll", "c-fork", "epoll", "async", "thread", "fork")

@@ -23,8 +23,8 @@ from socklab.bench.measure import server_env
 from socklab.bench.stage import Stage
 from socklab.bench.window import Sampler, Window
 from socklab.lab.lab import PORT
-from socklab.labconfig import option
 from socklab.load.c_loader import LoadPlan, start_time
+from socklab.wire.knobs import option
 
 EDGE = 1.0  # seconds cut off each end of the busy span: the tool's ramp-up and its tear-down
 RAMP_UP_FAILED = "Could not create"

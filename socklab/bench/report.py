@@ -13,8 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from socklab.bench.measure import HeldRow, RateRow
+from socklab.bench.measure import QUIET_ENV, HeldRow, RateRow
 from socklab.bench.results import BenchResults
+from socklab.wire.config import ServerConfig
 
 PYTHON_VERSIONS = ("epoll", "async", "thread", "fork")
 
@@ -44,6 +45,12 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
 
 
+def _knob(name: str) -> str:
+    """One of the quiet servers' variables as the environment spells it, e.g. SOCKLAB_LOG=summary."""
+    variable = ServerConfig.variable(name)
+    return f"{variable}={QUIET_ENV[variable]}"
+
+
 def markdown(r: BenchResults) -> str:
     m = r.machine
     parts = [
@@ -51,8 +58,8 @@ def markdown(r: BenchResults) -> str:
         f"Machine: {m['cores']} cores, {m['memory_gb']} GB, kernel {m['kernel']}, Docker {m['docker']} "
         f"(cgroup {m['cgroup']}, {m['storage']}), {m['date']}. Loaders: the C load generator "
         "(`socklab/loadgen:c`) in containers of their own on the bench network. Servers run with "
-        "`SOCKLAB_LOG=summary` (c-fork, the original, logs every connection: it has no such switch), "
-        "`SOCKLAB_RESOLVE_NAMES=false`, backlog 65535 (somaxconn 65535 in the server's namespace).\n",
+        f"`{_knob('log')}` (c-fork, the original, logs every connection: it has no such switch), "
+        f"`{_knob('resolve_names')}`, backlog 65535 (somaxconn 65535 in the server's namespace).\n",
     ]
     rates = _by_version(r.rates)
     epoll, fork = rates.get("c-epoll"), rates.get("c-fork")

@@ -26,6 +26,7 @@ from socklab.lab.layer import OnLab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import LOCKED_DOWN, Node
 from socklab.load.c_loader import LoadPlan, LoadResult, run_loaders
+from socklab.wire.config import ServerConfig
 
 SERVER_HOST = 2  # the server is .2 on the bench network, loaders from .10 up
 FIRST_LOADER_HOST = 10
@@ -96,7 +97,7 @@ class Stage(OnLab):
     @contextlib.contextmanager
     def server(self, version: str, *, delay: float, env: dict[str, str] | None = None) -> Iterator[ServerRun]:
         """A fresh server at the fixed server address, once it accepts a connection; removed after."""
-        environment = {"SOCKLAB_DELAY": f"{delay:g}", "SOCKLAB_BACKLOG": str(BACKLOG), **(env or {})}
+        environment = {**ServerConfig(delay=delay, backlog=BACKLOG).to_env(), **(env or {})}
         address = self.lab.host_address(SERVER_HOST)
         node = Node(
             self.lab.new_role(f"server-{version}"),

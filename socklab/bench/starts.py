@@ -38,6 +38,8 @@ from socklab.lab.demo import run_demo
 from socklab.lab.lab import PORT
 from socklab.lab.labels import new_run_id, remove_run
 from socklab.progress import Progress, to_stderr
+from socklab.wire.compose import ComposeVariables
+from socklab.wire.config import ServerConfig
 
 BASE_IMAGE = "socklab/base:latest"
 SIZE_TAGS = (
@@ -62,9 +64,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="socklab bench startup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=5, help="docker-run-to-first-answer runs per version")
-    parser.add_argument("--compose-repeat", type=int, default=3, help="compose demo runs per SOCKLAB_DELAY")
+    parser.add_argument("--compose-repeat", type=int, default=3, help="compose demo runs per delay")
     parser.add_argument(
-        "--compose-delays", type=float, nargs="+", default=[0.0, 5.0], help="SOCKLAB_DELAY values for the demo"
+        "--compose-delays",
+        type=float,
+        nargs="+",
+        default=[0.0, 5.0],
+        help="the server delays (seconds) of the demos timed",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="give up on one start after this many seconds")
     parser.add_argument("--no-compose", action="store_true", help="skip the compose demo part")
@@ -109,7 +115,7 @@ def time_server_start(
             server_image(version),
             detach=True,
             network=network.name,
-            environment={"SOCKLAB_DELAY": "0", "SOCKLAB_PORT": str(PORT)},
+            environment=ServerConfig(delay=0.0, port=PORT).to_env(),
             labels=labels,
         )
         container.reload()  # run() returns the create-time view: the address is known only after start
@@ -163,7 +169,7 @@ def startup_rows(
 def time_compose(delay: float, timeout: float) -> float:
     """One ``run_demo`` (3 clients, default server image) under a private project name and host port."""
     project = f"socklab-bench-{uuid.uuid4().hex[:8]}"
-    env = {"SOCKLAB_DELAY": f"{delay:g}", "SOCKLAB_HOST_PORT": str(free_local_port())}
+    env = {**ServerConfig(delay=delay).to_env(), **ComposeVariables(host_port=free_local_port()).to_env()}
     with stdout_to_stderr():  # `docker compose up` prints to the inherited stdout
         result = run_demo(clients=3, project=project, env=env, timeout=timeout + delay)
     if not result.ok or len(result.answers) != 3 or not all("char from server = B" in a.line for a in result.answers):
@@ -189,7 +195,7 @@ def compose_rows(
         times = []
         for k in range(repeat):
             times.append(time_compose_retrying(delay, timeout, progress))
-            progress(f"compose SOCKLAB_DELAY={delay:g} run {k + 1}/{repeat}: {times[-1]:.2f} s")
+            progress(f"compose delay {delay:g} run {k + 1}/{repeat}: {times[-1]:.2f} s")
         rows.append((delay, Spread.of(times)))
     return rows
 
@@ -205,7 +211,7 @@ def render(
     parts = [
         "## Image sizes\n",
         markdown_table(["image", "size (MB)"], [(f"`{tag}`", fmt(mb, 1 if mb >= 1 else 3)) for tag, mb in sizes]),
-        f"\n## docker run → first answer (SOCKLAB_DELAY=0; {args.repeat} runs each, seconds)\n",
+        f"\n## docker run → first answer (delay 0; {args.repeat} runs each, seconds)\n",
         markdown_table(
             ["server", "image", "median", "min", "max"],
             [(r.name, f"`{r.image}`", fmt(r.seconds.median), fmt(r.seconds.low), fmt(r.seconds.high)) for r in starts],
@@ -215,7 +221,7 @@ def render(
         parts += [
             f"\n## compose demo: `up` → 3 answers ({args.compose_repeat} runs each, seconds)\n",
             markdown_table(
-                ["SOCKLAB_DELAY", "median", "min", "max", "median − delay"],
+                ["delay (s)", "median", "min", "max", "median − delay"],
                 [(f"{d:g}", fmt(s.median), fmt(s.low), fmt(s.high), fmt(s.median - d)) for d, s in compose],
             ),
         ]
@@ -237,7 +243,7 @@ def plot(starts: list[StartupRow]) -> object:
     for x, value in enumerate(medians):
         axes.annotate(f"{value:.2f}", (x, value), textcoords="offset points", xytext=(8, 3), fontsize=8)
     axes.set_ylabel("seconds (median, min–max)")
-    axes.set_title("docker run → first answer (SOCKLAB_DELAY=0)")
+    axes.set_title("docker run → first answer (delay 0)")
     figure.tight_layout()
     return figure
 

@@ -21,6 +21,8 @@ from socklab.lab.demo import run_demo
 from socklab.lab.lab import PORT
 from socklab.lab.topology import Node
 from socklab.load.python_load import exchange
+from socklab.wire.compose import ComposeVariables
+from socklab.wire.config import ServerConfig
 
 POLL_SECONDS = 0.01  # between connection attempts while the server starts; small against the ~0.5 s measured
 
@@ -55,7 +57,7 @@ def run_to_first_answer(stage: Stage, version: str, timeout: float = 30.0) -> fl
     """Seconds from ``docker run`` (create + start) to the first 'B' on the bench network."""
     # No hardening (Node's default, UNRESTRICTED): the row is what a plain `docker run` costs, without the
     # lab's tmpfs mounts and limits.
-    node = Node(stage.lab.new_role(f"start-{version}"), stage.image(version), {"SOCKLAB_DELAY": "0"})
+    node = Node(stage.lab.new_role(f"start-{version}"), stage.image(version), ServerConfig(delay=0).to_env())
     started = time.perf_counter()
     container = stage.lab.add(node)
     try:
@@ -94,10 +96,12 @@ def free_local_port() -> int:
 def compose_up(stage: Stage, clients: int, delay: float = 0.0) -> StartupRow:
     """``docker compose up --scale client=N`` (images already built) until every client answered."""
     env = {
-        "SOCKLAB_DELAY": f"{delay:g}",
-        "SOCKLAB_HOST_PORT": str(free_local_port()),
-        "SERVER_IMAGE": stage.image("fork"),
-        "CLIENT_IMAGE": f"{stage.image_prefix}/client:latest",
+        **ServerConfig(delay=delay).to_env(),
+        **ComposeVariables(
+            host_port=free_local_port(),
+            server_image=stage.image("fork"),
+            client_image=f"{stage.image_prefix}/client:latest",
+        ).to_env(),
     }
     # The run id in the name: what compose makes carries compose's labels, not socklab's, so the name is
     # what ties it to this run (e.g. for a test that accounts for everything a command made).

@@ -29,6 +29,7 @@ from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
 from socklab.lab.sidecar import run_in_namespace, tools_image
 from socklab.progress import Progress, quiet
+from socklab.wire.config import ServerConfig
 
 PORT = 9736
 CLOSE_WAIT_LIMIT = 5.0  # seconds to let the connection finish closing after the client exits
@@ -90,7 +91,7 @@ def run_trace(
     started = time.monotonic()
     output.mkdir(parents=True, exist_ok=True)
     # No reverse DNS for the log: under loss its lookups would hold the close back (and are not the exchange).
-    no_lookups = {"SOCKLAB_RESOLVE_NAMES": "false"}
+    no_lookups = ServerConfig(resolve_names=False).to_env()
     with Lab(server_image=None, delay=delay, port=PORT, purpose="experiment-trace", progress=progress) as lab:
         tools = tools_image(lab.docker, progress)
         # Started without the lab's connect check: that connection would still be open when tcpdump starts.

@@ -24,6 +24,7 @@ from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import SERVER
 from socklab.progress import Progress, quiet
 from socklab.wire import expected_reply
+from socklab.wire.config import ClientConfig, ServerConfig
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 CONNECT_DEADLINE = 20.0  # seconds a client container retries connecting before it gives up
@@ -59,7 +60,7 @@ def client_bounds(lab: Lab, clients: int) -> tuple[dict[str, str], float]:
     "not concurrent", not "timed out"), short enough that a server that never answers gets its verdict.
     """
     reply = lab.delay * clients + 10
-    env = {"SOCKLAB_CONNECT_DEADLINE": f"{CONNECT_DEADLINE:g}", "SOCKLAB_REPLY_TIMEOUT": f"{reply:g}"}
+    env = ClientConfig(connect_deadline=CONNECT_DEADLINE, reply_timeout=reply).to_env()
     return env, CONNECT_DEADLINE + reply + 20
 
 
@@ -193,7 +194,7 @@ RULES: tuple[Rule, ...] = (
         "served concurrently",
         2,
         lambda lab: check_concurrency(lab, CONCURRENT_CLIENTS),
-        {"SOCKLAB_RESOLVE_NAMES": "false"},
+        ServerConfig(resolve_names=False).to_env(),
     ),
     Rule("bad-clients", "bad clients harm nobody", 1, check_bad_clients_harm_nobody),
 )

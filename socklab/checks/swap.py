@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from socklab.lab.lab import Lab
 from socklab.progress import Progress, quiet
+from socklab.wire.config import ClientConfig
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def swap_under_load(
 ) -> SwapReport:
     """Run ``clients`` clients making ``exchanges`` exchanges each; swap the server once they are under way."""
     with Lab(server_image=from_image, client_image=client_image, delay=delay, purpose="swap", progress=progress) as lab:
-        load = {"SOCKLAB_REPEAT": str(exchanges), "SOCKLAB_INTERVAL": "0.05", "SOCKLAB_CONNECT_DEADLINE": "30"}
+        load = ClientConfig(repeat=exchanges, interval=0.05, connect_deadline=30).to_env()
         containers = lab.start_clients(clients, env=load)
         # Swap once the old server has answered somebody: the load is really under way.
         containers[0].wait_for_log(r'"outcome": "ok"', timeout=30 + delay * 2)

@@ -15,8 +15,8 @@ from typing import Any
 from socklab.checks.contract import LOG_TAIL, RULES, RuleResult, check_image
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.knobs import option
 
 RULE_IDS = tuple(rule.id for rule in RULES)
 EPILOG = f"""rules, in order: {", ".join(f"{r.id} ({r.name})" for r in RULES)}

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from socklab.cli.options import options_from
 from socklab.cli.recording import recorded
 from socklab.events.options import RecordOptions
-from socklab.labconfig import add_arguments
+from socklab.wire.knobs import add_arguments
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ from socklab.events.options import RecordOptions
 from socklab.experiments.registry import experiments, run_experiment
 from socklab.experiments.stage import ProbeFailed
 from socklab.lab.sidecar import SidecarFailed
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.knobs import option
 
 LIST = "list"
 

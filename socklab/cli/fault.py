@@ -25,14 +25,14 @@ from socklab.events.options import RecordOptions
 from socklab.faults import network, process
 from socklab.faults.netem import netem_support
 from socklab.faults.record import Fault, FaultError, FaultRecord
-from socklab.labconfig import option
+from socklab.wire.knobs import env_name, option
 
 
 @dataclass(frozen=True)
 class FaultOptions(RecordOptions):
     container: str = option("", "the target container's name or id (any running container)", metavar="NAME")
     seconds: float = option(
-        0.0, "end the fault after this long (0: at Ctrl-C)", metavar="SECONDS", flag="--for", env="SOCKLAB_FOR"
+        0.0, "end the fault after this long (0: at Ctrl-C)", metavar="SECONDS", flag="--for", env=env_name("for")
     )
     json: bool = option(False, "print each record as a JSON line")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,8 +13,9 @@ from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
 from socklab.events.schema import Kind
 from socklab.lab.lab import LabReport, run_lab
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.config import DELAY
+from socklab.wire.knobs import option
 
 DEFAULT_SERVER = "socklab/server:latest"
 DEFAULT_CLIENT = "socklab/client:latest"
@@ -27,8 +27,7 @@ def _check_clients(clients: int) -> None:
 
 
 def _check_delay(delay: float) -> None:
-    if not math.isfinite(delay) or delay < 0:
-        raise ValueError(f"delay {delay} must be a finite number of seconds >= 0")
+    DELAY.check("delay", delay)  # the server's own rule (wire.config): finite, 0..86400
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.errors import EngineUnreachable, MissingImage, explain
 from socklab.images.build import BuildFailed
 from socklab.lab.compose import ComposeUnavailable
-from socklab.labconfig import ConfigError
+from socklab.wire.knobs import ConfigError
 
 __all__ = ["COMMANDS", "ExitCode", "build_parser", "command_names", "main"]
 

@@ -1,9 +1,9 @@
 """A command's options as one frozen dataclass: the same fields give the flags, the help and the variables.
 
-The flags come from ``labconfig.add_arguments`` (the one parser builder, which the images' own ``load``
+The flags come from ``wire.knobs.add_arguments`` (the one parser builder, which the images' own ``load``
 uses too); this module resolves what was not given on the command line.
 
-Each field made with ``labconfig.option`` becomes a flag (``--server-image``), reads a variable
+Each field made with ``wire.knobs.option`` becomes a flag (``--server-image``), reads a variable
 (``SOCKLAB_SERVER_IMAGE``, or the field's own ``env`` name such as compose's ``SERVER_IMAGE``) and has one
 default and one help text. Values resolve as flag over variable over default. The environment is read
 only for the command that runs, so a bad ``SOCKLAB_DELAY`` cannot break ``socklab images``; a bad value
@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from socklab.labconfig import UNSET, ConfigError, converter, variable_for
+from socklab.wire.knobs import UNSET, ConfigError, converter, variable_for
 
 T = TypeVar("T")
 

@@ -10,14 +10,14 @@ from typing import Any
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.schema import MalformedEvent
-from socklab.labconfig import option
+from socklab.wire.knobs import env_name, option
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     log: str = option("", "the event log (--events FILE of any command)", metavar="EVENTS.jsonl", positional=True)
     output: str = option(
-        "report.html", "the HTML file to write", metavar="FILE.html", flag="-o", env="SOCKLAB_REPORT_OUTPUT"
+        "report.html", "the HTML file to write", metavar="FILE.html", flag="-o", env=env_name("report_output")
     )
 
     def __post_init__(self) -> None:

@@ -13,8 +13,8 @@ from socklab.images.build import build_images
 from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ensure_compose
 from socklab.lab.labels import remove_leftovers
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.knobs import option
 
 
 @dataclass(frozen=True)

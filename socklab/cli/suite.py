@@ -13,8 +13,8 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.faults.suite import FAULTS, SuiteSettings, run_suite
 from socklab.faults.table import draw_png, format_table, mechanisms
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.knobs import option
 
 DEFAULT_SERVERS = ("socklab/server:fork", "socklab/server:thread", "socklab/server:async", "socklab/server:c-fork")
 

@@ -11,13 +11,13 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.events import recorder as events
 from socklab.events.lines import client_events
 from socklab.events.schema import Kind
-from socklab.labconfig import option
 from socklab.progress import to_stderr
 from socklab.swarm.cluster import ClusterError
 from socklab.swarm.host import NotInSwarm, SwarmStateError
 from socklab.swarm.node_image import NodeImageError
 from socklab.swarm.run import SwarmUpOptions, UpReport, run_swarm_down, run_swarm_up
 from socklab.swarm.stack import StackError
+from socklab.wire.knobs import option
 
 UP_EPILOG = """examples:
   socklab swarm up --clients 3 --init      # this engine as a one-node swarm (left again by `swarm down`)

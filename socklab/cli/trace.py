@@ -14,8 +14,9 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
 from socklab.experiments.stage import ProbeFailed
 from socklab.lab.sidecar import SidecarFailed
-from socklab.labconfig import option
 from socklab.progress import to_stderr
+from socklab.wire.config import DELAY
+from socklab.wire.knobs import option
 
 FAULTS = ("loss",)
 
@@ -48,8 +49,7 @@ class TraceOptions(RecordOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         parse_fault(self.fault)
-        if not 0 <= self.delay <= 60:
-            raise ValueError(f"delay {self.delay} must be between 0 and 60 seconds")
+        DELAY.check("delay", self.delay)  # the server's own rule (wire.config): finite, 0..86400
 
 
 def run(options: TraceOptions) -> ExitCode:

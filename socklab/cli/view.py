@@ -8,8 +8,8 @@ from typing import Any
 
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
-from socklab.labconfig import option
 from socklab.view.options import DEFAULT_PORT
+from socklab.wire.knobs import env_name, option
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class ViewOptions:
     log: str = option(
         "", "the event log (--events FILE of any command; may not exist yet)", metavar="EVENTS.jsonl", positional=True
     )
-    port: int = option(DEFAULT_PORT, "serve on 127.0.0.1:PORT (0: a free port)", env="SOCKLAB_VIEW_PORT")
+    port: int = option(DEFAULT_PORT, "serve on 127.0.0.1:PORT (0: a free port)", env=env_name("view_port"))
     seconds: float = option(-1.0, "stop after this long (negative: at Ctrl-C)", metavar="SECONDS", flag="--for")
 
     def __post_init__(self) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from socklab.labconfig import option
 from socklab.view.options import LiveViewOptions
+from socklab.wire.knobs import option
 
 
 @dataclass(frozen=True)

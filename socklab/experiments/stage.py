@@ -20,6 +20,7 @@ from socklab.lab.lab import Lab
 from socklab.lab.layer import OnLab
 from socklab.lab.topology import LAB_NETWORK, Node
 from socklab.progress import Progress, quiet
+from socklab.wire.config import ServerConfig
 
 
 class ProbeFailed(RuntimeError):
@@ -113,7 +114,7 @@ class Stage(OnLab):
         if where not in line:
             raise ProbeFailed(
                 f"{image} does not listen on {where}: {line.strip()!r}; an image built before the server had "
-                "transports ignores SOCKLAB_TRANSPORT (rebuild it with `socklab images`)"
+                f"transports ignores {ServerConfig.variable('transport')} (rebuild it with `socklab images`)"
             )
         return line
 

@@ -18,6 +18,7 @@ from socklab.experiments.stage import Stage
 from socklab.faults.network import packet_loss
 from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
+from socklab.wire.config import ClientConfig, ServerConfig
 
 NAME = "stream-vs-datagram"
 CLAIM = "a stream is reliable (every byte arrives, in order); datagrams may be lost"
@@ -56,7 +57,8 @@ def run(
     ]
     with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
         # Quiet servers: no reverse DNS and no health check, whose own packets the counters would count.
-        quiet_server = {"SOCKLAB_DELAY": "0", "SOCKLAB_RESOLVE_NAMES": "false"}
+        quiet_server = ServerConfig(delay=0, resolve_names=False).to_env()
+        udp_server_env = ServerConfig(model="async", transport="udp", delay=0, resolve_names=False).to_env()
         tcp_server = stage.start(
             "tcp-server", image=server_image, alias="tcp-server", env=quiet_server, healthcheck=NO_HEALTHCHECK
         )
@@ -64,13 +66,16 @@ def run(
             "udp-server",
             image=udp_server_image,
             alias="udp-server",
-            env={**quiet_server, "SOCKLAB_TRANSPORT": "udp"},
+            env=udp_server_env,
             healthcheck=NO_HEALTHCHECK,
         )
         stage.wait_for_line(tcp_server, r"listening on")
         stage.wait_for_listening(udp_server, "(udp", udp_server_image)
         before = _snmp(stage, tcp_server), _snmp(stage, udp_server)
-        common = {"SOCKLAB_JSON": "true", "SOCKLAB_REPEAT": str(per_host), "SOCKLAB_PORT": str(PORT)}
+        tcp_client = ClientConfig(json=True, repeat=per_host, port=PORT, server="tcp-server", connect_deadline=60)
+        udp_client = ClientConfig(
+            json=True, repeat=per_host, port=PORT, server="udp-server", transport="udp", reply_timeout=1
+        )
         with (
             packet_loss(stage.lab, tcp_server, loss, progress=progress),
             packet_loss(stage.lab, udp_server, loss, progress=progress),
@@ -79,20 +84,10 @@ def run(
                 stage.start(
                     f"{transport}-client-{k}",
                     image=client_image,
-                    env={**common, **env},
+                    env=knobs.to_env(),
                 )
                 for k in range(HOSTS)
-                for transport, env in (
-                    ("tcp", {"SOCKLAB_SERVER": "tcp-server", "SOCKLAB_CONNECT_DEADLINE": "60"}),
-                    (
-                        "udp",
-                        {
-                            "SOCKLAB_SERVER": "udp-server",
-                            "SOCKLAB_TRANSPORT": "udp",
-                            "SOCKLAB_REPLY_TIMEOUT": "1",
-                        },
-                    ),
-                )
+                for transport, knobs in (("tcp", tcp_client), ("udp", udp_client))
             ]
             outputs = {run.name: run.stdout for run in stage.lab.collect(clients, timeout=180)}
         after = _snmp(stage, tcp_server), _snmp(stage, udp_server)

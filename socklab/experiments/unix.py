@@ -17,6 +17,7 @@ from socklab.experiments.stage import Stage
 from socklab.lab.client_run import ClientRun
 from socklab.progress import Progress, quiet
 from socklab.wire import DEFAULT_SOCKET_PATH
+from socklab.wire.config import ClientConfig, ServerConfig
 
 NAME = "unix"
 CLAIM = "a socket can live on one machine (AF_UNIX, named by a file) as well as across a network"
@@ -34,20 +35,22 @@ def run(*, probes_image: str, server_image: str, client_image: str, progress: Pr
     started = time.monotonic()
     result.did += [
         f"a volume mounted at {SOCKET_DIR} in a server container and a client container, both with no network",
-        f"the server ({server_image}) listens on {DEFAULT_SOCKET_PATH} (SOCKLAB_TRANSPORT=unix); the file is "
-        "looked at like ls -l from a third container on the same volume",
+        f"the server ({server_image}) listens on {DEFAULT_SOCKET_PATH} ({ServerConfig.variable('transport')}=unix); "
+        "the file is looked at like ls -l from a third container on the same volume",
         "the client sends 'A' over the socket file",
         "the file is removed while the server runs; a new client tries again (connect deadline 2 s)",
     ]
     with Stage(NAME, probes_image=probes_image, progress=progress) as stage:
         # No network at all; the socket's folder shared through a volume.
         alone: dict[str, Any] = {"networked": False, "volumes": {"socket": SOCKET_DIR}}
-        unix = {"SOCKLAB_TRANSPORT": "unix", "SOCKLAB_SOCKET_PATH": DEFAULT_SOCKET_PATH}
-        server = stage.start("server", image=server_image, env={**unix, "SOCKLAB_DELAY": "0.5"}, **alone)
+        server_env = ServerConfig(transport="unix", socket_path=DEFAULT_SOCKET_PATH, delay=0.5).to_env()
+        server = stage.start("server", image=server_image, env=server_env, **alone)
         stage.wait_for_listening(server, DEFAULT_SOCKET_PATH, server_image)
         looker = stage.run_once("ls", ["probes.kernel", "stat", DEFAULT_SOCKET_PATH], **alone)
         listed: dict[str, Any] = json.loads(looker.stdout.splitlines()[0])["value"]
-        client_env = {**unix, "SOCKLAB_JSON": "true", "SOCKLAB_CONNECT_DEADLINE": "2"}
+        client_env = ClientConfig(
+            transport="unix", socket_path=DEFAULT_SOCKET_PATH, json=True, connect_deadline=2
+        ).to_env()
         first_status, first, _first_output = _client_record(
             stage.run_once("client", image=client_image, env=client_env, **alone)
         )

@@ -17,6 +17,7 @@ from socklab.lab.lab import foreign_lab
 from socklab.lab.labels import OWNER_PID, process_alive
 from socklab.lab.sidecar import FAULT, FAULT_TARGET, ToolsUnavailable, run_agent, tools_image
 from socklab.progress import Progress, quiet
+from socklab.sidecar.protocol import Clean, Cleaned
 
 STOP_GRACE = 15  # seconds an agent gets to undo its rule after SIGTERM
 
@@ -67,6 +68,10 @@ def clean_faults(
             done.append(f"could not sweep {container.name}: {exc}")
             continue
         with foreign_lab("fault") as lab:
-            event = run_agent(lab, lab.adopt(container), {"kind": "clean"}, image=image)
-        done += [f"removed from {container.name}: {command}" for command in event.get("commands", [])]
+            event = run_agent(lab, lab.adopt(container), Clean(), image=image)
+        if not isinstance(event, Cleaned):
+            done.append(f"could not sweep {container.name}: the agent said {event.to_json()}")
+            continue
+        done += [f"removed from {container.name}: {command}" for command in event.commands]
+        done += [f"could not remove from {container.name}: {error}" for error in event.errors]
     return done

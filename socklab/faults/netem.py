@@ -10,6 +10,7 @@ import docker
 
 from socklab.lab.lab import foreign_lab
 from socklab.lab.sidecar import run_agent, tools_image
+from socklab.sidecar.protocol import ProbeNetem, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class NetemSupport:
 @functools.cache
 def _probe(docker_host: str, image: str) -> NetemSupport:
     with foreign_lab("fault") as lab:
-        event = run_agent(lab, None, {"kind": "probe-netem"}, image=image)
-    return NetemSupport(bool(event.get("netem")), str(event.get("detail", "")))
+        event = run_agent(lab, None, ProbeNetem(), image=image)
+    if not isinstance(event, ProbeResult):
+        return NetemSupport(False, f"the probe said {event.to_json()}")
+    return NetemSupport(event.netem, event.detail)
 
 
 def netem_support(client: docker.DockerClient, *, image: str | None = None) -> NetemSupport:

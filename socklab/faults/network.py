@@ -21,6 +21,7 @@ from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab, foreign_lab
 from socklab.lab.sidecar import Agent, AgentFailed, tools_image
 from socklab.progress import Progress, quiet
+from socklab.sidecar.protocol import Applied, Failed, FaultSpec, Undone
 
 APPLY_TIMEOUT = 60.0  # creating and starting a sidecar takes about a second; dockerd may be busy
 UNDO_TIMEOUT = 30.0
@@ -67,6 +68,7 @@ class NetworkFault(Fault):
         self._own_lab: Lab | None = None
         self.sidecar: Agent | None = None
         self.fault_id = uuid.uuid4().hex[:8]
+        self.spec = FaultSpec(kind, self.fault_id, seconds, **params)  # ProtocolError (a ValueError) at once
 
     def _target(self) -> tuple[Lab, LabContainer]:
         if isinstance(self.target, LabContainer):
@@ -89,9 +91,8 @@ class NetworkFault(Fault):
 
     def apply(self) -> FaultRecord:
         lab, container = self._target()
-        spec = {"kind": self.name, "id": self.fault_id, "seconds": self.seconds, **self.params}
         try:
-            self.sidecar = Agent(lab, container, spec, image=self.image or tools_image(self.client))
+            self.sidecar = Agent(lab, container, self.spec, image=self.image or tools_image(self.client))
             self.sidecar.start()
             event = self.sidecar.next_event(APPLY_TIMEOUT)
         except AgentFailed as exc:
@@ -100,21 +101,22 @@ class NetworkFault(Fault):
         except BaseException:  # Ctrl-C while applying: no __exit__ will undo it, so let go here
             self._let_go()
             raise
-        if event["event"] != "applied":
+        if not isinstance(event, Applied):
             self._let_go()
-            message = f"{self.name} on {container.name} could not be applied: {event.get('message')}"
+            said = event.message if isinstance(event, Failed) else f"it said {event.tag}"
+            message = f"{self.name} on {container.name} could not be applied: {said}"
             if self.name == "latency" and "qdisc kind is unknown" in message:
                 raise NetemUnavailable(f"{message} (this kernel has no netem)")
-            if not event.get("clean", True):
-                raise FaultNotUndone(f"{message}; and the namespace is not back: {event.get('diff')}")
+            if isinstance(event, Failed) and event.clean is False:
+                raise FaultNotUndone(f"{message}; and the namespace is not back: {list(event.diff)}")
             raise FaultError(message)
         self.record = FaultRecord(
             fault=self.name,
             target=container.name,
-            mechanism=f"{event['mechanism']} (sidecar in the target's network namespace)",
+            mechanism=f"{event.mechanism} (sidecar in the target's network namespace)",
             params={**self.params, **({"seconds": self.seconds} if self.seconds is not None else {})},
-            applied_at=event["at"],
-            commands=list(event.get("commands", [])),
+            applied_at=event.at,
+            commands=list(event.commands),
         )
         return self.record
 
@@ -142,11 +144,15 @@ class NetworkFault(Fault):
             raise FaultNotUndone(f"{self.name} on {self.record.target}: {exc}; run `socklab clean`") from exc
         finally:
             self._let_go()
-        self.record.undone_at = event.get("at", time.time())
-        self.record.undone_because = event.get("reason")
-        self.record.verified = bool(event.get("clean"))
+        self.record.undone_at = event.at
+        if not isinstance(event, Undone):
+            self.record.verified = False
+            self.record.detail = event.message if isinstance(event, Failed) else f"the agent said {event.tag}"
+            raise FaultNotUndone(f"{self.name} on {self.record.target}: {self.record.detail}; run `socklab clean`")
+        self.record.undone_because = event.reason
+        self.record.verified = event.clean
         if not self.record.verified:
-            self.record.detail = "; ".join([*event.get("diff", []), *event.get("errors", [])])
+            self.record.detail = "; ".join([*event.diff, *event.errors])
             raise FaultNotUndone(
                 f"{self.name} on {self.record.target}: the namespace is not back to its state before: "
                 f"{self.record.detail}"

@@ -28,6 +28,8 @@ from socklab.faults.record import FaultRecord, record_applied, record_undone
 from socklab.lab.lab import Lab
 from socklab.lab.sidecar import run_agent, tools_image
 from socklab.progress import Progress, quiet
+from socklab.sidecar.protocol import WaitEstablished
+from socklab.wire.config import ClientConfig
 
 FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
 
@@ -114,19 +116,19 @@ def _count(
 
 
 def _client_env(settings: SuiteSettings, repeat: int) -> dict[str, str]:
-    return {
-        "SOCKLAB_REPEAT": str(repeat),
-        "SOCKLAB_INTERVAL": f"{settings.interval:g}",
-        "SOCKLAB_CONNECT_DEADLINE": "30",
-        "SOCKLAB_REPLY_TIMEOUT": f"{settings.reply_timeout:g}",
-        "SOCKLAB_RETRY_CUT": "true",
-    }
+    return ClientConfig(
+        repeat=repeat,
+        interval=settings.interval,
+        connect_deadline=30,
+        reply_timeout=settings.reply_timeout,
+        retry_cut=True,
+    ).to_env()
 
 
 def _wait_established(lab: Lab, count: int, tools: str) -> None:
     """Until ``count`` connections to the server's port are established, seen from inside its namespace."""
     assert lab.server is not None
-    spec = {"kind": "wait-established", "port": lab.port, "count": count, "timeout": 60}
+    spec = WaitEstablished(port=lab.port, count=count, timeout=60)
     run_agent(lab, lab.server, spec, image=tools, timeout=90)
 
 

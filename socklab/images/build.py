@@ -32,6 +32,7 @@ from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 from socklab.wire import CONTRACT_MODELS, MODELS
+from socklab.wire.config import ServerConfig
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -186,7 +187,8 @@ def derived_dockerfile(image_id: str, model: str) -> str:
     The model's name is the label and the default ``SOCKLAB_MODEL`` in the same two lines, so they
     cannot disagree; ``SOCKLAB_MODEL`` at run time still overrides it, as for every image.
     """
-    return f'FROM {image_id}\nLABEL {MODEL_LABEL}="{model}"\nENV SOCKLAB_MODEL={model}\n'
+    env = " ".join(f"{name}={value}" for name, value in ServerConfig(model=model).to_env().items())
+    return f'FROM {image_id}\nLABEL {MODEL_LABEL}="{model}"\nENV {env}\n'
 
 
 def derive(

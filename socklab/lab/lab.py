@@ -42,6 +42,7 @@ from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
 from socklab.progress import Progress, quiet
+from socklab.wire.config import ClientConfig
 
 # Ryuk (testcontainers' reaper) is an image from a registry; socklab has its own reaper (reaper.py).
 if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
@@ -373,10 +374,9 @@ class Lab:
         together = self.has_start_barrier(image) if together is None else together
         first = self._clients_started
         self._clients_started += count
-        barrier = {"SOCKLAB_WAIT_FOR_GO": "true"} if together else {}
+        knobs = ClientConfig(char=char, wait_for_go=True) if together else ClientConfig(char=char)
         nodes = [
-            self.topology.client(first + k + 1, image, env={"SOCKLAB_CHAR": char, **barrier, **(env or {})})
-            for k in range(count)
+            self.topology.client(first + k + 1, image, env={**knobs.to_env(), **(env or {})}) for k in range(count)
         ]
         started = 0
 

@@ -9,15 +9,15 @@ container of a ``Lab``: labelled, removed with it. Three shapes of it, one way:
 - ``beside``: the node of a long-running one the caller ends (tcpdump, ``socklab.capture.tcpdump``);
 - ``Agent``: the fault agent (``sidecar/``, stdlib only), copied in before it starts rather than baked
   into an image (nothing more to build, never a stale copy; any image with python3, iproute2 and
-  iptables serves: ``SOCKLAB_TOOLS_IMAGE``). It reports one JSON line per event on stdout and reads
-  ``undo`` on its attached stdin, which is ``StdinOnce``: when the process that attached dies, dockerd
+  iptables serves: ``SOCKLAB_TOOLS_IMAGE``). It is given one ``sidecar.protocol`` spec, validated before
+  the container is made, reports one ``sidecar.protocol`` event a line on stdout and reads ``undo`` on its
+  attached stdin, which is ``StdinOnce``: when the process that attached dies, dockerd
   closes it and an untimed fault ends. It removes itself when it exits.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import socket
@@ -35,6 +35,8 @@ from socklab.lab.lab import Lab
 from socklab.lab.topology import Hardening, Node
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
+from socklab.sidecar.protocol import Event, FaultSpec, ProtocolError, Spec, parse_event
+from socklab.wire.knobs import env_name
 
 AGENT_HOME = "/opt/socklab"  # where the agent package goes inside a sidecar (PYTHONPATH)
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -67,12 +69,12 @@ class AgentFailed(RuntimeError):
 
 def tools_image(client: docker.DockerClient, progress: Progress = quiet) -> str:
     """The tools image's tag: ``SOCKLAB_TOOLS_IMAGE``, else ``socklab/tools:latest`` (built when missing)."""
-    tag = os.environ.get("SOCKLAB_TOOLS_IMAGE", TOOLS_TAG)
+    tag = os.environ.get(env_name("tools_image"), TOOLS_TAG)
     if tag != TOOLS_TAG:
         try:
             client.images.get(tag)
         except docker.errors.ImageNotFound:
-            raise ToolsUnavailable(f"the tools image {tag} (SOCKLAB_TOOLS_IMAGE) does not exist") from None
+            raise ToolsUnavailable(f"the tools image {tag} ({env_name('tools_image')}) does not exist") from None
         return tag
     try:
         return ensure_image(client, "tools", progress=progress)
@@ -112,15 +114,16 @@ class Agent:
     """One agent run in ``target``'s namespace (None: a namespace of its own, touching nobody):
     ``start()``, then ``next_event()`` as it reports, ``send("undo")``, ``close()``."""
 
-    def __init__(self, lab: Lab, target: LabContainer | None, spec: Mapping[str, Any], *, image: str) -> None:
+    def __init__(self, lab: Lab, target: LabContainer | None, spec: Spec, *, image: str) -> None:
         self.lab = lab
-        self.spec = dict(spec)
-        labels = {FAULT: str(spec["kind"])} | ({FAULT_TARGET: target.sdk.id} if target is not None else {})
+        self.spec = spec
+        kind = spec.kind if isinstance(spec, FaultSpec) else spec.tag
+        labels = {FAULT: kind} | ({FAULT_TARGET: target.sdk.id} if target is not None else {})
         self.node = Node(
-            lab.new_role(f"fault-{spec['kind']}"),
+            lab.new_role(f"fault-{kind}"),
             image,
             env={"PATH": SBIN_PATH, "PYTHONPATH": AGENT_HOME, "PYTHONDONTWRITEBYTECODE": "1"},
-            command=("python3", "-m", "sidecar", json.dumps(self.spec)),
+            command=("python3", "-m", "sidecar", spec.to_json()),
             network=None,
             shares_network_with=None if target is None else target.node.role,
             hardening=AGENT_HARDENING,
@@ -130,7 +133,7 @@ class Agent:
         )
         self.container: LabContainer | None = None
         self._stdin: socket.socket | None = None
-        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._events: queue.Queue[Event | str | None] = queue.Queue()  # str: a line that is no event
 
     @property
     def name(self) -> str:
@@ -152,19 +155,18 @@ class Agent:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    with contextlib.suppress(json.JSONDecodeError):
-                        event = json.loads(line)
-                        if isinstance(event, dict):
-                            self._events.put(event)
-                            continue
-                    self._events.put({"event": "output", "line": line.decode(errors="replace")})
+                    text = line.decode(errors="replace")
+                    try:
+                        self._events.put(parse_event(text))
+                    except ProtocolError as exc:  # a traceback, or an agent of another version: kept as noise
+                        self._events.put(f"{text} ({exc})" if text.startswith("{") else text)
         except docker.errors.APIError:
             pass
         finally:
             self._events.put(None)  # the agent is gone
 
-    def next_event(self, timeout: float) -> dict[str, Any]:
-        """The agent's next JSON line (output lines skipped); AgentFailed when it ends or stays silent."""
+    def next_event(self, timeout: float) -> Event:
+        """The agent's next event (other lines skipped); AgentFailed when it ends or stays silent."""
         noise: list[str] = []
         while True:
             try:
@@ -173,8 +175,8 @@ class Agent:
                 raise AgentFailed(f"sidecar {self.name} said nothing for {timeout:g} s") from None
             if event is None:
                 raise AgentFailed(f"sidecar {self.name} exited without a result: {' | '.join(noise)[-1500:]}")
-            if event["event"] == "output":
-                noise.append(event["line"])
+            if isinstance(event, str):
+                noise.append(event)
                 continue
             return event
 
@@ -199,9 +201,7 @@ class Agent:
             self.lab.remove(self.container)  # forgets it (and removes it, were it still there)
 
 
-def run_agent(
-    lab: Lab, target: LabContainer | None, spec: Mapping[str, Any], *, image: str, timeout: float = 60
-) -> dict[str, Any]:
+def run_agent(lab: Lab, target: LabContainer | None, spec: Spec, *, image: str, timeout: float = 60) -> Event:
     """Run a one-shot agent task (probe, clean, wait) and return its one result event."""
     agent = Agent(lab, target, spec, image=image)
     agent.start()

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from socklab.wire.config import ClientConfig, ServerConfig
+
 SERVER = "server"  # the server's role, and the alias clients dial
 LAB_NETWORK = "lab"
 
@@ -103,18 +105,20 @@ class Topology:
 
     def server(self, image: str, *, env: Mapping[str, str] | None = None, role: str = SERVER) -> Node:
         """The server under the alias ``server``; ``env`` may add knobs but not contradict delay or port."""
-        own = {"SOCKLAB_DELAY": f"{self.delay:g}", "SOCKLAB_PORT": str(self.port)}
+        own = ServerConfig(delay=self.delay, port=self.port).to_env()
         extra = dict(env or {})
-        for name, value in own.items():
+        for knob in ("delay", "port"):
+            name = ServerConfig.variable(knob)
+            value = own[name]
             if name in extra and _differs(extra[name], value):
                 raise TopologyError(
-                    f"server env {name}={extra[name]!r} contradicts the lab's {name.removeprefix('SOCKLAB_').lower()} "
+                    f"server env {name}={extra[name]!r} contradicts the lab's {knob} "
                     f"{value}: set it on the lab, not in the environment"
                 )
         return Node(role, image, {**own, **extra}, aliases=(SERVER,), hardening=self.hardening)
 
     def client(self, index: int, image: str, *, env: Mapping[str, str] | None = None) -> Node:
-        base = {"SOCKLAB_JSON": "true", "SOCKLAB_PORT": str(self.port), "SOCKLAB_SERVER": SERVER}
+        base = ClientConfig(json=True, port=self.port, server=SERVER).to_env()
         return Node(f"client-{index}", image, {**base, **(env or {})}, hardening=self.client_hardening)
 
     def with_hardening(self, server: Hardening, client: Hardening | None = None) -> Topology:

@@ -29,6 +29,7 @@ from socklab.hostcmd import locked
 from socklab.hostcmd import run as run_on_host
 from socklab.lab.labels import PROJECT, PURPOSE
 from socklab.progress import Progress, quiet
+from socklab.wire.knobs import env_name
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -116,7 +117,7 @@ def _ensure_debootstrap(progress: Progress, *, install_missing: bool) -> None:
     if not install_missing:
         raise NodeImageError(
             f"the swarm's node image needs debootstrap on this host: install it with `sudo {' '.join(install)}`, "
-            "or pass --install-missing (SOCKLAB_INSTALL_MISSING=1) to let socklab do it"
+            f"or pass --install-missing ({env_name('install_missing')}=1) to let socklab do it"
         )
     progress(f"installing on this host, as asked: {' '.join(install)}")
     if subprocess.run(install, capture_output=True, check=False).returncode != 0:

@@ -17,13 +17,14 @@ import docker
 from socklab.errors import engine, require_image
 from socklab.events.options import RecordOptions
 from socklab.lab.labels import new_run_id
-from socklab.labconfig import option
 from socklab.progress import Progress, quiet
 from socklab.swarm import host as host_swarm
 from socklab.swarm.cluster import DindCluster, Node, clusters, remove_cluster
 from socklab.swarm.kernel import IPVS_NOTE, ipvs_available
 from socklab.swarm.node_image import remove_node_images
 from socklab.swarm.stack import StackError, StackRun, StackSettings, deployed, remove, run_stack
+from socklab.wire.config import DELAY
+from socklab.wire.knobs import check_fields, option
 
 CLI_PURPOSE = "swarm"  # the label on DinD clusters made by `socklab swarm up --nodes N` (tests use their own)
 
@@ -33,7 +34,7 @@ class SwarmUpOptions(RecordOptions):
     clients: int = option(3, "client tasks: the client service's replicas")
     server_image: str = option("socklab/server:latest", "server image", env="SERVER_IMAGE")
     client_image: str = option("socklab/client:latest", "client image", env="CLIENT_IMAGE")
-    delay: float = option(5.0, "seconds the server waits before answering", metavar="SECONDS")
+    delay: float = option(5.0, "seconds the server waits before answering", metavar="SECONDS", rule=DELAY)
     init: bool = option(False, "if this engine is in no swarm, make it a one-node swarm (`swarm down` leaves it)")
     nodes: int = option(0, "build a swarm of N Docker-in-Docker engines on this machine instead (0: this engine)")
     server_constraint: tuple[str, ...] = option(
@@ -51,8 +52,7 @@ class SwarmUpOptions(RecordOptions):
             raise ValueError("--nodes must be 0 (this engine's swarm) or more")
         if self.nodes and self.init:
             raise ValueError("--init is for this engine's swarm; --nodes builds a swarm of its own")
-        if self.delay < 0:
-            raise ValueError("--delay must not be negative")
+        check_fields(self)  # the delay's rule is the server's: finite, 0..86400 (NaN passed `delay < 0`)
         if self.nodes and (self.server_constraint or self.client_constraint):
             raise ValueError("--nodes places the server on node1 and the clients elsewhere itself")
 

@@ -26,6 +26,8 @@ from docker.models.services import Service
 
 from socklab.analysis.verdict import Interval, Verdict, judge
 from socklab.paths import ROOT
+from socklab.wire.compose import ComposeVariables
+from socklab.wire.config import ClientConfig, ServerConfig
 from socklab.wire.result import ClientResult, parse_results
 
 STACK_FILE = ROOT / "stack.yaml"
@@ -57,11 +59,11 @@ class StackSettings:
     def environment(self) -> dict[str, str]:
         """The knobs ``stack.yaml`` reads, as in compose.yaml."""
         return {
-            "SERVER_IMAGE": self.server_image,
-            "CLIENT_IMAGE": self.client_image,
-            "SOCKLAB_DELAY": f"{self.delay:g}",
-            "SOCKLAB_CLIENTS": str(self.clients),
-            "SOCKLAB_CONNECT_DEADLINE": f"{self.connect_deadline:g}",
+            **ComposeVariables(
+                server_image=self.server_image, client_image=self.client_image, clients=self.clients
+            ).to_env(),
+            **ServerConfig(delay=self.delay).to_env(),
+            **ClientConfig(connect_deadline=self.connect_deadline).to_env(),
         }
 
     def override(self) -> dict[str, object]:

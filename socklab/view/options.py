@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from socklab.labconfig import option
+from socklab.wire.knobs import option
 
 DEFAULT_PORT = 9737  # socklab.view.server.DEFAULT_PORT: next to the lab's 9736
 

@@ -40,6 +40,12 @@ def test_help_shows_the_variable_that_sets_a_flag(options, flag, variable, capsy
         (["run"], {"SOCKLAB_DELAY": "soon"}, "SOCKLAB_DELAY='soon'"),
         (["run"], {"SOCKLAB_CLIENTS": "-3"}, "clients -3 must be at least 1"),
         (["swap", "a", "b", "--exchanges", "0"], {}, "exchanges 0 must be at least 1"),
+        # One rule for the delay, the server's (wire.config.DELAY), in every command that takes it.
+        *[
+            (argv, {"SOCKLAB_DELAY": value}, f"delay {value} must be a finite number of seconds in 0..86400")
+            for argv in (["run"], ["matrix"], ["swap", "a", "b"], ["trace"], ["swarm", "up"])
+            for value in ("nan", "inf", "-1.0")
+        ],
     ],
 )
 def test_a_bad_value_is_one_line_and_exit_2(argv, env, message, capsys, monkeypatch):
@@ -49,6 +55,13 @@ def test_a_bad_value_is_one_line_and_exit_2(argv, env, message, capsys, monkeypa
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_trace_takes_the_delays_the_server_takes() -> None:
+    """`socklab trace` had a rule of its own (0..60 s); now it is the server's, so 90 s is a delay like any."""
+    from socklab.cli.trace import TraceOptions
+
+    assert TraceOptions(delay=90.0).delay == 90.0
 
 
 def test_a_bad_variable_does_not_break_other_commands_help(capsys, monkeypatch):

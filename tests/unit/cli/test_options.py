@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from socklab.cli.options import options_from
-from socklab.labconfig import ConfigError, add_arguments, option
+from socklab.wire.knobs import ConfigError, add_arguments, option
 
 
 @dataclass(frozen=True)

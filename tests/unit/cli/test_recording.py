@@ -10,7 +10,7 @@ from socklab.cli.recording import recorded
 from socklab.events import Kind, parse_log
 from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
-from socklab.labconfig import option
+from socklab.wire.knobs import option
 
 
 @dataclass(frozen=True)

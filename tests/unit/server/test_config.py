@@ -1,7 +1,7 @@
 import pytest
 
-from labconfig import ConfigError, load
 from server.config import ServerConfig
+from wire.knobs import ConfigError, load
 
 
 def test_defaults_are_the_original_numbers():

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from labconfig import ConfigError, env_name, flag_name, load, option
+from wire.knobs import ConfigError, env_name, flag_name, load, option
 
 
 @dataclass(frozen=True)

@@ -2,39 +2,100 @@
 
 Both images run this (it is stdlib only), so the server and the client spell their knobs the same way:
 the field ``idle_timeout`` is ``SOCKLAB_IDLE_TIMEOUT`` in the environment and ``--idle-timeout`` on the
-command line; a flag beats the environment, which beats the field's default.
+command line; a flag beats the environment, which beats the field's default. The host writes the same
+variables back: ``Knobs.to_env`` of a validated object, never a hand-made string.
+
+A field's one validation rule (``option(..., rule=SECONDS)``) is checked whenever the object is made, on
+either side; rules between fields stay in the class's ``check``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 __all__ = [
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "SECONDS",
     "UNSET",
     "ConfigError",
+    "Knobs",
+    "Rule",
     "add_arguments",
+    "check_fields",
     "converter",
     "env_name",
     "flag_name",
+    "format_value",
     "load",
+    "one_of",
     "option",
     "parser_for",
+    "positive_seconds",
+    "seconds",
     "variable_for",
+    "whole",
 ]
 
 PREFIX = "SOCKLAB_"
 T = TypeVar("T", bound="DataclassInstance")
+MAX_SECONDS = 86400.0  # a day: the C peers' bound too (peers/*.c env_seconds)
 
 
 class ConfigError(ValueError):
     """A configuration value is unusable; the message names the variable or flag and the value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One field's validation: ``test(value)`` holds, or the value is rejected as not ``want``.
+
+    ``say(name, value)`` words the rejection when "NAME VALUE must be WANT" would not read well.
+    """
+
+    want: str  # what a good value is, e.g. "a finite number of seconds in 0..86400"
+    test: Callable[[Any], bool]
+    say: Callable[[str, Any], str] | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        if not self.test(value):
+            raise ValueError(self.say(name, value) if self.say else f"{name} {value!r} must be {self.want}")
+
+
+def seconds(low: float = 0.0, high: float = MAX_SECONDS) -> Rule:
+    """A finite number of seconds in ``low..high``: NaN, infinities and negatives fail (``nan < 0`` is False)."""
+    return Rule(f"a finite number of seconds in {low:g}..{high:g}", lambda v: math.isfinite(v) and low <= v <= high)
+
+
+def positive_seconds(high: float = MAX_SECONDS) -> Rule:
+    return Rule(f"a positive, finite number of seconds up to {high:g}", lambda v: math.isfinite(v) and 0 < v <= high)
+
+
+def whole(low: int, high: int | None = None) -> Rule:
+    """An integer in ``low..high`` (no upper bound when ``high`` is None)."""
+    if high is None:
+        return Rule(f"an integer of at least {low}", lambda v: low <= v)
+    return Rule(f"{low}-{high}", lambda v: low <= v <= high, lambda name, v: f"{name} {v} is outside {low}-{high}")
+
+
+def one_of(choices: Collection[str]) -> Rule:
+    listed = ", ".join(choices)
+    return Rule(
+        f"one of {listed}", lambda v: v in choices, lambda name, v: f"unknown {name} {v!r}; choose one of {listed}"
+    )
+
+
+SECONDS = seconds()  # the delay, the idle timeout, the grace, the client's pauses
+POSITIVE = positive_seconds()  # deadlines and timeouts: 0 would give up at once
+NON_NEGATIVE = whole(0)
 
 
 def option(
@@ -45,14 +106,16 @@ def option(
     env: str | None = None,
     positional: bool = False,
     flag: str | None = None,
+    rule: Rule | None = None,
 ) -> Any:
     """A dataclass field that is also an environment variable and a flag with ``help``.
 
     ``env`` names a variable without the prefix (compose's ``SERVER_IMAGE``); ``positional`` makes the
     flag a positional argument (the host CLI's ``socklab swap FROM TO``); ``flag`` spells the flag when the
-    field's name cannot (``socklab fault --for``: ``for`` is a keyword).
+    field's name cannot (``socklab fault --for``: ``for`` is a keyword); ``rule`` is the field's one
+    validation, checked by ``check_fields`` (every ``Knobs`` runs it when made).
     """
-    metadata = {"help": help, "metavar": metavar, "env": env, "positional": positional, "flag": flag}
+    metadata = {"help": help, "metavar": metavar, "env": env, "positional": positional, "flag": flag, "rule": rule}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -192,3 +255,74 @@ def load(
         return cls(**values)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def check_fields(instance: DataclassInstance) -> None:
+    """Each field's own rule, in field order; ValueError names the first field that breaks its rule."""
+    for field in dataclasses.fields(instance):
+        rule = field.metadata.get("rule")
+        if rule is not None:
+            rule.check(field.name, getattr(instance, field.name))
+
+
+def format_value(value: object) -> str:
+    """A value as its variable spells it, read back to the same value by ``converter``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    if isinstance(value, tuple):
+        return ",".join(str(part) for part in value)
+    return str(value)
+
+
+class Knobs:
+    """The base of a program's knobs (a frozen dataclass): read from the environment, written back to it.
+
+    ``to_env`` writes the fields the object was made with (by keyword or position, or read by
+    ``from_env``), not the defaults it left alone: an image keeps its own defaults (a model image's
+    ``SOCKLAB_MODEL``) unless the host names them. Each field's ``rule`` runs when the object is made,
+    then ``check`` for the rules between fields. ``dataclasses.replace`` names every field.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # each subclass is a dataclass
+    _given: frozenset[str]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        made = super().__new__(cls)
+        names = [field.name for field in dataclasses.fields(cls)]
+        object.__setattr__(made, "_given", frozenset(names[: len(args)]) | frozenset(kwargs))
+        return made
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        self.check()
+
+    def check(self) -> None:
+        """Rules between fields (e.g. workers > 1 needs model epoll); ValueError names them."""
+
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of the field ``name``."""
+        found = {field.name: field for field in dataclasses.fields(cls)}
+        if name not in found:
+            raise KeyError(f"{cls.__name__} has no field {name!r}")
+        return variable_for(found[name])
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The knobs from ``environ`` (default ``os.environ``) over the defaults; ConfigError when unusable."""
+        values = _from_environment(cls, os.environ if environ is None else environ, PREFIX)
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that give a container these knobs: the fields this object was made with."""
+        return {
+            variable_for(field): format_value(getattr(self, field.name))
+            for field in dataclasses.fields(self)
+            if field.name in self._given
+        }
