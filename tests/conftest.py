@@ -27,7 +27,7 @@ INSTALL_MISSING = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1"
 
 # Markers of the long runs: their tests run only when the -m expression names the marker
 # (`pytest -m heavy`, `pytest -m "faults or experiments"`); a plain `pytest` (make test) skips them, saying how.
-OPT_IN = ("heavy", "experiments", "faults")
+OPT_IN = ("heavy", "experiments", "faults", "slow")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from socklab.images.build import ImageSet
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.slow]  # the unit test of --json runs by default
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ RULE_NAMES = {rule.id: rule.name for rule in RULES}
     ("flaw", "rule", "detail"),
     [
         ("echo", "plus-one", "answered 0x41 to 0x41, expected 0x42"),
-        ("close", "plus-one", "no answer to 0x41"),
-        ("serial", "concurrency", "not served concurrently"),
+        pytest.param("close", "plus-one", "no answer to 0x41", marks=pytest.mark.slow),
+        pytest.param("serial", "concurrency", "not served concurrently", marks=pytest.mark.slow),
         ("late", "delay", "more than delay + 1 s"),
     ],
 )

@@ -86,6 +86,7 @@ def test_demo(docker_client: docker.DockerClient, lab_images: ImageSet, session_
     assert_left_nothing(watched)
 
 
+@pytest.mark.slow
 def test_swap(docker_client: docker.DockerClient, lab_images: ImageSet) -> None:
     args = ["swap", lab_images.servers["fork"], lab_images.servers["thread"], "--client-image", lab_images.client]
     watched = run_and_watch(docker_client, [*args, "--clients", "2", "--exchanges", "4", "--delay", "0.2"])
@@ -94,7 +95,10 @@ def test_swap(docker_client: docker.DockerClient, lab_images: ImageSet) -> None:
 
 
 # A fault a sidecar agent holds in the target's namespace, and one the command itself undoes (the reaper's).
-@pytest.mark.parametrize("fault", [["loss", "--percent", "30"], ["pause"]], ids=lambda f: f[0])
+@pytest.mark.parametrize(
+    "fault",
+    [pytest.param(["loss", "--percent", "30"], id="loss"), pytest.param(["pause"], id="pause", marks=pytest.mark.slow)],
+)
 def test_fault(docker_client: docker.DockerClient, target: Container, tools_image: str, fault: list[str]) -> None:
     args = ["fault", *fault, "--container", str(target.name), "--for", "1"]
     watched = run_and_watch(docker_client, args, namespaces=[str(target.name)])

@@ -107,6 +107,7 @@ def test_a_fault_is_in_the_log_and_shaded_in_the_report(lab_images, tmp_path):
     assert [json.loads(line)["kind"] for line in log.read_text().splitlines()] == [str(e.kind) for e in events]
 
 
+@pytest.mark.slow
 def test_socklab_faults_writes_its_report(lab_images, tmp_path, capsys):
     """The report says what the suite found (on a loaded machine a pause may cost exchanges: it says so)."""
     report = tmp_path / "faults.html"

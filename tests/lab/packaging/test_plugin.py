@@ -103,6 +103,10 @@ def pids(project: Path) -> set[str]:
     return set((project / "pids.txt").read_text().split())
 
 
+# Under xdist by default (the plugin and its safety there); serially, with autoloading off, with -m slow.
+WORKERS = [pytest.param(0, id="serial", marks=pytest.mark.slow), pytest.param(2, id="xdist-2")]
+
+
 def pytest_in_project(venv: Path, project: Path, image: str, client_image: str, workers: int) -> tuple[int, str]:
     command = [
         venv / "bin" / "pytest",
@@ -119,7 +123,7 @@ def pytest_in_project(venv: Path, project: Path, image: str, client_image: str, 
     return done.returncode, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist-2"])
+@pytest.mark.parametrize("workers", WORKERS)
 def test_a_correct_image_keeps_the_contract(venv, project, wheel_images, docker_client, workers):
     server, client = wheel_images["servers"]["fork"], wheel_images["clients"]["python"]
     code, out = pytest_in_project(venv, project, server, client, workers)
@@ -136,7 +140,7 @@ def test_a_correct_image_keeps_the_contract(venv, project, wheel_images, docker_
     assert left_on_engine(docker_client, pids(project)) == []
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist-2"])
+@pytest.mark.parametrize("workers", WORKERS)
 def test_a_broken_image_fails_naming_its_rule(venv, project, wheel_images, broken_echo, docker_client, workers):
     client = wheel_images["clients"]["python"]
     code, out = pytest_in_project(venv, project, broken_echo, client, workers)
