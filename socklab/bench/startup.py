@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import statistics
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +13,7 @@ import docker
 import docker.errors
 
 from socklab.bench.stage import Stage
+from socklab.bench.tables import free_local_port, stdout_to_stderr
 from socklab.lab.demo import run_demo
 from socklab.lab.lab import PORT
 from socklab.lab.topology import Node
@@ -71,26 +68,6 @@ def run_to_first_answer(stage: Stage, version: str, timeout: float = 30.0) -> fl
         raise TimeoutError(f"{version}: no answer within {timeout:g} s")
     finally:
         stage.lab.remove(container)
-
-
-@contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """`docker compose up` prints to the inherited stdout, which must stay the results alone."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def free_local_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def compose_up(stage: Stage, clients: int, delay: float = 0.0) -> StartupRow:
