@@ -32,13 +32,13 @@ from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
 from socklab.events import recorder as events
 from socklab.events.docker_watch import LabWatch
-from socklab.events.lines import client_events
 from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
-from socklab.lab.labels import RUN, LeftBehind, new_run_id, remove_run, run_labels
+from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
+from socklab.lab.recording import LabRecording
 from socklab.lab.report import LabReport, judge_run
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
 from socklab.progress import Progress, quiet
@@ -55,7 +55,7 @@ __all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "r
 
 
 @dataclass
-class Lab:
+class Lab(LabRecording):
     """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``.
 
     ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
@@ -125,16 +125,7 @@ class Lab:
             reaper.watch(self.run_id)  # from here on, even a SIGKILL of this process leaves nothing behind
         if self.own_network:
             self.network = self._create_network()
-        if self._recorder is not None:
-            self._watch = LabWatch(
-                self._recorder,
-                label=f"{RUN}={self.run_id}",
-                role_of=self._role_of,
-                follows=self._is_server,
-                image_of=self._image_of,
-                prefix=self.host_prefix,
-                probes_from=self._gateways(),
-            ).start()
+        self._start_watch()
         if self.server_image is not None:
             assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
@@ -187,55 +178,6 @@ class Lab:
                     reaper.done(self.run_id)
             self.docker.close()
 
-    # --- events -------------------------------------------------------------------------------------
-    def _gateways(self) -> frozenset[str]:
-        """The lab network's gateway: where the readiness check (from this host) connects from."""
-        if self.network is None:
-            return frozenset()  # a lab of sidecars over containers it did not make (foreign_lab)
-        sdk = self.docker.networks.get(self.network.name)
-        return frozenset(c["Gateway"] for c in sdk.attrs.get("IPAM", {}).get("Config") or [] if c.get("Gateway"))
-
-    def _role_of(self, name: str) -> str | None:
-        prefix = self.topology.container_name("")
-        return name.removeprefix(prefix) if name.startswith(prefix) else None
-
-    def _is_server(self, role: str) -> bool:
-        container = self.containers.get(role)
-        return container is not None and SERVER in container.node.aliases
-
-    def _image_of(self, role: str) -> str:
-        container = self.containers.get(role)
-        return "" if container is None else container.node.image
-
-    def emit(self, kind: Kind, role: str = "", /, *, t: float | None = None, **data: object) -> None:
-        """Record an event about one of this lab's hosts (``role``), when the run is being recorded."""
-        if self._recorder is not None:
-            self._recorder.emit(kind, self.host_prefix + role if role else "", t=t, **data)
-
-    def _record_client(self, role: str, image: str, run: ClientRun) -> None:
-        """A client's exchanges as events, from its result lines (or the classic line of a client without)."""
-        if self._recorder is None or not role.startswith("client"):
-            return  # a helper run once (a sidecar, a loader) is no client of the lesson's
-        address = next((r.address for r in run.results if r.address), None)
-        self.emit(
-            Kind.HOST,
-            role,
-            role=role,
-            address=address,
-            image=image,
-            version=image,
-            network=self.topology.network_name(),
-        )
-        for result in run.results:
-            for event in client_events(result):
-                self.emit(event.kind, role, t=event.t, **event.data)
-        if not run.results:
-            received = run.received
-            if received is not None and run.exit_code == 0:
-                self.emit(Kind.ANSWERED, role, reply=ord(received), seconds=None, ok=True)
-            else:
-                self.emit(Kind.FAILED, role, error=run.describe()[-300:], seconds=None)
-
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:
         """Start one container of the topology (a server, a client, a helper, a sidecar).
@@ -260,20 +202,7 @@ class Lab:
         )
         self.containers[node.role] = container
         container.start(self.docker, wait)
-        if self._recorder is not None and container.network is not None and node.shares_network_with is None:
-            # Every host with its address as soon as it is up (the live view draws it before it has done
-            # anything); a server with its port and delay too.
-            server = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
-            self.emit(
-                Kind.HOST,
-                node.role,
-                role=node.role,
-                address=container.address(),
-                image=node.image,
-                network=container.network,
-                started=True,
-                **server,
-            )
+        self._record_host(node, container)
         return container
 
     def accepting(self, port: int | None = None) -> WaitStrategy:
