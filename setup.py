@@ -16,7 +16,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "build")  # peers/build: binaries compiled on a host
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "build")  # agents/peers/build: binaries compiled on a host
 
 
 def _paths_constant(name: str) -> Any:

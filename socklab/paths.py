@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
 
 #: What the images, the compose demo, the swarm stack and the fault sidecars take from the tree: folders
-#: (copied whole, without __pycache__ and peers/build) and single files. setup.py ships exactly these.
-TREE_FOLDERS = ("server", "client", "wire", "peers", "probes", "sidecar", "impair")
+#: (copied whole, without __pycache__ and agents/peers/build) and single files. setup.py ships exactly these.
+TREE_FOLDERS = ("server", "client", "wire", "agents")
 TREE_FILES = ("Dockerfile.server", "Dockerfile.client", ".dockerignore", "compose.yaml", "stack.yaml")
 TREE = "_tree"  # the folder inside the installed package
 

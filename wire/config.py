@@ -3,7 +3,7 @@
 The images read these classes from their environment (``python -m server`` through ``knobs.load``, with
 the same flags); the host writes every container's environment from them, validated by the same rules:
 ``ServerConfig(delay=0.5).to_env() == {"SOCKLAB_DELAY": "0.5"}``, and ``ServerConfig(delay=nan)`` raises
-before any container starts. The C peers (peers/*.c) apply the same rule to the same variables.
+before any container starts. The C peers (agents/peers/*.c) apply the same rule to the same variables.
 """
 
 from __future__ import annotations

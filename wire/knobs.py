@@ -47,7 +47,7 @@ __all__ = [
 
 PREFIX = "SOCKLAB_"
 T = TypeVar("T", bound="DataclassInstance")
-MAX_SECONDS = 86400.0  # a day: the C peers' bound too (peers/*.c env_seconds)
+MAX_SECONDS = 86400.0  # a day: the C peers' bound too (agents/peers/*.c env_seconds)
 
 
 class ConfigError(ValueError):

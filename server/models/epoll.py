@@ -1,4 +1,4 @@
-"""The fast model: one epoll loop per process, as close to the C reference (peers/epoll_server.c) as
+"""The fast model: one epoll loop per process, as close to the C reference (agents/peers/epoll_server.c) as
 Python gets with the standard library alone.
 
 Where the time goes per connection, and what is done about it:

@@ -39,7 +39,7 @@ from socklab.progress import Progress, to_stderr
 from socklab.wire.config import ServerConfig
 
 BURST_DELAY = 1.0
-DEFAULT_BACKLOG = 5  # the servers' own default (server/config.py, peers/server.c)
+DEFAULT_BACKLOG = 5  # the servers' own default (server/config.py, agents/peers/server.c)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The probes image: ``probes/`` (stdlib-only instruments) on ``socklab/base``, tagged by its content.
+"""The probes image: ``agents/probes/`` (stdlib-only instruments) on ``socklab/base``, tagged by its content.
 
 An image rather than copying files into running containers: the base has no shell, every experiment
 starts several containers from the same programs, and a layer on the 15 MB base costs a second to build
@@ -18,7 +18,7 @@ from socklab.images.rootfs import BASE_TAG
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 
-PROBES = ROOT / "probes"
+PROBES = ROOT / "agents" / "probes"
 REPOSITORY = "socklab/probes"
 
 

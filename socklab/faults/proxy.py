@@ -1,6 +1,6 @@
 """The impairment proxy in a lab: latency, jitter, slicing and stalls where the kernel has no netem.
 
-A container (``socklab/base`` running ``impair/``) takes the alias ``server`` on the lab's network and
+A container (``socklab/base`` running ``agents/impair/``) takes the alias ``server`` on the lab's network and
 forwards to the real server, which is reconnected without that alias for as long as the proxy stands.
 Clients keep dialling ``server`` and go through it; undoing puts the alias back on the real server.
 """
@@ -89,7 +89,7 @@ class ImpairmentProxy(Fault):
             command=tuple(command),
             hardening=PROXY_HARDENING,
             extra={"user": "10001", "working_dir": AGENT_HOME},
-            copies={str(ROOT / "impair"): AGENT_HOME},
+            copies={str(ROOT / "agents" / "impair"): AGENT_HOME},
         )
         try:
             # The alias moves: the real server answers to its container name only, the proxy to `server`.

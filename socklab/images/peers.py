@@ -1,4 +1,4 @@
-"""The C witnesses (peers/): static musl binaries, compiled on the host before their images are built.
+"""The C witnesses (agents/peers/): static musl binaries, compiled on the host before their images are built.
 
 Static glibc cannot resolve names FROM scratch, so ``musl-gcc`` is required. Nothing is installed on the
 host unless the user asks for it (``socklab images --install-missing``, which ``make`` passes): otherwise
@@ -18,7 +18,7 @@ from socklab.progress import Progress, quiet
 
 __all__ = ["HOST_TOOLS", "PEERS", "build_peers", "install_command", "missing_tools"]
 
-PEERS = ROOT / "peers"
+PEERS = ROOT / "agents" / "peers"
 
 #: What compiling the peers needs on the host, and the Debian package that brings it.
 HOST_TOOLS = {"make": "make", "gcc": "gcc", "musl-gcc": "musl-tools"}
@@ -47,7 +47,7 @@ def _install(packages: list[str], progress: Progress) -> None:
 
 
 def build_peers(*, install_missing: bool = False, progress: Progress = quiet) -> None:
-    """Compile peers/build/server and peers/build/client (``make -C peers``)."""
+    """Compile agents/peers/build/server and agents/peers/build/client (``make -C agents/peers``)."""
     missing = missing_tools()
     if missing:
         packages = sorted(set(missing.values()))

@@ -7,7 +7,7 @@ container of a ``Lab``: labelled, removed with it. Three shapes of it, one way:
 
 - ``run_in_namespace``: one command, to its end, its output (a backlog's ``tc``, ``ss``, a wait);
 - ``beside``: the node of a long-running one the caller ends (tcpdump, ``socklab.capture.tcpdump``);
-- ``Agent``: the fault agent (``sidecar/``, stdlib only), copied in before it starts rather than baked
+- ``Agent``: the fault agent (``agents/sidecar/``, stdlib only), copied in before it starts rather than baked
   into an image (nothing more to build, never a stale copy; any image with python3, iproute2 and
   iptables serves: ``SOCKLAB_TOOLS_IMAGE``). It is given one ``sidecar.protocol`` spec, validated before
   the container is made, reports one ``sidecar.protocol`` event a line on stdout and reads ``undo`` on its
@@ -129,7 +129,7 @@ class Agent:
             hardening=AGENT_HARDENING,
             extra=AGENT_EXTRA,
             labels=labels,
-            copies={str(ROOT / "sidecar"): AGENT_HOME},
+            copies={str(ROOT / "agents" / "sidecar"): AGENT_HOME},
         )
         self.container: LabContainer | None = None
         self._stdin: socket.socket | None = None

@@ -1,4 +1,4 @@
-"""The C load generator (``socklab/loadgen:c``, from peers/loadgen.c) in containers of its own.
+"""The C load generator (``socklab/loadgen:c``, from agents/peers/loadgen.c) in containers of its own.
 
 Why containers: the loader must not share the server's network namespace or CPU accounting, and dockerd
 caps every process at 20,000 descriptors, so a hundred thousand held clients need several loaders.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the probes read
 
 def run_probe(*args: str, timeout: float = 30) -> list[dict]:
     done = subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=True
+        [sys.executable, "-m", *args], cwd=ROOT / "agents", capture_output=True, text=True, timeout=timeout, check=True
     )
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
@@ -69,7 +69,10 @@ def test_order_probe_sees_few_reads_and_whole_datagrams():
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     server = subprocess.Popen(
-        [sys.executable, "-m", "probes.order", "serve", "--port", port], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "probes.order", "serve", "--port", port],
+        cwd=ROOT / "agents",
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None

@@ -27,7 +27,7 @@ def fake_env(tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_NET_STATE": str(tmp_path / "state.json"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(ROOT / "agents"),
     }
 
 
@@ -35,7 +35,7 @@ class Agent:
     def __init__(self, spec: dict, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sidecar", json.dumps(spec)],
-            cwd=ROOT,
+            cwd=ROOT / "agents",
             env={**os.environ, **env},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -162,7 +162,12 @@ def test_the_host_cannot_even_make_a_bad_fault() -> None:
 )
 def test_the_agent_answers_a_bad_spec_with_one_failed_event_and_exit_2(argv: list[str], message: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sidecar", *argv], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-m", "sidecar", *argv],
+        cwd=ROOT / "agents",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 2 and done.stderr == ""  # no traceback: a named error line
     lines = done.stdout.splitlines()

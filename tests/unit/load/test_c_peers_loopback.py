@@ -23,7 +23,7 @@ SUMMARY = re.compile(r"summary: accepted (\d+), served (\d+), in flight (\d+), e
 
 
 class CServer:
-    """peers/build/epoll_server on 127.0.0.1 with a free port; readiness is its 'listening on' line."""
+    """agents/peers/build/epoll_server on 127.0.0.1 with a free port; readiness is its 'listening on' line."""
 
     def __init__(self, build: Path, **env: str) -> None:
         self.proc = subprocess.Popen(
