@@ -15,7 +15,9 @@ from socklab.faults.table import format_table
 QUICK = SuiteSettings(hold=1.5, loss_seconds=4.0, in_flight=3)
 # In the default run: a process fault with a retry, a sidecar rule, a random one, and the proxy. The
 # CLI tests cover pause and disconnect against a foreign container; the rest is in the matrix.
-DEFAULT_RUN = ("sigkill", "partition", "loss", "latency")
+# sigkill is in the full matrix only: whether the kill lands while an exchange is in flight is a race
+# between the agent's "established" and `docker kill` (it missed once in CI with delay 0.5 s).
+DEFAULT_RUN = ("partition", "loss", "latency")
 
 
 def check(row: Row, settings: SuiteSettings, *, ours: bool) -> None:
