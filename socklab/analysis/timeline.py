@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from socklab.analysis.verdict import TOLERANCE, Interval, judge
+from socklab.analysis.verdict import TOLERANCE, Interval, judge, late_after
 
 FORMATS = (".png", ".svg", ".pdf")
 ON_TIME = "#1f77b4"  # blue
@@ -52,7 +52,7 @@ class Bar:
     label: str
     offset: float
     length: float
-    late: bool  # waited more than delay + TOLERANCE
+    late: bool  # waited for another client's turn (verdict.late_after)
 
 
 def bar_rows(intervals: Sequence[Interval], delay: float, tolerance: float = TOLERANCE) -> list[Bar]:
@@ -68,7 +68,7 @@ def bar_rows(intervals: Sequence[Interval], delay: float, tolerance: float = TOL
     for index, interval in enumerate(ordered, start=1):
         label = f"{index} {interval.host}" if interval.host and len(interval.host) <= SHORT_HOST else str(index)
         length = interval.end - interval.start
-        rows.append(Bar(label, interval.start - origin, length, length > delay + tolerance))
+        rows.append(Bar(label, interval.start - origin, length, length > late_after(delay, tolerance)))
     return rows
 
 
@@ -84,7 +84,7 @@ def caption(lane: Lane, tolerance: float = TOLERANCE) -> str:
         parts.append(f"{verdict.answered}/{verdict.clients} answered")
     late = sum(bar.late for bar in bar_rows(lane.intervals, lane.delay, tolerance))
     if late:
-        parts.append(f"{late} of {verdict.answered} waited > {lane.delay + tolerance:g} s")
+        parts.append(f"{late} of {verdict.answered} waited > {late_after(lane.delay, tolerance):g} s")
     needed = -(-verdict.clients // 2)  # ceil, as in judge
     if verdict.clients >= 2 and verdict.answered and verdict.overlap < needed:
         parts.append(f"at most {verdict.overlap} at once")
@@ -94,11 +94,11 @@ def caption(lane: Lane, tolerance: float = TOLERANCE) -> str:
 
 
 def x_limit(lanes: Sequence[Lane], tolerance: float = TOLERANCE) -> float:
-    """One right edge for every panel: the longest lane, and at least past every delay + tolerance mark."""
+    """One right edge for every panel: the longest lane, and at least past every lane's lateness line."""
     right = 0.0
     for lane in lanes:
         rows = bar_rows(lane.intervals, lane.delay, tolerance)
-        right = max(right, lane.delay + tolerance, *(bar.offset + bar.length for bar in rows))
+        right = max(right, late_after(lane.delay, tolerance), *(bar.offset + bar.length for bar in rows))
     return (right or 1.0) * 1.12  # headroom for the wait labels at the bars' ends
 
 
@@ -180,8 +180,8 @@ def draw_timeline(lanes: Sequence[Lane], path: str | Path) -> Path:
     axes[0].set_ylabel("client (by connect time)")
     fig.legend(
         handles=[
-            Patch(color=ON_TIME, label=f"answered within delay + {TOLERANCE:g} s"),
-            Patch(color=LATE, label=f"waited more than delay + {TOLERANCE:g} s"),
+            Patch(color=ON_TIME, label=f"answered within delay + max({TOLERANCE:g} s, delay/2)"),
+            Patch(color=LATE, label="waited longer: for another client's turn"),
             Line2D([], [], color="0.35", linestyle="--", linewidth=1, label="delay: a concurrent server's wait"),
         ],
         loc="outside lower center",

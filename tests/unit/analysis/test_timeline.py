@@ -22,14 +22,14 @@ QUEUED = Lane("queued", intervals((0, 5), (0, 10), (0, 15)), delay=5, clients=3)
 
 def test_bar_rows_are_sorted_by_connect_relative_to_the_lane_and_flag_late_clients():
     given = [
-        Interval("late", T0 + 0.5, T0 + 7.0),
+        Interval("late", T0 + 0.5, T0 + 8.1),
         Interval("first", T0, T0 + 5.0),
-        Interval("socklab-0123abcd-client-3", T0 + 0.25, T0 + 6.25),
+        Interval("socklab-0123abcd-client-3", T0 + 0.25, T0 + 7.75),
     ]
     assert bar_rows(given, delay=5) == [
         Bar("1 first", 0.0, 5.0, late=False),
-        Bar("2", 0.25, 6.0, late=False),  # a long host name is left out; exactly delay + 1 s is not late
-        Bar("3 late", 0.5, 6.5, late=True),
+        Bar("2", 0.25, 7.5, late=False),  # a long host name is left out; exactly delay + delay/2 is not late
+        Bar("3 late", 0.5, pytest.approx(7.6), late=True),
     ]
     assert bar_rows([], delay=5) == []
 
@@ -37,7 +37,7 @@ def test_bar_rows_are_sorted_by_connect_relative_to_the_lane_and_flag_late_clien
 def test_captions_are_short_verdicts_from_judge():
     assert caption(CONCURRENT) == "concurrent: 3 at once, slowest 5.25 s"
     assert caption(SERIAL) == "NOT concurrent: at most 1 at once, slowest 5.00 s"
-    assert caption(QUEUED) == "NOT concurrent: 2 of 3 waited > 6 s, slowest 15.00 s"
+    assert caption(QUEUED) == "NOT concurrent: 2 of 3 waited > 7.5 s, slowest 15.00 s"
     assert caption(Lane("broken", [], delay=5, clients=3)) == "NOT concurrent: 0/3 answered"
     partial = Lane("partial", intervals((0, 5), (0.25, 5.25)), delay=5, clients=3)
     assert caption(partial) == "NOT concurrent: 2/3 answered, slowest 5.00 s"
@@ -45,8 +45,8 @@ def test_captions_are_short_verdicts_from_judge():
 
 def test_every_panel_shares_the_longest_lanes_x_range():
     assert x_limit([CONCURRENT, SERIAL]) == pytest.approx(15 * 1.12)
-    assert x_limit([CONCURRENT]) == pytest.approx(6 * 1.12)  # the delay + 1 s mark stays in view
-    assert x_limit([Lane("broken", [], delay=5, clients=3)]) == pytest.approx(6 * 1.12)
+    assert x_limit([CONCURRENT]) == pytest.approx(7.5 * 1.12)  # the lateness line (delay + delay/2) stays in view
+    assert x_limit([Lane("broken", [], delay=5, clients=3)]) == pytest.approx(7.5 * 1.12)
 
 
 def test_draws_a_png_and_an_svg(tmp_path: Path):

@@ -1,4 +1,4 @@
-from socklab.analysis.verdict import Interval, judge, max_overlap
+from socklab.analysis.verdict import Interval, judge, late_after, max_overlap
 
 
 def intervals(*spans: tuple[float, float]) -> list[Interval]:
@@ -22,7 +22,10 @@ def test_a_staircase_is_not_concurrent_and_says_why():
     # A serial server: each client waits for the ones before it.
     verdict = judge(intervals((0, 5), (0, 10), (0, 15)), clients=3, delay=5)
     assert not verdict.concurrent
-    assert "2 client(s) waited longer than delay + 1 s = 6 s (worst: h2 15.00 s)" in verdict.summary()
+    assert (
+        "2 client(s) waited longer than 7.5 s, halfway to a second turn of delay 5 s (worst: h2 15.00 s)"
+        in verdict.summary()
+    )
 
 
 def test_clients_that_never_overlap_are_not_concurrent_even_if_each_is_fast():
@@ -41,3 +44,12 @@ def test_a_bounded_pool_shows_as_late_clients():
     spans = [(0.0, 5.0)] * 40 + [(0.0, 10.0)] * 10
     verdict = judge(intervals(*spans), clients=50, delay=5)
     assert not verdict.concurrent and verdict.reasons[0].startswith("10 client(s) waited longer")
+
+
+def test_the_lateness_line_is_halfway_to_a_second_turn_and_never_closer_than_the_tolerance():
+    # A concurrent server held 1.1 s past D=4 by 50 containers on 2 cores is still concurrent; a second turn is not.
+    spans = [(0.0, 4.0)] * 48 + [(0.0, 5.16), (0.0, 5.9)]
+    assert judge(intervals(*spans), clients=50, delay=4).concurrent
+    assert not judge(intervals(*spans[:-1], (0.0, 8.0)), clients=50, delay=4).concurrent
+    assert late_after(4) == 6 and late_after(5) == 7.5
+    assert late_after(0.5) == 1.5  # a short delay keeps a full second of start-up slack
