@@ -6,7 +6,8 @@ the broken-server fixtures all use these same checks. Every wait in them is boun
 
 The library's entry points: the ``check_*`` functions (one rule each, on a ``Lab`` you started), ``RULES``
 (each rule with the lab it needs), ``check_rule`` (one rule in a fresh lab of its own) and ``check_image``
-(every rule against one image; what ``socklab check IMAGE`` prints).
+(every rule against one image; what ``socklab check IMAGE`` prints). The bad-input and limit rules are
+``socklab.checks.bad_input.BAD_INPUT``, the same kind of ``Rule``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from socklab.analysis.verdict import TOLERANCE, judge
 from socklab.errors import engine, require_image
 from socklab.lab.lab import Lab
 from socklab.lab.readiness import ServerExited
-from socklab.lab.topology import SERVER
+from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening
 from socklab.progress import Progress, quiet
 from socklab.wire import expected_reply
 from socklab.wire.config import ClientConfig, ServerConfig
@@ -39,6 +40,10 @@ class ContractViolation(AssertionError):
         if server_log:
             message += f"\n--- server log (last lines) ---\n{server_log[-LOG_TAIL:]}"
         super().__init__(message)
+
+
+class NotApplicable(Exception):
+    """A rule that does not apply to this server (it says why): neither kept nor broken."""
 
 
 def _ask(address: str, port: int, byte: int, timeout: float) -> tuple[bytes, float]:
@@ -175,13 +180,15 @@ CONCURRENT_CLIENTS = 5
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule of the contract and the lab it is checked in (``delay`` and the server's environment)."""
+    """One rule of the contract and the lab it is checked in (``delay``, the server's environment, and its
+    limits: a limit rule runs the server under a tighter ``Hardening`` than the locked-down default)."""
 
     id: str  # what ``socklab check --rule`` takes
     name: str  # what a violation of it says
     delay: float
     check: Callable[[Lab], None]
     server_env: Mapping[str, str] = field(default_factory=dict)
+    hardening: Hardening = LOCKED_DOWN
 
 
 RULES: tuple[Rule, ...] = (
@@ -206,10 +213,16 @@ class RuleResult:
     seconds: float
     violation: ContractViolation | None = None
     server_log: str = ""  # the server's log when the rule was broken
+    not_applicable: str = ""  # why the rule does not apply to this server (then it was neither kept nor broken)
 
     @property
     def passed(self) -> bool:
+        """Nothing broken (true also of a rule that does not apply: see ``not_applicable``)."""
         return self.violation is None
+
+    @property
+    def verdict(self) -> str:
+        return "BROKEN" if self.violation else "n/a" if self.not_applicable else "kept"
 
     @property
     def broken_rule(self) -> str:
@@ -229,6 +242,7 @@ def check_rule(
     *,
     client_image: str,
     startup_timeout: float = 30.0,
+    purpose: str = "check",
     progress: Progress = quiet,
 ) -> RuleResult:
     """Check one rule in a lab of its own; a server that never accepts breaks ``LISTENS``. Removes the lab."""
@@ -237,13 +251,14 @@ def check_rule(
         server_image=server_image,
         client_image=client_image,
         delay=rule.delay,
-        purpose="check",
+        purpose=purpose,
         server_env=rule.server_env,
+        hardening=rule.hardening,
         startup_timeout=startup_timeout,
         progress=progress,
     )
     violation: ContractViolation | None = None
-    log = ""
+    log = not_applicable = ""
     try:
         try:
             lab.start()
@@ -256,9 +271,11 @@ def check_rule(
                 rule.check(lab)
             except ContractViolation as exc:
                 violation, log = exc, _server_log(lab)
+            except NotApplicable as exc:
+                not_applicable = str(exc)
     finally:
         lab.close()
-    return RuleResult(rule, time.monotonic() - started, violation, log)
+    return RuleResult(rule, time.monotonic() - started, violation, log, not_applicable)
 
 
 def check_image(
@@ -287,7 +304,8 @@ def check_image(
             server_image, rule, client_image=client_image, startup_timeout=startup_timeout, progress=progress
         )
         results.append(result)
-        progress(f"{rule.id}: {'kept' if result.passed else 'BROKEN: ' + result.broken_rule} ({result.seconds:.1f} s)")
+        said = {"BROKEN": f"BROKEN: {result.broken_rule}", "n/a": f"not applicable: {result.not_applicable}"}
+        progress(f"{rule.id}: {said.get(result.verdict, result.verdict)} ({result.seconds:.1f} s)")
         if fail_fast and not result.passed:
             break
     return results
