@@ -1,4 +1,5 @@
-"""``socklab check IMAGE``: one server image (any, foreign ones too) held to the contract, and nothing else.
+"""``socklab check IMAGE``: one server image (any, foreign ones too) held to the contract, and nothing else
+(``--bad-input`` adds the bad-input and limit rules of ``socklab.checks.bad_input``).
 
 Each rule runs in a throwaway lab of its own; a broken rule is named with the sentence that says how, and
 the server's log is attached. No benchmark, swarm or experiment: a verdict within a few minutes.
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from socklab.checks.bad_input import BAD_INPUT
 from socklab.checks.contract import LOG_TAIL, RULES, RuleResult, check_image
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
@@ -19,7 +21,10 @@ from socklab.progress import to_stderr
 from socklab.wire.knobs import option
 
 RULE_IDS = tuple(rule.id for rule in RULES)
+BAD_INPUT_IDS = tuple(rule.id for rule in BAD_INPUT)
 EPILOG = f"""rules, in order: {", ".join(f"{r.id} ({r.name})" for r in RULES)}
+
+with --bad-input, then: {", ".join(f"{r.id} ({r.name})" for r in BAD_INPUT)}
 
 exit status: 0 every rule kept, 1 a rule broken, 6 an image missing, 3 no Docker engine
 
@@ -27,6 +32,7 @@ examples:
   socklab check socklab/server:thread
   socklab check my/server:1.0 --fail-fast
   socklab check my/server:1.0 --rule plus-one --rule concurrency --json
+  socklab check my/server:1.0 --bad-input
 """
 
 
@@ -34,16 +40,20 @@ examples:
 class CheckOptions:
     image: str = option("", "the server image to hold to the contract", metavar="IMAGE", positional=True)
     client_image: str = option("socklab/client:latest", "client image", env="CLIENT_IMAGE")
-    rule: tuple[str, ...] = option((), f"only this rule (repeatable; default all: {', '.join(RULE_IDS)})")
+    rule: tuple[str, ...] = option(
+        (), f"only this rule (repeatable; default all: {', '.join(RULE_IDS)}; or one of --bad-input's)"
+    )
+    bad_input: bool = option(False, f"also the bad-input and limit rules: {', '.join(BAD_INPUT_IDS)}")
     fail_fast: bool = option(False, "stop at the first broken rule")
     json: bool = option(False, "print the verdict as JSON")
 
     def __post_init__(self) -> None:
         if not self.image:
             raise ValueError("name the server image: socklab check IMAGE")
-        unknown = [r for r in self.rule if r not in RULE_IDS]
+        unknown = [r for r in self.rule if r not in RULE_IDS + BAD_INPUT_IDS]
         if unknown:
-            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(RULE_IDS)}")
+            choices = ", ".join(RULE_IDS + BAD_INPUT_IDS)
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {choices}")
 
 
 def _as_json(image: str, results: list[RuleResult]) -> dict[str, Any]:
@@ -54,7 +64,8 @@ def _as_json(image: str, results: list[RuleResult]) -> dict[str, Any]:
             {
                 "rule": r.rule.id,
                 "name": r.rule.name,
-                "kept": r.passed,
+                "kept": None if r.not_applicable else r.passed,
+                "not_applicable": r.not_applicable or None,
                 "seconds": round(r.seconds, 2),
                 "broken": r.broken_rule or None,
                 "detail": r.violation.detail if r.violation else None,
@@ -72,11 +83,11 @@ def _first_line(text: str, width: int = 200) -> str:
 
 def _print(image: str, client_image: str, results: list[RuleResult]) -> None:
     print(f"{image} against the contract (client {client_image})")
-    width = max(len(rule.name) for rule in RULES)
+    width = max((len(r.rule.name) for r in results), default=0)
     for r in results:
-        verdict = "kept" if r.passed else "BROKEN"
         detail = "" if r.violation is None else f"  {r.violation.rule}: {_first_line(r.violation.detail)}"
-        print(f"  {verdict:<6} {r.rule.name:<{width}} {r.seconds:6.1f} s{detail}")
+        detail = f"  not applicable: {_first_line(r.not_applicable)}" if r.not_applicable else detail
+        print(f"  {r.verdict:<6} {r.rule.name:<{width}} {r.seconds:6.1f} s{detail}")
     for r in results:
         if r.violation is not None:
             print(f"\n--- server log ({r.rule.id}: {r.violation.rule}; last lines) ---")
@@ -86,11 +97,16 @@ def _print(image: str, client_image: str, results: list[RuleResult]) -> None:
         names = ", ".join(dict.fromkeys(r.broken_rule for r in broken))
         print(f"\n{image} breaks {len(broken)} of {len(results)} rules checked: {names}")
     else:
-        print(f"\n{image} keeps all {len(results)} rules checked")
+        skipped = sum(1 for r in results if r.not_applicable)
+        also = f"; {skipped} not applicable" if skipped else ""
+        print(f"\n{image} keeps all {len(results) - skipped} rules checked{also}")
 
 
 def run(options: CheckOptions) -> ExitCode:
-    rules = [r for r in RULES if r.id in options.rule] if options.rule else list(RULES)
+    if options.rule:
+        rules = [r for r in (*RULES, *BAD_INPUT) if r.id in options.rule]
+    else:
+        rules = [*RULES, *(BAD_INPUT if options.bad_input else ())]
     results = check_image(
         options.image,
         client_image=options.client_image,

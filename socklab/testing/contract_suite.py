@@ -2,7 +2,8 @@
 
 One test per rule of ``socklab.checks.contract.RULES``, each in a lab of its own (``check_rule``, the
 library ``socklab check`` uses); a broken rule fails with the ``ContractViolation`` that names it, and the
-server's log goes in the report. ``--socklab-faults`` adds one row per fault of the reliability suite.
+server's log goes in the report. ``--socklab-bad-input`` adds the bad-input rows (bad_input_suite.py),
+``--socklab-faults`` one row per fault of the reliability suite.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from socklab.checks.contract import RULES, Rule, check_rule
+from socklab.checks.contract import RULES, Rule
+from socklab.testing.rows import hold
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
 def test_contract(
     rule: Rule, socklab_server_image: str, socklab_client_image: str, socklab_attach: Callable[[str, str], None]
 ) -> None:
-    result = check_rule(socklab_server_image, rule, client_image=socklab_client_image)
-    if result.violation is not None:
-        socklab_attach(f"socklab server log ({socklab_server_image}, rule {rule.id})", result.server_log)
-        raise result.violation
+    hold(rule, socklab_server_image, socklab_client_image, socklab_attach)

@@ -27,6 +27,7 @@ from socklab.testing.server import Server
 
 # Collected from the package, not from the project, under these node ids.
 CONTRACT = (Path(__file__).with_name("contract_suite.py"), "socklab-contract")
+BAD_INPUT = (Path(__file__).with_name("bad_input_suite.py"), "socklab-bad-input")
 FAULTS = (Path(__file__).with_name("fault_suite.py"), "socklab-faults")
 PURPOSE = "pytest"
 LABS = pytest.StashKey[list[Lab]]()
@@ -52,6 +53,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"the client image the labs use (default: {DEFAULT_CLIENT} if it exists, else built from socklab)",
     )
     group.addoption(
+        "--socklab-bad-input",
+        action="store_true",
+        help=(
+            "add the bad-input and limit rows (connect and close, half close, 10 MB of garbage, reset during "
+            "the delay, 1,000 idle connections, 2,000 connects at once, out of descriptors, fork under a pids "
+            "limit, no defunct)"
+        ),
+    )
+    group.addoption(
         "--socklab-faults",
         action="store_true",
         help="add the fault rows (sigterm, sigkill, pause, partition, disconnect, loss, latency: nothing lost)",
@@ -72,7 +82,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if not config.getoption("socklab_image") or config.getoption("socklab_no_contract"):
         return
     added: list[pytest.Item] = []
-    for path, nodeid in [CONTRACT, *([FAULTS] if config.getoption("socklab_faults") else [])]:
+    suites = [CONTRACT]
+    suites += [BAD_INPUT] if config.getoption("socklab_bad_input") else []
+    suites += [FAULTS] if config.getoption("socklab_faults") else []
+    for path, nodeid in suites:
         module = pytest.Module.from_parent(session, path=path, nodeid=nodeid)
         added += [item for item in session.genitems(module) if isinstance(item, pytest.Item)]
     items[:0] = added

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from socklab.checks.bad_input import BAD_INPUT
 from socklab.checks.contract import RULES, ContractViolation, RuleResult
-from socklab.cli.check import _as_json
+from socklab.cli.check import CheckOptions, _as_json, _print
 from socklab.cli.main import ExitCode, main
 
 
@@ -31,3 +32,21 @@ def test_the_json_verdict_names_the_broken_rule_and_carries_the_log():
     assert kept["kept"] and kept["broken"] is None and kept["server_log"] is None
     assert (broken["rule"], broken["broken"], broken["detail"]) == ("plus-one", "'A' -> 'B'", violation.detail)
     assert broken["server_log"] == "listening\nanswered"
+
+
+def test_bad_input_rules_are_named_by_id_with_or_without_the_flag(capsys):
+    assert CheckOptions(image="x:1", rule=("garbage",)).rule == ("garbage",)
+    assert main(["check", "x:1", "--rule", "nope"]) == ExitCode.USAGE
+    assert "fork-pids-limit" in capsys.readouterr().err  # the choices include the bad-input rules
+
+
+def test_a_rule_that_does_not_apply_says_so_and_breaks_nothing(capsys):
+    fork_only = next(rule for rule in BAD_INPUT if rule.id == "fork-pids-limit")
+    results = [RuleResult(RULES[0], 1.0), RuleResult(fork_only, 2.0, not_applicable="the Python fork model's")]
+    verdict = _as_json("x/y:1", results)
+    assert verdict["ok"] is True
+    assert (verdict["rules"][1]["kept"], verdict["rules"][1]["not_applicable"]) == (None, "the Python fork model's")
+    _print("x/y:1", "c:1", results)
+    out = capsys.readouterr().out
+    assert "n/a" in out and "not applicable: the Python fork model's" in out
+    assert out.rstrip().endswith("keeps all 1 rules checked; 1 not applicable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from socklab.checks.bad_input import BAD_INPUT
 from socklab.checks.contract import RULES
 from socklab.faults.suite import FAULTS
 
@@ -32,6 +33,17 @@ def test_each_image_gets_the_whole_contract_and_faults_add_their_rows(pytester: 
     result = pytester.runpytest("-p", "socklab", "--collect-only", "-q", "--socklab-image", "a:1")
     result.stdout.fnmatch_lines([f"{len(RULES)} tests collected*"])  # the fault rows are not even collected
     assert "socklab-faults::test_fault[b:2-sigkill]" in items
+
+
+def test_bad_input_adds_one_row_per_bad_input_rule_after_the_contract(pytester: pytest.Pytester):
+    items = collected(pytester, "--socklab-image", "a:1", "--socklab-bad-input", "--socklab-faults")
+    contract = [f"socklab-contract::test_contract[a:1-{rule.id}]" for rule in RULES]
+    rows = [f"socklab-bad-input::test_bad_input[a:1-{rule.id}]" for rule in BAD_INPUT]
+    assert items[: len(RULES) + len(BAD_INPUT)] == contract + rows
+    assert len(items) == len(RULES) + len(BAD_INPUT) + len(FAULTS)
+    assert not [item for item in collected(pytester, "--socklab-image", "a:1") if "bad-input" in item]
+    result = pytester.runpytest("-p", "socklab", "--help")
+    result.stdout.fnmatch_lines(["*--socklab-bad-input*"])
 
 
 def test_k_selects_among_the_contracts_tests_and_no_contract_leaves_the_fixtures(pytester: pytest.Pytester):
