@@ -39,8 +39,13 @@ demo: base
 	$(BIN)/socklab images --no-c
 	$(BIN)/socklab demo
 
+# The lab tests mostly wait (delays, container starts), so workers overlap their waits even on 2 cores.
+# Tests that must not share the engine's moment (swarm state, crowds of 50 containers) keep to one worker
+# each (xdist_group); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 3
+
 test: base
-	SOCKLAB_INSTALL_MISSING=$(INSTALL_MISSING) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	SOCKLAB_INSTALL_MISSING=$(INSTALL_MISSING) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	SOCKLAB_INSTALL_MISSING=$(INSTALL_MISSING) $(BIN)/python -m pytest -m "not lab" $(PYTEST_ARGS)

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,29 @@ def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def until(
+    page: Any,
+    seconds: float,
+    condition: Callable[[Any], Any],
+    what: str,
+    *,
+    poll: float = 0.05,
+    context: Callable[[], str] = lambda: "",
+) -> Any:
+    """``WebDriverWait(page, seconds).until(condition)``; on a timeout, fail saying what never showed, what the
+    page showed instead (its text, as a person reads it) and ``context()`` (e.g. the run's stderr)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(page, seconds, poll_frequency=poll).until(condition)
+    except TimeoutException:
+        shown = page.execute_script("return document.body ? document.body.innerText : ''")
+        raise AssertionError(
+            f"the page did not show {what} within {seconds:g} s; it showed:\n{shown[-3000:]}\n{context()}"
+        ) from None
 
 
 class LiveLog:

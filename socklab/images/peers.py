@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
+from socklab import hostcmd
 from socklab.images.errors import BuildFailed, MissingTool
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
@@ -58,6 +59,7 @@ def build_peers(*, install_missing: bool = False, progress: Progress = quiet) ->
                 "do it, or leave the C images out with --no-c"
             )
         _install(packages, progress)
-    done = subprocess.run(["make", "-C", str(PEERS), "--no-print-directory"], capture_output=True, text=True)
+    with hostcmd.locked(PEERS / "build" / ".lock"):  # two builds at once (test workers) share one output folder
+        done = subprocess.run(["make", "-C", str(PEERS), "--no-print-directory"], capture_output=True, text=True)
     if done.returncode != 0:
         raise BuildFailed(f"building the C peers failed:\n{(done.stdout + done.stderr)[-2000:]}")

@@ -34,7 +34,8 @@ from socklab.images.build import ImageSet
 from socklab.lab.labels import run_labels
 from socklab.swarm.host import local_state
 
-pytestmark = pytest.mark.lab
+# One worker under `make test`'s xdist with the swarm tests: it compares the engine's swarm state before and after.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("engine-wide")]
 
 
 def _free_port() -> int:

@@ -70,6 +70,7 @@ def test_the_accepted_line_is_in_the_file_while_the_client_still_waits(lab_image
     assert accepted.to_line() in text.splitlines() and '"kind":"answered"' not in text
 
 
+@pytest.mark.xdist_group("crowd")  # with the contract's 50-client rows: one crowd at a time
 def test_fifty_clients_make_a_report_that_opens_offline(lab_images, tmp_path, capsys):
     report = tmp_path / "r.html"
     main(

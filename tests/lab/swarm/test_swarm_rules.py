@@ -16,7 +16,8 @@ from conftest import INSTALL_MISSING
 from socklab.swarm import host as host_swarm
 from socklab.swarm.cluster import DindCluster
 
-pytestmark = [pytest.mark.lab, pytest.mark.swarm]
+# One worker under `make test`'s xdist: swarm state is the engine's, and the leftovers test compares it.
+pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.xdist_group("engine-wide")]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from socklab.swarm.host import GWBRIDGE, local_state, made_by_socklab
 from socklab.swarm.run import SwarmUpOptions, down_this_engine, run_swarm_up
 from socklab.swarm.stack import STACK_NAME
 
-pytestmark = [pytest.mark.lab, pytest.mark.swarm]
+# One worker under `make test`'s xdist: swarm state is the engine's, and the leftovers test compares it.
+pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.xdist_group("engine-wide")]
 
 SWARM_NETWORKS = ("ingress", GWBRIDGE, f"{STACK_NAME}_lab")
 

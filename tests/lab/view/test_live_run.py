@@ -15,10 +15,9 @@ import threading
 from typing import Any
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from socklab.events.schema import Kind, parse_log
-from support_view import browser
+from support_view import browser, until
 
 pytestmark = pytest.mark.lab
 
@@ -56,17 +55,26 @@ def test_a_run_with_view_shows_three_clients_waiting_then_b_and_the_verdict(lab_
         assert said.wait(60), "".join(stderr)
         with browser() as page:
             page.get(url[0])
-            wait = WebDriverWait(page, 120, poll_frequency=0.05)
-            wait.until(lambda d: len(texts(d, ".host.client")) == 3)
+
+            def told() -> str:
+                return "--- the run's stderr ---\n" + "".join(stderr)[-3000:]
+
+            def shows(what: str, condition: Any) -> None:
+                until(page, 120, condition, what, context=told)
+
+            shows("3 client hosts", lambda d: len(texts(d, ".host.client")) == 3)
             # While the server waits: each connection shown with its countdown, no answer yet.
-            wait.until(lambda d: len(texts(d, ".conn.waiting")) == 3 and "s left" in " ".join(texts(d, ".conn")))
+            shows(
+                "3 waiting connections with their countdown",
+                lambda d: len(texts(d, ".conn.waiting")) == 3 and "s left" in " ".join(texts(d, ".conn")),
+            )
             assert texts(page, ".host.client.answered") == []
             addresses = texts(page, ".host.client .addr")
             assert all(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) for a in addresses), addresses
-            wait.until(lambda d: len(texts(d, ".conn.served")) == 3)
-            wait.until(lambda d: texts(d, ".host.client.answered .reply") == ["B", "B", "B"])
-            wait.until(lambda d: "served concurrently: 3/3" in " ".join(texts(d, ".verdict")))
-            wait.until(lambda d: "finished (exit 0)" in " ".join(texts(d, "#status")))
+            shows("3 served connections", lambda d: len(texts(d, ".conn.served")) == 3)
+            shows("B on 3 clients", lambda d: texts(d, ".host.client.answered .reply") == ["B", "B", "B"])
+            shows("the verdict", lambda d: "served concurrently: 3/3" in " ".join(texts(d, ".verdict")))
+            shows("the run's end", lambda d: "finished (exit 0)" in " ".join(texts(d, "#status")))
             shown = {int(n): t for n, t in page.execute_script("return window.socklab.shown").items()}
             (tmp_path / "view.png").write_bytes(page.get_screenshot_as_png())
         assert run.poll() is None, "the view lingers after the run"
