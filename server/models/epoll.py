@@ -207,7 +207,7 @@ class EpollServer(Server):
         if connections and not worker:
             log.waiting()
 
-        def arrived(fd: int, now: float) -> None:
+        def arrived(fd: int) -> None:
             """The connection's byte is readable: answer now (delay 0) or queue the answer."""
             nonlocal served, errors
             try:
@@ -221,7 +221,9 @@ class EpollServer(Server):
                 self._closed(fd, "empty", peers, started)
                 return
             if delay:
-                waiting.append((now + delay, fd, data[0]))
+                # From this read, not from the turn's ``now``: a turn over 1,024 events takes milliseconds,
+                # and a byte read late in it would be answered that much before its delay.
+                waiting.append((monotonic() + delay, fd, data[0]))
                 return
             try:
                 write(fd, replies[data[0]])
@@ -282,7 +284,7 @@ class EpollServer(Server):
                                 peers[conn] = peer = transport.peer(address, serial)
                                 log.accepted(peer)
                             if ioctl(conn, FIONREAD, NO_BYTES) != NO_BYTES:
-                                arrived(conn, now)  # its byte is here already: no epoll_ctl, no second wake-up
+                                arrived(conn)  # its byte is here already: no epoll_ctl, no second wake-up
                             else:
                                 reading[conn] = serial
                                 idle.append((now + idle_timeout, conn, serial))
@@ -291,7 +293,7 @@ class EpollServer(Server):
                         self._drain_wake_pipe()
                     else:
                         del reading[fd]
-                        arrived(fd, now)
+                        arrived(fd)
                 while waiting and waiting[0][0] <= now:
                     _due, fd, byte = waiting.popleft()
                     try:
