@@ -16,8 +16,7 @@ from conftest import INSTALL_MISSING
 from socklab.swarm import host as host_swarm
 from socklab.swarm.cluster import DindCluster
 
-# One worker under `make test`'s xdist: swarm state is the engine's, and the leftovers test compares it.
-pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.xdist_group("engine-wide")]
+pytestmark = [pytest.mark.lab, pytest.mark.swarm]
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from socklab.swarm.host import GWBRIDGE, local_state, made_by_socklab
 from socklab.swarm.run import SwarmUpOptions, down_this_engine, run_swarm_up
 from socklab.swarm.stack import STACK_NAME
 
-# One worker under `make test`'s xdist: swarm state is the engine's, and the leftovers test compares it.
-pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.xdist_group("engine-wide")]
+# `alone`: a swarm init or leave on this engine breaks the name resolution of every running container on a
+# bridge network (moby#45144), so make test runs this after everything else.
+pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.alone]
 
 SWARM_NETWORKS = ("ingress", GWBRIDGE, f"{STACK_NAME}_lab")
 

@@ -33,8 +33,7 @@ from socklab.swarm.stack import (
 )
 from socklab.wire.served import parse_served
 
-# One worker under `make test`'s xdist: swarm state is the engine's, and the leftovers test compares it.
-pytestmark = [pytest.mark.lab, pytest.mark.swarm, pytest.mark.xdist_group("engine-wide")]
+pytestmark = [pytest.mark.lab, pytest.mark.swarm]
 
 CLIENTS = 4
 DELAY = 2.0
