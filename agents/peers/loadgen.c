@@ -9,7 +9,8 @@
  *   --mode open    --rate R --seconds S [--threads T]
  *       a new exchange every 1/R s whatever happens to the others (open loop); latency counts from the
  *       moment an exchange was due, not from when it started, so a slow server cannot hide its stalls
- *       by slowing the loader down (no coordinated omission).
+ *       by slowing the loader down (no coordinated omission). --tick S starts them in batches instead,
+ *       every exchange due within a tick at its end (as tcpkali does, one batch per millisecond).
  *   --mode hold    --clients N [--threads T]
  *       open N connections at once, each sends its byte and waits for its answer: reports every
  *       client's connect-to-answer time and whether all were answered.
@@ -48,7 +49,7 @@ static struct {
     struct sockaddr_in server;
     int threads, concurrency;
     long clients;
-    double rate, seconds, warmup, timeout, start_at;
+    double rate, seconds, warmup, timeout, start_at, tick;
     unsigned char ch;
     int samples;
 } opt = { .mode = CLOSED, .threads = 1, .concurrency = 16, .clients = 1000, .rate = 1000, .seconds = 3,
@@ -213,6 +214,16 @@ static void expire(struct ctx *c, double now)
             fail(c, (int)fd, E_TIMEOUT);
 }
 
+/* When exchange k of the open loop is due: k / rate after the start, or, with --tick, at the end of the
+   tick it falls in (a batch per tick, the way a loader with a timer tick such as tcpkali starts them). */
+static double due_at(long k)
+{
+    double offset = k / opt.rate;
+    if (opt.tick > 0)
+        offset = ceil(offset / opt.tick - 1e-9) * opt.tick;
+    return t_start + offset;
+}
+
 static void *run(void *arg)
 {
     struct ctx *c = arg;
@@ -222,7 +233,7 @@ static void *run(void *arg)
        t_start + k / rate; thread i takes k = i, i + T, i + 2T, ... */
     long total_due = opt.mode == OPEN ? llround(opt.rate * opt.seconds) : 0;
     long k = c->id;
-    double next_due = t_start + k / opt.rate;
+    double next_due = due_at(k);
     if (opt.mode == CLOSED)
         for (int i = 0; i < opt.concurrency; i++)
             start_one(c, 0);
@@ -239,7 +250,7 @@ static void *run(void *arg)
             while (k < total_due && next_due <= now) {
                 start_one(c, next_due);
                 k += opt.threads;
-                next_due = t_start + k / opt.rate;
+                next_due = due_at(k);
             }
         }
         int more_due = opt.mode == OPEN && k < total_due;
@@ -297,7 +308,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: loadgen --server ADDR [--port P] [--mode closed|open|hold] [--threads T]\n"
                     "  [--concurrency C] [--seconds S] [--warmup W] [--rate R] [--clients N]\n"
-                    "  [--timeout S] [--char C|0xHH] [--start-at EPOCH] [--samples]\n");
+                    "  [--tick S] [--timeout S] [--char C|0xHH] [--start-at EPOCH] [--samples]\n");
     exit(2);
 }
 
@@ -319,7 +330,7 @@ static void parse(int argc, char **argv)
         { "threads", 1, 0, 't' }, { "concurrency", 1, 0, 'c' }, { "seconds", 1, 0, 'S' },
         { "warmup", 1, 0, 'w' },  { "rate", 1, 0, 'r' },        { "clients", 1, 0, 'n' },
         { "timeout", 1, 0, 'T' }, { "char", 1, 0, 'C' },        { "start-at", 1, 0, 'a' },
-        { "samples", 0, 0, 'x' }, { 0, 0, 0, 0 },
+        { "samples", 0, 0, 'x' }, { "tick", 1, 0, 'k' },        { 0, 0, 0, 0 },
     };
     const char *server = NULL;
     long port = 9736;
@@ -343,6 +354,7 @@ static void parse(int argc, char **argv)
         case 'T': opt.timeout = num(optarg, 0.01, 3600); break;
         case 'a': opt.start_at = num(optarg, 0, 1e11); break;
         case 'x': opt.samples = 1; break;
+        case 'k': opt.tick = num(optarg, 0, 1); break;
         case 'C':
             if (strlen(optarg) == 1) opt.ch = (unsigned char)optarg[0];
             else if (strlen(optarg) == 4 && optarg[0] == '0' && optarg[1] == 'x')

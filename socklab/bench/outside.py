@@ -5,8 +5,10 @@ The outside tool (tcpkali by default: it keeps ``--connections`` open, opens new
 reaches the server across the bench network's bridge, as a user's own loader would. Its conn/s and the
 server's CPU per connection are read the way a user reads them: the kernel's completed connections
 (``PassiveOpens`` in the server's namespace) and the server container's cgroup CPU, over the steady part
-of the run (``socklab.bench.window``). Then socklab's own C loader offers the same rate (open loop) to a
-fresh server of the same version, measured the same way: the two must agree.
+of the run (``socklab.bench.window``). Then socklab's own C loader offers the same load to a fresh server
+of the same version: the rate the tool reached, started in the tool's batches (tcpkali starts its connects
+once per tick of ceil(1000 / connect-rate) ms, and a Python server's CPU per connection depends on how many
+arrive per turn of its loop), measured the same way: the two must agree.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class OutsideOptions:
     seconds: float = option(5.0, "the tool's --duration, and the socklab loader's window")
     connections: int = option(64, "the tool's --connections (each one closed by the server is reopened)")
     connect_rate: int = option(2000, "the tool's --connect-rate (new connections per second)")
+    batches: bool = option(True, "socklab's loader starts its exchanges in the tool's batches, not evenly spaced")
     image_prefix: str = option("socklab", "repository prefix of the images: PREFIX/server:VERSION, PREFIX/loadgen:c")
     json: bool = option(False, "print the JSON results on stdout (the table goes to stderr)")
 
@@ -120,6 +123,11 @@ def tool_command(options: OutsideOptions, address: str) -> list[str]:
     ]
 
 
+def tool_tick(connect_rate: float) -> float:
+    """tcpkali's pacing (tcpkali_run.c): its connects start in one batch per ceil(1000 / rate) ms, at most 250."""
+    return min(math.ceil(1000.0 / connect_rate), 250) / 1000.0
+
+
 def busy_window(sampler: Sampler) -> Window | None:
     """The steady part of a run whose start the tool decides: from a second after the server's first
     completed connection to a second before its last."""
@@ -150,8 +158,8 @@ def with_tool(stage: Stage, version: str, options: OutsideOptions) -> Measured:
     return Measured.of(busy_window(sampler), int(received.group(1)) if received else -1)
 
 
-def with_socklab(stage: Stage, version: str, rate: float, seconds: float) -> Measured:
-    plan = LoadPlan("open", threads=1, rate=rate, seconds=seconds, timeout=5.0)
+def with_socklab(stage: Stage, version: str, rate: float, seconds: float, tick: float = 0.0) -> Measured:
+    plan = LoadPlan("open", threads=1, rate=rate, seconds=seconds, timeout=5.0, tick=tick)
     with stage.server(version, delay=0, env=server_env(version)) as server:
         sampler = Sampler(server.pid, server.cgroup)
         with sampler.running():
@@ -176,7 +184,8 @@ def run_outside(options: OutsideOptions, progress: Any = None) -> OutsideResults
                 rate = tool.per_second if not math.isnan(tool.per_second) else options.connect_rate
                 if progress:
                     progress(f"round {k + 1}/{options.rounds}: {version} with socklab's loader at {rate:.0f}/s")
-                own = with_socklab(stage, version, rate, options.seconds)
+                tick = tool_tick(options.connect_rate) if options.batches else 0.0
+                own = with_socklab(stage, version, rate, options.seconds, tick)
                 results.rows.append(OutsideRow(version, tool, own))
     return results
 
@@ -184,8 +193,8 @@ def run_outside(options: OutsideOptions, progress: Any = None) -> OutsideResults
 def markdown(results: OutsideResults) -> str:
     lines = [
         f"Outside loader: `{' '.join(results.command)}` on the host, across the bench bridge; then socklab's "
-        "C loader (open loop) at the rate the tool reached. Both read from the server's side over the steady "
-        "window: its kernel's completed connections, its container's cgroup CPU. Medians of "
+        "C loader (open loop) at the rate the tool reached, in the tool's batches. Both read from the server's "
+        "side over the steady window: its kernel's completed connections, its container's cgroup CPU. Medians of "
         f"{results.rounds} rounds.",
         "",
         "| version | tool conn/s | tool CPU µs/conn | socklab conn/s | socklab CPU µs/conn | CPU socklab/tool |",

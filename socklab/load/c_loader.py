@@ -50,6 +50,7 @@ class LoadPlan:
     seconds: float = 3.0  # closed/open: the measured window
     warmup: float = 0.5  # closed: not counted
     rate: float = 1000.0  # open: exchanges started per second
+    tick: float = 0.0  # open: start the due exchanges in one batch per tick (0: each at its own time)
     clients: int = 1000  # hold: connections opened at once
     timeout: float = 10.0  # per exchange
     samples: bool = False  # print every latency (to merge percentiles across loaders exactly)
@@ -64,6 +65,8 @@ class LoadPlan:
             args += ["--warmup", f"{self.warmup:g}"]
         elif self.mode == "open":
             args += ["--rate", f"{self.rate:g}", "--seconds", f"{self.seconds:g}"]
+            if self.tick:
+                args += ["--tick", f"{self.tick:g}"]
         else:
             args += ["--clients", str(self.clients)]
         return [*args, "--samples"] if self.samples else args

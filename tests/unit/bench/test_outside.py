@@ -8,6 +8,7 @@ from socklab.bench.outside import (
     busy_window,
     markdown,
     tool_command,
+    tool_tick,
 )
 from socklab.bench.window import Sample, Sampler
 
@@ -42,3 +43,8 @@ def test_table_has_medians_and_ratios_to_c_epoll() -> None:
     assert "| c-epoll | 2,000 | 50.0 | 1,900 | 52.5 | 1.05 |" in text
     assert "| epoll | 0.90× | 1.50× |" in text
     assert r.to_json()["medians"]["epoll"]["tool"]["cpu_us_per_connection"] == 75.0
+
+
+def test_socklabs_loader_batches_its_starts_like_tcpkali() -> None:
+    # tcpkali_run.c: one batch of connects per ceil(1000 / connect-rate) ms, at most 250 ms.
+    assert [tool_tick(rate) for rate in (10_000, 2_000, 1_000, 300, 2)] == [0.001, 0.001, 0.001, 0.004, 0.25]

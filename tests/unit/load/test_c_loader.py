@@ -34,7 +34,9 @@ def test_plan_arguments_per_mode() -> None:
     assert hold[hold.index("--start-at") + 1] == "1234.500"
     assert hold[-1] == "--samples"
     open_loop = LoadPlan("open", rate=250).arguments("10.0.0.2", 9736, 0.0)
-    assert open_loop[open_loop.index("--rate") + 1] == "250"
+    assert open_loop[open_loop.index("--rate") + 1] == "250" and "--tick" not in open_loop
+    batched = LoadPlan("open", rate=250, tick=0.004).arguments("10.0.0.2", 9736, 0.0)
+    assert batched[batched.index("--tick") + 1] == "0.004"
 
 
 def test_merge_adds_counts_and_takes_percentiles_from_every_sample() -> None:

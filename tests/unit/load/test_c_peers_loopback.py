@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -149,3 +150,26 @@ def test_loader_reports_refused_connections(c_peers: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         result = load(c_peers, sock.getsockname()[1], "--mode", "hold", "--clients", "3")
     assert result.ok == 0 and result.errors == {"refused": 3}
+
+
+def test_open_loop_with_a_tick_starts_its_exchanges_in_batches(c_peers: Path) -> None:
+    """--tick 0.05 at 400/s for 0.5 s: 200 exchanges in 10 batches of 20 (how tcpkali paces its connects),
+    seen from the server's side as accepts bunched at the ticks with quiet gaps between them."""
+    accepted: list[float] = []
+    with socket.create_server(("127.0.0.1", 0), backlog=1024) as listener:
+
+        def answer() -> None:
+            for _ in range(200):
+                conn, _address = listener.accept()
+                accepted.append(time.monotonic())
+                with conn:
+                    conn.sendall(bytes([conn.recv(1)[0] + 1]))
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        port = listener.getsockname()[1]
+        result = load(c_peers, port, "--mode", "open", "--rate", "400", "--seconds", "0.5", "--tick", "0.05")
+        thread.join(timeout=10)
+    assert (result.ok, result.failed) == (200, 0), result.errors
+    batches = 1 + sum(1 for a, b in itertools.pairwise(accepted) if b - a > 0.025)
+    assert 9 <= batches <= 11, f"{batches} batches of accepts, expected 10 (one per 50 ms tick)"
