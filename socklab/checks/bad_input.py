@@ -57,17 +57,25 @@ def _open(lab: Lab, rule: str, timeout: float) -> socket.socket:
         raise ContractViolation(rule, f"could not connect: {exc!r}", lab.server_logs()) from exc
 
 
-def _still_answers(lab: Lab, rule: str, after: str, timeout: float | None = None) -> None:
-    """A normal client gets 'B' for 'A'; otherwise the server was harmed by what came ``after``."""
+def _expect_b(lab: Lab, rule: str, doing: str, *, half_close: bool = False, timeout: float | None = None) -> None:
+    """Send 'A' (then, with ``half_close``, shut the sending side); 'B' must come back. ``doing`` names the
+    client's part in the violation."""
     try:
         with _connect(lab, lab.delay + 10 if timeout is None else timeout) as conn:
             conn.sendall(b"A")
+            if half_close:
+                conn.shutdown(socket.SHUT_WR)
             answer = conn.recv(1)
     except OSError as exc:
-        raise ContractViolation(rule, f"after {after}, a normal client failed: {exc!r}", lab.server_logs()) from exc
+        raise ContractViolation(rule, f"{doing}: {exc!r}", lab.server_logs()) from exc
     if answer != b"B":
         got = f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
-        raise ContractViolation(rule, f"after {after}, a normal client got {got} for 'A'", lab.server_logs())
+        raise ContractViolation(rule, f"{doing} got {got}, expected 'B'", lab.server_logs())
+
+
+def _still_answers(lab: Lab, rule: str, after: str, timeout: float | None = None) -> None:
+    """A normal client gets 'B' for 'A'; otherwise the server was harmed by what came ``after``."""
+    _expect_b(lab, rule, f"after {after}, a normal client", timeout=timeout)
 
 
 def _no_traceback(lab: Lab, rule: str, after: str) -> None:
@@ -142,17 +150,7 @@ def check_connect_and_close(lab: Lab, times: int = 50) -> None:
 
 def check_half_close(lab: Lab) -> None:
     """A client that sends its byte and shuts down its sending side still gets the answer."""
-    rule = HALF_CLOSE
-    try:
-        with _connect(lab, lab.delay + 10) as conn:
-            conn.sendall(b"A")
-            conn.shutdown(socket.SHUT_WR)
-            answer = conn.recv(1)
-    except OSError as exc:
-        raise ContractViolation(rule, f"'A' then a half close: {exc!r}", lab.server_logs()) from exc
-    if answer != b"B":
-        got = f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
-        raise ContractViolation(rule, f"'A' then a half close got {got}, expected 'B'", lab.server_logs())
+    _expect_b(lab, HALF_CLOSE, "'A' then a half close", half_close=True)
 
 
 def check_garbage(lab: Lab, size: int = GARBAGE) -> None:
