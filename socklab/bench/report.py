@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from socklab.bench.measure import QUIET_ENV, HeldRow, RateRow
+from socklab.bench.options import FULL, QUICK
 from socklab.bench.results import BenchResults
 from socklab.wire.config import ServerConfig
 
@@ -62,6 +63,7 @@ def markdown(r: BenchResults) -> str:
         f"`{_knob('resolve_names')}`, backlog 65535 (somaxconn 65535 in the server's namespace).\n",
     ]
     rates = _by_version(r.rates)
+    sizes = QUICK if r.quick else FULL
     epoll, fork = rates.get("c-epoll"), rates.get("c-fork")
     epoll_rate = epoll.per_second if epoll else None
     fork_rate = fork.per_second if fork else None
@@ -69,7 +71,8 @@ def markdown(r: BenchResults) -> str:
     fork_cpu = fork.cpu_us_per_connection if fork else None
     parts.append("## Connections per second at delay 0, and server CPU per connection\n")
     parts.append(
-        "Closed loop (connect, one byte, answer, close), one loader container (2 threads × 64 in flight); "
+        "Closed loop (connect, one byte, answer, close), one loader container "
+        f"({sizes.rate_threads} threads × {sizes.rate_concurrency} in flight); "
         "CPU from the server container's cgroup (user + system, children included) over the loader's steady "
         "window (its warm-up and tail excluded), divided by the connections the server's kernel completed in "
         "that same interval, as a user reads it with a loader of their own (`socklab bench outside` does). "
