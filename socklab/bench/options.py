@@ -56,3 +56,8 @@ class Sizes:
 # a core idle; 46,698 at 2 × 256, and tcpkali reached more still), which is the loader, not the server.
 QUICK = Sizes(1, 1.5, 2, 256, 500.0, 1.0, (10_000,), ("c-epoll", "epoll"), 5.0, 1, False)
 FULL = Sizes(3, 1.5, 2, 256, 500.0, 3.0, HELD_LEVELS, (), 5.0, 3, True)
+
+
+def sizes_for(quick: bool) -> Sizes:
+    """The sizes a run uses: what the bench runs and what its report says it ran are one choice."""
+    return QUICK if quick else FULL

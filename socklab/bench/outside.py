@@ -175,6 +175,7 @@ def run_outside(options: OutsideOptions, progress: Any = None) -> OutsideResults
             "or pass --tool"
         )
     results = OutsideResults(options.tool, tool_command(options, "SERVER"), options.rounds)
+    tick = tool_tick(options.connect_rate) if options.batches else 0.0
     with Stage(options.image_prefix) as stage:
         for k in range(options.rounds):
             for version in options.versions:
@@ -184,7 +185,6 @@ def run_outside(options: OutsideOptions, progress: Any = None) -> OutsideResults
                 rate = tool.per_second if not math.isnan(tool.per_second) else options.connect_rate
                 if progress:
                     progress(f"round {k + 1}/{options.rounds}: {version} with socklab's loader at {rate:.0f}/s")
-                tick = tool_tick(options.connect_rate) if options.batches else 0.0
                 own = with_socklab(stage, version, rate, options.seconds, tick)
                 results.rows.append(OutsideRow(version, tool, own))
     return results

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from socklab.bench.measure import QUIET_ENV, HeldRow, RateRow
-from socklab.bench.options import FULL, QUICK
+from socklab.bench.options import sizes_for
 from socklab.bench.results import BenchResults
 from socklab.wire.config import ServerConfig
 
@@ -63,7 +63,7 @@ def markdown(r: BenchResults) -> str:
         f"`{_knob('resolve_names')}`, backlog 65535 (somaxconn 65535 in the server's namespace).\n",
     ]
     rates = _by_version(r.rates)
-    sizes = QUICK if r.quick else FULL
+    sizes = sizes_for(r.quick)
     epoll, fork = rates.get("c-epoll"), rates.get("c-fork")
     epoll_rate = epoll.per_second if epoll else None
     fork_rate = fork.per_second if fork else None

@@ -21,7 +21,7 @@ import requests
 from tqdm import tqdm
 
 from socklab.bench import measure, report, startup
-from socklab.bench.options import FULL, QUICK, BenchOptions, Sizes
+from socklab.bench.options import BenchOptions, Sizes, sizes_for
 from socklab.bench.results import BenchResults
 from socklab.bench.stage import ServerDidNotStart, Stage
 from socklab.events import recorder as events
@@ -163,7 +163,7 @@ def progress_bar(total: int, quiet: bool) -> Iterator[tqdm]:
 
 def run_bench(options: BenchOptions, *, quiet: bool = False) -> BenchResults:
     """Measure; write bench.md, bench.json and the plots to ``options.output``; return the results."""
-    sizes = QUICK if options.quick else FULL
+    sizes = sizes_for(options.quick)
     budget = BUDGET[options.quick]
     started = time.monotonic()
     results = BenchResults(options.quick, options.chosen, machine())
