@@ -36,24 +36,27 @@ def test_a_run_with_view_shows_three_clients_waiting_then_b_and_the_verdict(lab_
         "--view-linger", "120", "--events", str(log), "--server-image", lab_images.server,
         "--client-image", lab_images.client,
     ]  # fmt: skip
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url: list[str] = []
-    said = threading.Event()
-    stderr: list[str] = []
+    # The browser first: its first start on a new machine can take longer than the run's wait, which the page
+    # must be open for (it is a moment: the clients' countdown).
+    with browser() as page:
+        page.get("about:blank")
+        run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        url: list[str] = []
+        said = threading.Event()
+        stderr: list[str] = []
 
-    def read_stderr() -> None:
-        assert run.stderr is not None
-        for line in run.stderr:
-            stderr.append(line)
-            if not url and (match := re.search(r"view: (http://127\.0\.0\.1:\d+/)", line)):
-                url.append(match[1])
-                said.set()
+        def read_stderr() -> None:
+            assert run.stderr is not None
+            for line in run.stderr:
+                stderr.append(line)
+                if not url and (match := re.search(r"view: (http://127\.0\.0\.1:\d+/)", line)):
+                    url.append(match[1])
+                    said.set()
 
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert said.wait(60), "".join(stderr)
-        with browser() as page:
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            assert said.wait(60), "".join(stderr)
             page.get(url[0])
 
             def told() -> str:
@@ -77,10 +80,10 @@ def test_a_run_with_view_shows_three_clients_waiting_then_b_and_the_verdict(lab_
             shows("the run's end", lambda d: "finished (exit 0)" in " ".join(texts(d, "#status")))
             shown = {int(n): t for n, t in page.execute_script("return window.socklab.shown").items()}
             (tmp_path / "view.png").write_bytes(page.get_screenshot_as_png())
-        assert run.poll() is None, "the view lingers after the run"
-    finally:
-        run.send_signal(signal.SIGINT)  # Ctrl-C ends the linger
-        code = run.wait(60)
+            assert run.poll() is None, "the view lingers after the run"
+        finally:
+            run.send_signal(signal.SIGINT)  # Ctrl-C ends the linger
+            code = run.wait(60)
     assert code == 0, "".join(stderr)
     events = parse_log(log.read_text())
     server_lines = [
