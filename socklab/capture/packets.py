@@ -126,7 +126,6 @@ def listing(segments: list[Segment], names: dict[str, str]) -> str:
     for s in segments:
         who = f"{names.get(s.src.rpartition(':')[0], s.src)} -> {names.get(s.dst.rpartition(':')[0], s.dst)}"
         lines.append(
-            f"{s.time:10.6f}  {s.src:>21} -> {s.dst:<21} {who:<17} {s.label:<28} seq={s.seq} ack={s.ack} "
-            f"len={s.size}"
+            f"{s.time:10.6f}  {s.src:>21} -> {s.dst:<21} {who:<17} {s.label:<28} seq={s.seq} ack={s.ack} len={s.size}"
         )
     return "\n".join(lines)
