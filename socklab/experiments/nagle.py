@@ -87,6 +87,7 @@ def run(*, probes_image: str, exchanges: int = 40, size: int = 40, progress: Pro
             served = stage.wait_for_events(server, "served", len(MODES))
         ran = {e["mode"]: e for e in stage.events(client, "mode_done")}
     found = segments(dump, PORT)
+    shown = min(SHOWN, exchanges - 2)
     modes = {}
     for mode, server_side in zip(MODES, served, strict=True):
         modes[mode] = {
@@ -94,16 +95,16 @@ def run(*, probes_image: str, exchanges: int = 40, size: int = 40, progress: Pro
             "server_ato_ms": server_side["ato_us"] / 1000,
             "server_delayed_acks": server_side["delayed_acks"],
             "rtt_ms": (ran[mode]["rtt_us"] or 0) / 1000,
-            "exchange_on_the_wire": one_exchange(found, ran[mode]["local"], min(SHOWN, exchanges - 2)),
+            "exchange_on_the_wire": one_exchange(found, ran[mode]["local"], shown),
         }
-    result.numbers = {"exchanges": exchanges, "request_bytes": size, "modes": modes}
-    result.observed += _describe(modes)
+    result.numbers = {"exchanges": exchanges, "request_bytes": size, "shown_exchange": shown, "modes": modes}
+    result.observed += _describe(modes, shown)
     result.differences += differences(modes)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _describe(modes: dict[str, dict[str, Any]]) -> list[str]:
+def _describe(modes: dict[str, dict[str, Any]], shown: int) -> list[str]:
     lines = [
         f"{'':<8} {'median':>8} {'p90':>8} {'stalled':>8} {'first five (ms)':<28} server: delayed ACKs, ACK timeout"
     ]
@@ -122,6 +123,6 @@ def _describe(modes: dict[str, dict[str, Any]]) -> list[str]:
             "interactive (pingpong) and its ACKs wait"
         )
     for mode, m in modes.items():
-        lines.append(f"exchange {SHOWN} with {mode}, on the server's interface (→ from the client):")
+        lines.append(f"exchange {shown} with {mode}, on the server's interface (→ from the client):")
         lines += [f"  {step}" for step in m["exchange_on_the_wire"]]
     return lines

@@ -117,7 +117,7 @@ def _describe(n: dict[str, Any]) -> list[str]:
     return [
         f"the reader's receive buffer: {reader['unread_when_resumed']} bytes received and unread (SIOCINQ; "
         f"SO_RCVBUF {reader['rcvbuf']}); the window it advertised fell to {reader['smallest_window_advertised']} "
-        f"(TCP_INFO tcpi_rcv_wnd); zero windows advertised: {reader['zero_window_advertised']} "
+        f"(TCP_INFO tcpi_rcv_wnd); it went to zero {reader['zero_window_advertised']} time(s) "
         "(TcpExt TCPToZeroWindowAdv)",
         f"the writer's kernel took {sender['written']} bytes before send() would block; "
         f"{sender['queued_when_full']} of them were still in its send queue, unacknowledged (SIOCOUTQ), and "
