@@ -16,6 +16,7 @@ KEEPALIVE = (1, 1, 3)  # TCP_KEEPIDLE, TCP_KEEPINTVL (seconds), TCP_KEEPCNT
 FIN_WITHIN = 1.0  # seconds: a killed process's connections are closed as it dies
 SLACK = (0.5, 1.5)  # seconds before / after keepalive's window: timer slack, a loaded machine
 
+
 def outcome(record: dict[str, Any], fault_at: float, released_at: float | None = None) -> dict[str, Any]:
     """One connection's record as seconds after the fault: what it saw, the first thing, its kernel state."""
     seen = [
