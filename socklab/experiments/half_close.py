@@ -17,7 +17,8 @@ from typing import Any
 from socklab import wire
 from socklab.experiments.capture import capture, ladder, segments, squeeze
 from socklab.experiments.record import Result
-from socklab.experiments.stage import Stage
+from socklab.experiments.stage import ProbeFailed, Stage
+from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
 from socklab.wire.config import ServerConfig
 
@@ -32,6 +33,14 @@ def _states(sockets: list[dict[str, Any]], end: str) -> list[str]:
     return sorted(str(s["state"]) for s in sockets if end in (s["local"], s["remote"]))
 
 
+def _both(stage: Stage, server: LabContainer, client: LabContainer) -> tuple[list[Any], list[Any]]:
+    """The sockets of both hosts' namespaces, read at the same time (from a sidecar beside each)."""
+    with ThreadPoolExecutor(2) as pool:
+        there = pool.submit(stage.observe, server, "sockets", str(PORT))
+        here = pool.submit(stage.observe, client, "sockets")
+        return there.result()[0], here.result()[0]
+
+
 def _one_server(stage: Stage, key: str, image: str, delay: float) -> dict[str, Any]:
     quiet_server = ServerConfig(delay=delay, resolve_names=False).to_env()
     server = stage.start(f"server-{key}", image=image, alias=key, env=quiet_server, healthcheck=NO_HEALTHCHECK)
@@ -39,11 +48,13 @@ def _one_server(stage: Stage, key: str, image: str, delay: float) -> dict[str, A
     with capture(stage, server) as dump:
         client = stage.start(f"client-{key}", ["probes.halfclose", "--server", key, "--port", str(PORT)])
         shut = {e["mode"]: e for e in stage.wait_for_events(client, "half_closed", 2)}
-        server_during = stage.observe(server, "sockets", str(PORT))[0]
-        client_during = stage.kernel(client, "sockets")[0]
+        server_during, client_during = _both(stage, server, client)
+        looked = time.time()
         done = stage.wait_for_event(client, "done", timeout=delay + 30)
-        server_after = stage.observe(server, "sockets", str(PORT))[0]
-        client_after = stage.kernel(client, "sockets")[0]
+        answered = next(c.get("answered_at", float("inf")) for c in done["connections"] if c["mode"] == "shutdown")
+        if looked >= answered:
+            raise ProbeFailed(f"{key}: the kernel was asked only after the answer came; the machine is too slow today")
+        server_after, client_after = _both(stage, server, client)
         client.signal("SIGUSR1")
         counters = stage.wait_for_event(client, "counters")["counters"]
     served = {f"{r.peer.address}:{r.peer.port}": r for r in wire.parse_served_log(server.logs())}
@@ -84,7 +95,7 @@ def run(
     probes_image: str,
     server_image: str = "socklab/server:fork",
     c_server_image: str = "socklab/server:c-fork",
-    delay: float = 4.0,
+    delay: float = 5.0,
     progress: Progress = quiet,
     **_: Any,
 ) -> Result:
@@ -94,9 +105,9 @@ def run(
     result.did += [
         f"the lab's servers {server_image} and {c_server_image}, answering after {delay:g} s",
         "a client host per server opens two connections: 'A' then shutdown(SHUT_WR), then read; 'A' then close()",
-        "while the server waits: the connections' states from the kernel on both hosts (the server's network "
-        "namespace from a sidecar, the client's from inside), and the client's own TCP_INFO after shutdown; "
-        "after the answer: the states again, the server's log, and tcpdump on the server's interface",
+        "while the server waits: the connections' states from the kernel on both hosts (a sidecar in each "
+        "network namespace), and the client's own TCP_INFO after shutdown; after the answer: the states again, "
+        "the server's log, and tcpdump on the server's interface",
     ]
     with Stage(NAME, probes_image=probes_image, progress=progress) as stage, ThreadPoolExecutor(len(images)) as pool:
         found = dict(zip(images, pool.map(lambda k: _one_server(stage, k, images[k], delay), images), strict=True))
