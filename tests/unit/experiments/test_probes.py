@@ -204,3 +204,40 @@ def test_a_reader_that_stops_closes_its_window_and_every_byte_arrives_after():
                 process.wait()
     assert events["done"]["received"] == blocked["sent"] == done["sent"] and events["done"]["intact"]
     assert done["drained"] and min(s["snd_wnd"] for s in done["samples"]) == 0
+
+
+def test_a_bulk_transfer_is_sampled_and_the_receiver_tallies_every_byte():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    agents = ROOT / "agents"
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "probes.bulk", "serve", "--port", port], cwd=agents, stdout=subprocess.PIPE, text=True
+    )
+    sender = None
+    try:
+        assert receiver.stdout is not None and json.loads(receiver.stdout.readline())["event"] == "listening"
+        command = ["probes.bulk", "send", "--port", port, "--seconds", "0.3", "--target=one=127.0.0.1", "--linger", "0"]
+        sender = subprocess.Popen([sys.executable, "-m", *command], cwd=agents, stdout=subprocess.PIPE, text=True)
+        assert sender.stdout is not None and json.loads(sender.stdout.readline())["event"] == "ready"
+        sender.send_signal(signal.SIGUSR1)
+        transfer = json.loads(sender.stdout.readline())
+        assert json.loads(sender.stdout.readline())["event"] == "done"
+        receiver.send_signal(signal.SIGUSR1)
+        (tally,) = json.loads(receiver.stdout.readline())["connections"]
+    finally:
+        for process in (receiver, sender):
+            if process is not None:
+                process.kill()
+                process.wait()
+    assert transfer["finished"] and transfer["bytes_acked"] == transfer["written"] > 0
+    assert tally == {
+        "peer": transfer["local"],
+        "read": transfer["written"],
+        "unread": 0,
+        "intact": True,
+        "ending": "eof",
+    }
+    fields = transfer["fields"]
+    cwnd = [sample[fields.index("cwnd")] for sample in transfer["samples"]]
+    assert len(cwnd) > 10 and min(cwnd) >= 1 and transfer["algorithm"]
