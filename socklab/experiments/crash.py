@@ -12,7 +12,6 @@ client notes what arrives and when (FIN, RST, the answer, ETIMEDOUT, nothing); t
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from socklab.experiments.record import Result
 from socklab.experiments.stage import ProbeFailed, Stage
 from socklab.faults.network import partition
 from socklab.faults.process import pause
+from socklab.faults.record import FaultRecord, record_applied, record_undone
 from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
 
@@ -50,22 +50,28 @@ def _start_server(stage: Stage, variant: str, delay: float) -> LabContainer:
     return server
 
 
+def _recorded(fault: str, server: LabContainer, mechanism: str, applied: float, done: float) -> None:
+    """A fault done by hand, in the run's event log as the faults package's own are (the live page's banner)."""
+    record = FaultRecord(fault, server.name, mechanism, applied_at=applied, undone_at=done, undone_because="over")
+    record_applied(record)
+    record_undone(record)
+
+
 def _kill_children(stage: Stage, server: LabContainer) -> float:
     """SIGKILL the server's children (one per connection); the time they were signalled."""
     children = [str(e["child"]) for e in stage.wait_for_events(server, "forked", 2)]
     status, output = server.exec(["python", "-m", "probes.kill", "--signal", "SIGKILL", *children])
     if status != 0:
         raise ProbeFailed(f"killing {children} in {server.name}: {output[-1000:]}")
-    return float(next(e for e in _json_lines(output) if e.get("event") == "signalled")["at"])
-
-
-def _json_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    at = float(stage.events_of(output, "signalled")[0]["at"])
+    _recorded("kill", server, f"SIGKILL to the children {', '.join(children)} (docker exec)", at, at)
+    return at
 
 
 def _stop(server: LabContainer, grace: float) -> float:
     at = time.time()
     server.stop(timeout=grace)
+    _recorded("stop", server, "docker stop: SIGTERM, the server drains", at, time.time())
     return at
 
 
