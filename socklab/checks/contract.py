@@ -27,6 +27,16 @@ from socklab.progress import Progress, quiet
 from socklab.wire import expected_reply
 from socklab.wire.config import ClientConfig, ServerConfig
 
+# The rules' names, each spelled once: what a violation says, and the names in RULES.
+PLUS_ONE = "'A' -> 'B'"
+EVERY_BYTE = "every byte plus one"
+AFTER_DELAY = "answer after the delay"
+EVERY_CLIENT = "every client answered"
+CONCURRENT = "served concurrently"
+BAD_CLIENTS = "bad clients harm nobody"
+KEEPS_SERVING = "keeps serving after bad clients"
+LISTENS = "accepts connections on its port"  # the rule before every other: the lab's server must come up
+
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 CONNECT_DEADLINE = 20.0  # seconds a client container retries connecting before it gives up
 
@@ -82,7 +92,7 @@ def check_plus_one(lab: Lab) -> None:
             if got is not None
             else f"no answer to 0x41: {error or run.stderr.strip() or f'exit {run.exit_code}'}"
         )
-        raise ContractViolation("'A' -> 'B'", detail, lab.server_logs())
+        raise ContractViolation(PLUS_ONE, detail, lab.server_logs())
 
 
 def check_every_byte(lab: Lab) -> None:
@@ -92,10 +102,10 @@ def check_every_byte(lab: Lab) -> None:
         try:
             answer, _ = _ask(address, lab.port, value, timeout=lab.delay + 10)
         except OSError as exc:
-            raise ContractViolation("every byte plus one", f"0x{value:02x}: {exc}", lab.server_logs()) from exc
+            raise ContractViolation(EVERY_BYTE, f"0x{value:02x}: {exc}", lab.server_logs()) from exc
         if answer != bytes([expected_reply(value)]):
             raise ContractViolation(
-                "every byte plus one",
+                EVERY_BYTE,
                 f"answered {_describe(answer)} to 0x{value:02x}, expected 0x{expected_reply(value):02x}",
                 lab.server_logs(),
             )
@@ -105,16 +115,16 @@ def check_delay(lab: Lab) -> None:
     """The answer comes after the configured delay: not before, and not more than TOLERANCE later."""
     answer, seconds = _ask(lab.server_address(), lab.port, 0x41, timeout=lab.delay * 4 + 10)
     if answer != b"B":
-        raise ContractViolation("'A' -> 'B'", f"answered {_describe(answer)} to 0x41, expected 0x42", lab.server_logs())
+        raise ContractViolation(PLUS_ONE, f"answered {_describe(answer)} to 0x41, expected 0x42", lab.server_logs())
     if seconds < lab.delay - 0.05:
         raise ContractViolation(
-            "answer after the delay",
+            AFTER_DELAY,
             f"answered after {seconds:.2f} s with delay {lab.delay:g}: too early",
             lab.server_logs(),
         )
     if seconds > lab.delay + TOLERANCE:
         raise ContractViolation(
-            "answer after the delay",
+            AFTER_DELAY,
             f"answered after {seconds:.2f} s with delay {lab.delay:g}: more than delay + {TOLERANCE:g} s",
             lab.server_logs(),
         )
@@ -127,14 +137,14 @@ def check_concurrency(lab: Lab, clients: int) -> None:
     failed = [run for run in runs if run.exit_code != 0 or run.received != "B"]
     if failed:
         raise ContractViolation(
-            "every client answered",
+            EVERY_CLIENT,
             f"{len(failed)} of {clients} clients failed; first: {failed[0].describe()}",
             lab.server_logs(),
         )
     verdict = judge([run.interval for run in runs if run.interval], clients=clients, delay=lab.delay)
     if not verdict.concurrent:
         raise ContractViolation(
-            "served concurrently",
+            CONCURRENT,
             f"{clients} clients took {verdict.span:.1f} s with delay {lab.delay:g}: not served concurrently "
             f"({'; '.join(verdict.reasons)})",
             lab.server_logs(),
@@ -151,30 +161,27 @@ def check_bad_clients_harm_nobody(lab: Lab) -> None:
             answer, seconds = _ask(address, lab.port, 0x41, timeout=lab.delay * 4 + 40)
         except OSError as exc:
             raise ContractViolation(
-                "bad clients harm nobody", f"a good client beside a silent one failed: {exc}", lab.server_logs()
+                BAD_CLIENTS, f"a good client beside a silent one failed: {exc}", lab.server_logs()
             ) from exc
     finally:
         silent.close()
     if answer != b"B":
         raise ContractViolation(
-            "bad clients harm nobody", f"a good client beside a silent one got {_describe(answer)}", lab.server_logs()
+            BAD_CLIENTS, f"a good client beside a silent one got {_describe(answer)}", lab.server_logs()
         )
     if seconds > lab.delay + TOLERANCE:
         raise ContractViolation(
-            "bad clients harm nobody",
+            BAD_CLIENTS,
             f"a client that never sends delayed a good client to {seconds:.1f} s (delay {lab.delay:g})",
             lab.server_logs(),
         )
     # After them all, the server still serves.
     answer, _ = _ask(address, lab.port, 0x41, timeout=lab.delay + 10)
     if answer != b"B":
-        raise ContractViolation(
-            "keeps serving after bad clients", f"then answered {_describe(answer)} to 0x41", lab.server_logs()
-        )
+        raise ContractViolation(KEEPS_SERVING, f"then answered {_describe(answer)} to 0x41", lab.server_logs())
 
 
 # --- holding one image to the contract -------------------------------------------------------------------
-LISTENS = "accepts connections on its port"  # the rule before every other: the lab's server must come up
 CONCURRENT_CLIENTS = 5
 
 
@@ -192,18 +199,18 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("plus-one", "'A' -> 'B'", 0, check_plus_one),
-    Rule("every-byte", "every byte plus one", 0, check_every_byte),
-    Rule("delay", "answer after the delay", 1.5, check_delay),
+    Rule("plus-one", PLUS_ONE, 0, check_plus_one),
+    Rule("every-byte", EVERY_BYTE, 0, check_every_byte),
+    Rule("delay", AFTER_DELAY, 1.5, check_delay),
     # Reverse lookups off for our servers: Python 3.11.2's getnameinfo holds the GIL (see test_contract).
     Rule(
         "concurrency",
-        "served concurrently",
+        CONCURRENT,
         2,
         lambda lab: check_concurrency(lab, CONCURRENT_CLIENTS),
         ServerConfig(resolve_names=False).to_env(),
     ),
-    Rule("bad-clients", "bad clients harm nobody", 1, check_bad_clients_harm_nobody),
+    Rule("bad-clients", BAD_CLIENTS, 1, check_bad_clients_harm_nobody),
 )
 
 

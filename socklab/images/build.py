@@ -31,7 +31,7 @@ from socklab.images.peers import PEERS, build_peers
 from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
-from socklab.wire import CONTRACT_MODELS, MODELS
+from socklab.wire import CONTRACT_MODELS, MODELS, TEACHING_MODELS
 from socklab.wire.config import ServerConfig
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "build_images",
     "contract_versions",
     "ensure_base",
+    "server_versions",
     "user_tags",
 ]
 
@@ -113,8 +114,20 @@ def user_tags(role: Literal["server", "client"], *, contract_only: bool = True) 
 
 
 def contract_versions() -> tuple[str, ...]:
-    """The server versions the contract suite runs against by default: fork, thread, async, c-fork."""
+    """The server versions the contract suite runs against by default: fork, thread, async, epoll, c-fork."""
     return tuple(row.version for row in TABLE if row.role == "server" and row.contract)
+
+
+def server_versions(*, teaching: bool = True, source: Literal["python", "c"] | None = None) -> tuple[str, ...]:
+    """Every server version of the table, in its order; without the teaching ones (serial) if asked, or
+    only those built from one ``source``."""
+    return tuple(
+        row.version
+        for row in TABLE
+        if row.role == "server"
+        and (teaching or row.model not in TEACHING_MODELS)
+        and (source is None or row.source == source)
+    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from socklab.wire.config import ClientConfig, ServerConfig
 
 SERVER = "server"  # the server's role, and the alias clients dial
+UPSTREAM = "server-upstream"  # the server's alias while the impairment proxy holds ``server`` (faults/proxy.py)
 LAB_NETWORK = "lab"
 
 
@@ -103,8 +104,11 @@ class Topology:
     def container_name(self, role: str) -> str:
         return f"socklab-{self.run_id}-{role}"
 
-    def server(self, image: str, *, env: Mapping[str, str] | None = None, role: str = SERVER) -> Node:
-        """The server under the alias ``server``; ``env`` may add knobs but not contradict delay or port."""
+    def server(
+        self, image: str, *, env: Mapping[str, str] | None = None, role: str = SERVER, alias: str = SERVER
+    ) -> Node:
+        """The server under the alias ``server`` (``UPSTREAM`` behind the impairment proxy); ``env`` may add
+        knobs but not contradict delay or port."""
         own = ServerConfig(delay=self.delay, port=self.port).to_env()
         extra = dict(env or {})
         for knob in ("delay", "port"):
@@ -115,7 +119,7 @@ class Topology:
                     f"server env {name}={extra[name]!r} contradicts the lab's {knob} "
                     f"{value}: set it on the lab, not in the environment"
                 )
-        return Node(role, image, {**own, **extra}, aliases=(SERVER,), hardening=self.hardening)
+        return Node(role, image, {**own, **extra}, aliases=(alias,), hardening=self.hardening)
 
     def client(self, index: int, image: str, *, env: Mapping[str, str] | None = None) -> Node:
         base = ClientConfig(json=True, port=self.port, server=SERVER).to_env()

@@ -17,6 +17,7 @@ import docker.errors
 import pytest
 
 from socklab.errors import engine
+from socklab.faults.suite import SUITE
 from socklab.images.build import ImageSpec, __version__, build, ensure_base
 from socklab.images.rootfs import BASE_TAG
 from socklab.lab import reaper
@@ -64,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--socklab-faults",
         action="store_true",
-        help="add the fault rows (sigterm, sigkill, pause, partition, disconnect, loss, latency: nothing lost)",
+        help=f"add the fault rows ({', '.join(SUITE)}: nothing lost; names from socklab's fault catalog)",
     )
     group.addoption(
         "--socklab-no-contract",

@@ -6,7 +6,7 @@ import pytest
 
 from socklab.checks.bad_input import BAD_INPUT
 from socklab.checks.contract import RULES
-from socklab.faults.suite import FAULTS
+from socklab.faults.suite import SUITE
 
 pytest_plugins = ["pytester"]
 
@@ -29,10 +29,10 @@ def test_an_image_adds_one_test_per_rule_of_the_library(pytester: pytest.Pyteste
 
 def test_each_image_gets_the_whole_contract_and_faults_add_their_rows(pytester: pytest.Pytester):
     items = collected(pytester, "--socklab-image", "a:1", "--socklab-image", "b:2", "--socklab-faults")
-    assert len(items) == 2 * (len(RULES) + len(FAULTS))
+    assert len(items) == 2 * (len(RULES) + len(SUITE))
     result = pytester.runpytest("-p", "socklab", "--collect-only", "-q", "--socklab-image", "a:1")
     result.stdout.fnmatch_lines([f"{len(RULES)} tests collected*"])  # the fault rows are not even collected
-    assert "socklab-faults::test_fault[b:2-sigkill]" in items
+    assert "socklab-faults::test_fault[b:2-kill]" in items
 
 
 def test_bad_input_adds_one_row_per_bad_input_rule_after_the_contract(pytester: pytest.Pytester):
@@ -40,7 +40,7 @@ def test_bad_input_adds_one_row_per_bad_input_rule_after_the_contract(pytester: 
     contract = [f"socklab-contract::test_contract[a:1-{rule.id}]" for rule in RULES]
     rows = [f"socklab-bad-input::test_bad_input[a:1-{rule.id}]" for rule in BAD_INPUT]
     assert items[: len(RULES) + len(BAD_INPUT)] == contract + rows
-    assert len(items) == len(RULES) + len(BAD_INPUT) + len(FAULTS)
+    assert len(items) == len(RULES) + len(BAD_INPUT) + len(SUITE)
     assert not [item for item in collected(pytester, "--socklab-image", "a:1") if "bad-input" in item]
     result = pytester.runpytest("-p", "socklab", "--help")
     result.stdout.fnmatch_lines(["*--socklab-bad-input*"])
