@@ -23,8 +23,8 @@ from socklab.errors import engine, require_image
 from socklab.lab.lab import Lab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening
+from socklab.load.exchange import ask, describe
 from socklab.progress import Progress, quiet
-from socklab.wire import expected_reply
 from socklab.wire.config import ClientConfig, ServerConfig
 
 # The rules' names, each spelled once: what a violation says, and the names in RULES.
@@ -54,18 +54,6 @@ class ContractViolation(AssertionError):
 
 class NotApplicable(Exception):
     """A rule that does not apply to this server (it says why): neither kept nor broken."""
-
-
-def _ask(address: str, port: int, byte: int, timeout: float) -> tuple[bytes, float]:
-    """Send one byte from the host to the server container; return the answer and the seconds it took."""
-    started = time.monotonic()
-    with socket.create_connection((address, port), timeout=timeout) as sock:
-        sock.sendall(bytes([byte]))
-        return sock.recv(1), time.monotonic() - started
-
-
-def _describe(answer: bytes) -> str:
-    return f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
 
 
 def client_bounds(lab: Lab, clients: int) -> tuple[dict[str, str], float]:
@@ -100,22 +88,23 @@ def check_every_byte(lab: Lab) -> None:
     address = lab.server_address()
     for value in range(256):
         try:
-            answer, _ = _ask(address, lab.port, value, timeout=lab.delay + 10)
+            answer = ask(address, lab.port, value, timeout=lab.delay + 10)
         except OSError as exc:
             raise ContractViolation(EVERY_BYTE, f"0x{value:02x}: {exc}", lab.server_logs()) from exc
-        if answer != bytes([expected_reply(value)]):
+        if not answer.ok:
             raise ContractViolation(
                 EVERY_BYTE,
-                f"answered {_describe(answer)} to 0x{value:02x}, expected 0x{expected_reply(value):02x}",
+                f"answered {answer.describe()} to 0x{value:02x}, expected {describe(answer.expected)}",
                 lab.server_logs(),
             )
 
 
 def check_delay(lab: Lab) -> None:
     """The answer comes after the configured delay: not before, and not more than TOLERANCE later."""
-    answer, seconds = _ask(lab.server_address(), lab.port, 0x41, timeout=lab.delay * 4 + 10)
-    if answer != b"B":
-        raise ContractViolation(PLUS_ONE, f"answered {_describe(answer)} to 0x41, expected 0x42", lab.server_logs())
+    answer = ask(lab.server_address(), lab.port, b"A", timeout=lab.delay * 4 + 10)
+    seconds = answer.seconds
+    if not answer.ok:
+        raise ContractViolation(PLUS_ONE, f"answered {answer.describe()} to 0x41, expected 0x42", lab.server_logs())
     if seconds < lab.delay - 0.05:
         raise ContractViolation(
             AFTER_DELAY,
@@ -158,27 +147,27 @@ def check_bad_clients_harm_nobody(lab: Lab) -> None:
     try:
         socket.create_connection((address, lab.port), timeout=10).close()  # connects and closes
         try:
-            answer, seconds = _ask(address, lab.port, 0x41, timeout=lab.delay * 4 + 40)
+            answer = ask(address, lab.port, b"A", timeout=lab.delay * 4 + 40)
         except OSError as exc:
             raise ContractViolation(
                 BAD_CLIENTS, f"a good client beside a silent one failed: {exc}", lab.server_logs()
             ) from exc
     finally:
         silent.close()
-    if answer != b"B":
+    if not answer.ok:
         raise ContractViolation(
-            BAD_CLIENTS, f"a good client beside a silent one got {_describe(answer)}", lab.server_logs()
+            BAD_CLIENTS, f"a good client beside a silent one got {answer.describe()}", lab.server_logs()
         )
-    if seconds > lab.delay + TOLERANCE:
+    if (seconds := answer.seconds) > lab.delay + TOLERANCE:
         raise ContractViolation(
             BAD_CLIENTS,
             f"a client that never sends delayed a good client to {seconds:.1f} s (delay {lab.delay:g})",
             lab.server_logs(),
         )
     # After them all, the server still serves.
-    answer, _ = _ask(address, lab.port, 0x41, timeout=lab.delay + 10)
-    if answer != b"B":
-        raise ContractViolation(KEEPS_SERVING, f"then answered {_describe(answer)} to 0x41", lab.server_logs())
+    answer = ask(address, lab.port, b"A", timeout=lab.delay + 10)
+    if not answer.ok:
+        raise ContractViolation(KEEPS_SERVING, f"then answered {answer.describe()} to 0x41", lab.server_logs())
 
 
 # --- holding one image to the contract -------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 from socklab.lab.lab import Lab
+from socklab.load.exchange import ask
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,7 @@ class Server:
     def logs(self) -> str:
         return self.lab.server_logs()
 
-    def ask(self, byte: int = 0x41, *, timeout: float | None = None) -> bytes:
-        """Send one byte, return the answer (b"" when the server closed without one)."""
+    def ask(self, byte: int | bytes = 0x41, *, timeout: float | None = None) -> bytes:
+        """Send one byte (a value, or bytes), return the answer (b"" when the server closed without one)."""
         wait = self.delay + 10 if timeout is None else timeout
-        with socket.create_connection((self.address, self.port), timeout=wait) as conn:
-            conn.sendall(bytes([byte]))
-            return conn.recv(1)
+        return ask(self.address, self.port, byte, timeout=wait).reply
