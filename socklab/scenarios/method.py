@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socklab.checks.swap import swap_server
-from socklab.events import recorder as events
 from socklab.events.schema import Kind
 from socklab.faults.catalog import FAULTS
 from socklab.lab.lab import Lab
@@ -94,11 +93,12 @@ class Method:
             return
         record = self.records[self._key(entry)]
         record.fired = fired.fired
-        events.emit(
+        self.lab.emit(
             Kind.STEP,
             "scenario",
             name=record.name,
             action=record.action,
+            label=entry.step.label(),
             kind=record.kind,
             planned=record.planned,
             fired=record.fired,

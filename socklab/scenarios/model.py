@@ -165,6 +165,17 @@ class Step:
     def kind(self) -> str:
         return type(self.action).__name__.lower()
 
+    def label(self) -> str:
+        """A few words for a timeline: the fault's name, the probe's, ``clients``, ``swap``, ``end``."""
+        action = self.action
+        if isinstance(action, Fault):
+            return f"{action.name} on {action.target.subject}"
+        if isinstance(action, Probe):
+            return f"probe {action.check.probe}"
+        if isinstance(action, Undo):
+            return f"undo {action.id}"
+        return self.kind
+
     def describe(self) -> str:
         action = self.action
         if isinstance(action, Clients):

@@ -86,9 +86,9 @@ def image_facts(client: docker.DockerClient, image: str) -> dict[str, Any]:
     return {"tag": image, "id": found.id, "digests": found.attrs.get("RepoDigests") or []}
 
 
-def _record_probe(run: VersionRun, probe: ProbeRecord) -> None:
+def _record_probe(run: VersionRun, probe: ProbeRecord, lab: Lab) -> None:
     run.probes.append(probe)
-    events.emit(
+    lab.emit(
         Kind.PROBE,
         "scenario",
         phase=probe.phase,
@@ -106,7 +106,7 @@ def judge(run: VersionRun, checks: tuple[model.Check, ...], phase: str, window: 
         if phase == "run" and (check.over != "run" or PROBES[check.probe].of == "server"):
             continue
         value = measure(check.probe, window, server)
-        _record_probe(run, ProbeRecord(phase, check, value.value, value.detail))
+        _record_probe(run, ProbeRecord(phase, check, value.value, value.detail), server.lab)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def run_version(
         judge(run, scenario.steady_state, "before", hosts.wave(every, label="before"), side)
         method = Method(
             scenario, planned, lab=lab, hosts=hosts, book=book, server=side, proxy_in_path=proxy is not None,
-            on_probe=lambda probe: _record_probe(run, probe),
+            on_probe=lambda probe: _record_probe(run, probe, lab),
         )  # fmt: skip
         try:
             progress(f"method: {len(planned.entries)} steps over {model.spoken(planned.end_at)}")
