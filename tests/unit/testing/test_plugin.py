@@ -59,3 +59,37 @@ def test_a_test_asking_for_the_server_image_is_skipped_without_one(pytester: pyt
     result = pytester.runpytest("-p", "socklab", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no server image: give one with --socklab-image IMAGE*"])
+
+
+SCENARIO = """name: {name}
+lab: {{server: [team/server:1, team/server:2], clients: 2}}
+method:
+  - {{at: 0s, clients: {{count: 2}}}}
+  - {{at: 1s, end: true}}
+"""
+
+
+def test_scenario_files_are_items_only_with_the_option_one_per_server(pytester: pytest.Pytester):
+    folder = pytester.mkdir("scenarios")
+    (folder / "demo.scenario.yaml").write_text(SCENARIO.format(name="demo"))
+    (folder / "other.yaml").write_text("not: a scenario\n")
+    pytester.makepyfile(test_mine="def test_mine(): pass")
+    assert collected(pytester) == ["test_mine.py::test_mine"]  # inert without --socklab-scenarios
+    items = collected(pytester, "--socklab-scenarios", "scenarios")
+    assert items == [
+        "scenarios/demo.scenario.yaml::demo[team/server:1]",
+        "scenarios/demo.scenario.yaml::demo[team/server:2]",
+        "test_mine.py::test_mine",
+    ]
+    # --socklab-image: the image under test instead of the file's (and, as always, the contract, unless told not)
+    only = collected(pytester, "--socklab-scenarios", "scenarios", "--socklab-image", "mine:3", "--socklab-no-contract",
+                     "scenarios")  # fmt: skip
+    assert only == ["scenarios/demo.scenario.yaml::demo[mine:3]"]
+
+
+def test_a_scenario_that_does_not_validate_is_a_collection_error_with_its_line(pytester: pytest.Pytester):
+    folder = pytester.mkdir("scenarios")
+    (folder / "bad.scenario.yaml").write_text(SCENARIO.format(name="bad").replace("count: 2", "cuont: 2"))
+    result = pytester.runpytest("-p", "socklab", "--socklab-scenarios", "scenarios", "--collect-only")
+    result.stdout.fnmatch_lines(["*bad.scenario.yaml:4:*clients.cuont: unknown field 'cuont'; did you mean 'count'?*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
