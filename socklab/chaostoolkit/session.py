@@ -43,9 +43,7 @@ class Session:
         return model.Step(next(self._steps), 0.0, action, id=f"{name}-{target}")
 
     def every_host(self) -> list[int]:
-        return list(range(1, self.hosts_count + 1))
-
-    hosts_count: int = 3
+        return list(range(1, self.hosts.hosts + 1))
 
 
 def start(
@@ -60,10 +58,10 @@ def start(
         stand = ProxyStand(lab, seed=seed) if proxy else None
         if stand is not None:
             stand.insert()
-        hosts = ClientHosts(lab, image=client_image or DEFAULT_CLIENT, delay=delay)
+        hosts = ClientHosts(lab, image=client_image or DEFAULT_CLIENT, delay=delay, hosts=clients)
         sidecar = any(kind.via is Via.SIDECAR for kind in FAULTS.values())
         book = FaultBook(lab, hosts, tools_image(lab.docker) if sidecar else None, stand)
-        session = Session(name, lab, hosts, book, LabServer(lab), hosts_count=clients)
+        session = Session(name, lab, hosts, book, LabServer(lab))
     except BaseException:
         lab.close()
         raise

@@ -350,3 +350,31 @@ def get(name: str) -> FaultKind:
 
 def proxy_faults() -> tuple[str, ...]:
     return tuple(name for name, kind in FAULTS.items() if kind.via is Via.PROXY)
+
+
+def markdown_table() -> str:
+    """docs/faults.md's table of the catalog (a unit test holds the docs to it): each fault, its parameters
+    with units, what it can target, the directions it takes, and its Chaos Mesh, Toxiproxy, Pumba equivalents."""
+    import dataclasses
+
+    from socklab.faults.params import Bounds
+
+    def params(kind: FaultKind) -> str:
+        said = []
+        for field in dataclasses.fields(kind.params):
+            bounds: Bounds = field.metadata["bounds"]
+            unit = f" ({bounds.unit})" if bounds.unit else ""
+            said.append(f"`{field.name.replace('_', '-')}`{unit}")
+        return ", ".join(said) or "-"
+
+    lines = [
+        "| fault | parameters | targets | direction | how (via) | Chaos Mesh | Toxiproxy | Pumba |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in FAULTS.values():
+        eq = kind.equivalents
+        lines.append(
+            f"| `{kind.name}` | {params(kind)} | {', '.join(kind.targets)} | {'/'.join(kind.directions) or '-'} | "
+            f"{kind.via} | {eq.chaos_mesh} | {eq.toxiproxy} | {eq.pumba} |"
+        )
+    return "\n".join(lines)

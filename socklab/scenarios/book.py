@@ -26,6 +26,16 @@ from socklab.scenarios.hosts import ClientHosts
 GONE = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
+PREPARE_WAIT = 5.0  # how long a preparation waits for its target to be running (a server starting again)
+
+
+def _running(container: LabContainer, timeout: float) -> None:
+    """Wait, bounded, until the container runs: an agent cannot join the namespace of one that does not."""
+    deadline = time.monotonic() + timeout
+    while container.status() != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)  # no event says "running" for a container being started: poll, bounded
+
+
 def _started(container: LabContainer) -> str:
     """When the container last started (a kill and a start give it a new network namespace)."""
     container.sdk.reload()
@@ -83,6 +93,7 @@ class FaultBook:
             steady = target == "server" or self._continuous(target)
             if container is not None and steady:
                 try:
+                    _running(container, PREPARE_WAIT)
                     held.prepared_started = _started(container)
                     held.fault = self._build(held, container)
                     held.fault.prepare()

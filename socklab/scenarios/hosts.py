@@ -53,10 +53,11 @@ class Batch:
 
 
 class ClientHosts:
-    def __init__(self, lab: Lab, *, image: str, delay: float) -> None:
+    def __init__(self, lab: Lab, *, image: str, delay: float, hosts: int = 3) -> None:
         self.lab = lab
         self.image = image
         self.delay = delay
+        self.hosts = hosts  # the lab's client hosts (the steady state's waves use them all)
         self.barrier = lab.has_start_barrier(image)
         self.batches: list[Batch] = []
         self._free: dict[int, threading.Event] = {}
@@ -116,7 +117,7 @@ class ClientHosts:
             self._start_all(batch)
         elif batch.containers:
             with ThreadPoolExecutor(START_WORKERS) as pool:
-                list(pool.map(lambda c: c.signal(wire.GO_SIGNAL), batch.containers.values()))
+                list(pool.map(self._go, batch.containers.values()))
         batch.released_at = time.time()
         for host, container in batch.containers.items():
             thread = threading.Thread(
@@ -125,6 +126,12 @@ class ClientHosts:
             batch.collectors.append(thread)
             thread.start()
         return batch.released_at
+
+    @staticmethod
+    def _go(container: LabContainer) -> None:
+        """Its go signal; a container that died at the barrier is read back like any (its exit code says)."""
+        with contextlib.suppress(*GONE):
+            container.signal(wire.GO_SIGNAL)
 
     def _collect(self, batch: Batch, host: int, container: LabContainer) -> None:
         timeout = 24 * 3600.0 if batch.continuous else CONNECT_DEADLINE + 20 * (self.delay + 10)

@@ -24,6 +24,7 @@ class StepRecord:
     action: str  # the step in words
     planned: float  # offset from the method's start, seconds
     fired: float | None = None  # when its action began
+    ready: float | None = None  # when what it needed was made ready (its clients at the barrier, its agents armed)
     effective: float | None = None  # when it took effect (a fault applied, the clients let go, the new server up)
     targets: list[str] = field(default_factory=list)
     seeded: bool = False
@@ -46,6 +47,7 @@ class StepRecord:
             "action": self.action,
             "planned": _round(self.planned),
             "fired": _round(self.fired),
+            "ready": _round(self.ready),
             "lateness": _round(self.lateness),
             "late": self.late,
             "effective": _round(self.effective),
@@ -61,7 +63,8 @@ class StepRecord:
         late = f"  LATE by {self.lateness:.3f} s" if self.late and self.lateness is not None else ""
         effect = "" if self.effective is None else f"  in effect at {self.effective:.3f}s"
         if self.effective is not None and self.effective - self.planned > LATE:
-            effect += f" ({(self.effective - self.planned) * 1000:.0f} ms after its moment)"
+            effect += f" ({(self.effective - self.planned) * 1000:.0f} ms after its moment"
+            effect += f"; ready at {self.ready:.3f}s)" if self.ready is not None else ")"
         error = f"  FAILED: {self.error}" if self.error else ""
         on = f" on {', '.join(self.targets)}" if self.targets else ""
         return f"  {self.planned:7.3f}s planned, {fired} fired  {self.action}{on}{effect}{late}{error}"

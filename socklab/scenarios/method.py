@@ -30,6 +30,7 @@ from socklab.scenarios.probes import ServerSide, measure
 from socklab.scenarios.scheduler import Clock, Fired, MonotonicClock, Scheduler, Timed
 
 LEAD = 3.0  # seconds ahead of its moment a step is made ready
+RESTART = 0.5  # after a kill's, stop's or restart's end: the server is started again, in a new namespace
 READY_WAIT = 60.0  # how long a step waits for what was being made ready for it
 
 
@@ -136,6 +137,9 @@ class Method:
         except Exception as exc:  # noqa: BLE001 - the step says it when it fires
             ready.error = f"{type(exc).__name__}: {exc}"
         finally:
+            # Made ready before the start (the lead reached back past it): ready at 0.
+            started = self.scheduler.start is not None
+            self.records[self._key(entry)].ready = self.scheduler.offset() if started else 0.0
             ready.done.set()
         return f"ready: {entry.name}"
 
@@ -226,9 +230,9 @@ class Method:
         while the server is down under kill, stop or restart (it comes back in a new network namespace)."""
         moment = entry.at - LEAD
         if isinstance(entry.step.action, model.Fault) and "server" in entry.targets:
-            for begin, end in self.downtimes:
+            for begin, end in self.downtimes:  # after its start again (0.5 s: the start itself), never later than due
                 if begin < entry.at and end > moment:
-                    moment = max(moment, min(end, entry.at))
+                    moment = max(moment, min(end + RESTART, entry.at))
         if isinstance(entry.step.action, model.Clients):
             for other in self.plan.fires():
                 if (

@@ -17,6 +17,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
@@ -116,44 +117,69 @@ class RunOptions:
     client_image: str | None = None
 
 
+WAVE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, TimeoutError, RuntimeError)
+
+
+def steady_wave(
+    run: VersionRun, checks: tuple[model.Check, ...], phase: str, hosts: ClientHosts, side: LabServer
+) -> bool:
+    """The steady state's wave (every client host, one exchange) and its checks; a wave that cannot run
+    (the engine refused a container, a host stayed busy) fails every check of the phase, saying why."""
+    try:
+        window = hosts.wave(list(range(1, hosts.hosts + 1)), label=phase)
+    except WAVE_ERRORS as exc:
+        said = f"the {phase} wave could not run: {type(exc).__name__}: {exc}"[:400]
+        run.notes.append(said)
+        for check in checks:
+            _record_probe(run, ProbeRecord(phase, check, None, said), side.lab)
+        return False
+    judge(run, checks, phase, window, side)
+    return True
+
+
+def run_method(run: VersionRun, method: Method, hosts: ClientHosts, book: FaultBook, progress: Progress) -> None:
+    """The method, then the rollbacks, whatever happened (an error, Ctrl-C: then re-raised)."""
+    try:
+        progress(f"method: {len(method.plan.entries)} steps over {model.spoken(method.plan.end_at)}")
+        run.steps = method.run()
+        run.started = method.wall_start
+    except KeyboardInterrupt:
+        run.interrupted = True
+        raise
+    finally:
+        method.halt()
+        run.steps = run.steps or [method.records[method._key(e)] for e in method.plan.entries]
+        killed = hosts.end()
+        run.notes += [f"{name} did not finish its exchange in time at the end: killed" for name in killed]
+        run.rollbacks += book.undo_all()
+        progress(f"rollbacks: clients stopped; {len(run.rollbacks) or 'no'} fault(s) still on undone or let go")
+
+
 def run_version(
     scenario: model.Scenario, planned: Plan, server: str, client_image: str, progress: Progress
 ) -> VersionRun:
     run = VersionRun(server)
     proxy_needed = scenario.uses(proxy_faults())
     sidecars = scenario.uses(tuple(n for n, k in FAULTS.items() if k.via is Via.SIDECAR))
-    hosts_count = scenario.lab.clients
     with Lab(server_image=server, client_image=client_image, delay=scenario.lab.delay, purpose="scenario") as lab:
         progress(f"{server}: accepting at {lab.server_address()}:{lab.port}")
         run.image = image_facts(lab.docker, server)
         proxy = ProxyStand(lab, seed=planned.seed) if proxy_needed else None
         if proxy is not None:
             progress(f"impairment proxy in the path: {proxy.insert()}")
-        hosts = ClientHosts(lab, image=client_image, delay=scenario.lab.delay)
+        hosts = ClientHosts(lab, image=client_image, delay=scenario.lab.delay, hosts=scenario.lab.clients)
         book = FaultBook(lab, hosts, tools_image(lab.docker) if sidecars else None, proxy)
         side = LabServer(lab)
-        every = list(range(1, hosts_count + 1))
-        judge(run, scenario.steady_state, "before", hosts.wave(every, label="before"), side)
+        if not steady_wave(run, scenario.steady_state, "before", hosts, side):
+            run.notes.append("the method did not run: the steady state could not be judged before it")
+            return run
         method = Method(
             scenario, planned, lab=lab, hosts=hosts, book=book, server=side, proxy_in_path=proxy is not None,
             on_probe=lambda probe: _record_probe(run, probe, lab),
         )  # fmt: skip
-        try:
-            progress(f"method: {len(planned.entries)} steps over {model.spoken(planned.end_at)}")
-            run.steps = method.run()
-            run.started = method.wall_start
-        except KeyboardInterrupt:
-            run.interrupted = True
-            raise
-        finally:
-            method.halt()
-            run.steps = run.steps or [method.records[method._key(e)] for e in planned.entries]
-            killed = hosts.end()
-            run.notes += [f"{name} did not finish its exchange in time at the end: killed" for name in killed]
-            run.rollbacks += book.undo_all()
-            progress(f"rollbacks: clients stopped; {len(run.rollbacks) or 'no'} fault(s) still on undone or let go")
+        run_method(run, method, hosts, book, progress)
         judge(run, scenario.steady_state, "run", hosts.window(method.batches), side)
-        judge(run, scenario.steady_state, "after", hosts.wave(every, label="after"), side)
+        steady_wave(run, scenario.steady_state, "after", hosts, side)
     progress(run.verdict())
     return run
 

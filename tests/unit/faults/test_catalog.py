@@ -75,3 +75,13 @@ def test_a_commands_options_carry_the_kinds_parameters() -> None:
     assert params_of(FAULTS["loss"], options) == LossParams(percent=30.0, direction="to")
     with pytest.raises(ValueError, match="--container NAME is required"):
         options_for(FAULTS["loss"])(percent=30.0)
+
+
+def test_docs_faults_has_the_catalogs_table_as_generated() -> None:
+    from socklab.faults.catalog import markdown_table
+    from socklab.paths import ROOT
+
+    page = (ROOT / "docs" / "faults.md").read_text()
+    start = page.index("-->\n", page.index("<!-- catalog table")) + 4
+    table = page[start : page.index("\n<!-- end of the catalog table")]
+    assert table == markdown_table(), "docs/faults.md's table is stale: paste socklab.faults.catalog.markdown_table()"
