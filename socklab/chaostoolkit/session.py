@@ -6,7 +6,6 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
-from socklab.faults.catalog import FAULTS, Via
 from socklab.faults.params import FaultParams
 from socklab.faults.proxy import ProxyStand
 from socklab.lab.lab import Lab
@@ -43,7 +42,7 @@ class Session:
         return model.Step(next(self._steps), 0.0, action, id=f"{name}-{target}")
 
     def every_host(self) -> list[int]:
-        return list(range(1, self.hosts.hosts + 1))
+        return list(range(1, self.hosts.count + 1))
 
 
 def start(
@@ -58,9 +57,9 @@ def start(
         stand = ProxyStand(lab, seed=seed) if proxy else None
         if stand is not None:
             stand.insert()
-        hosts = ClientHosts(lab, image=client_image or DEFAULT_CLIENT, delay=delay, hosts=clients)
-        sidecar = any(kind.via is Via.SIDECAR for kind in FAULTS.values())
-        book = FaultBook(lab, hosts, tools_image(lab.docker) if sidecar else None, stand)
+        hosts = ClientHosts(lab, image=client_image or DEFAULT_CLIENT, delay=delay, count=clients)
+        # Any fault of the catalog may come: the tools image (the network faults' agents) is there from the start.
+        book = FaultBook(lab, hosts, tools_image(lab.docker), stand)
         session = Session(name, lab, hosts, book, LabServer(lab))
     except BaseException:
         lab.close()

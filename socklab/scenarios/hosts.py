@@ -53,11 +53,11 @@ class Batch:
 
 
 class ClientHosts:
-    def __init__(self, lab: Lab, *, image: str, delay: float, hosts: int = 3) -> None:
+    def __init__(self, lab: Lab, *, image: str, delay: float, count: int = 3) -> None:
         self.lab = lab
         self.image = image
         self.delay = delay
-        self.hosts = hosts  # the lab's client hosts (the steady state's waves use them all)
+        self.count = count  # the lab's client hosts (the steady state's waves use them all)
         self.barrier = lab.has_start_barrier(image)
         self.batches: list[Batch] = []
         self._free: dict[int, threading.Event] = {}
@@ -101,6 +101,15 @@ class ClientHosts:
             self._start_all(batch)
         return batch
 
+    def _give_back(self, batch: Batch) -> None:
+        """A batch that could not start: its containers removed, its hosts free again."""
+        for host in batch.hosts:
+            container = batch.containers.pop(host, None)
+            if container is not None:
+                with contextlib.suppress(*GONE):
+                    self.lab.remove(container)
+            self._host_free(host).set()
+
     def _start_all(self, batch: Batch) -> None:
         def start(host: int) -> None:
             container = self.lab.add(self.lab.topology.client(host, self.image, env=batch.env))
@@ -108,8 +117,12 @@ class ClientHosts:
             if self.barrier:
                 container.wait_for_log(wire.READY_LINE, timeout=READY_TIMEOUT, literal=True)
 
-        with ThreadPoolExecutor(START_WORKERS) as pool:
-            list(pool.map(start, batch.hosts))
+        try:
+            with ThreadPoolExecutor(START_WORKERS) as pool:
+                list(pool.map(start, batch.hosts))
+        except BaseException:
+            self._give_back(batch)
+            raise
 
     def release(self, batch: Batch) -> float:
         """Let the batch go now (one SIGUSR1 each, in parallel); collect each container as it exits."""

@@ -126,7 +126,7 @@ def steady_wave(
     """The steady state's wave (every client host, one exchange) and its checks; a wave that cannot run
     (the engine refused a container, a host stayed busy) fails every check of the phase, saying why."""
     try:
-        window = hosts.wave(list(range(1, hosts.hosts + 1)), label=phase)
+        window = hosts.wave(list(range(1, hosts.count + 1)), label=phase)
     except WAVE_ERRORS as exc:
         said = f"the {phase} wave could not run: {type(exc).__name__}: {exc}"[:400]
         run.notes.append(said)
@@ -167,7 +167,7 @@ def run_version(
         proxy = ProxyStand(lab, seed=planned.seed) if proxy_needed else None
         if proxy is not None:
             progress(f"impairment proxy in the path: {proxy.insert()}")
-        hosts = ClientHosts(lab, image=client_image, delay=scenario.lab.delay, hosts=scenario.lab.clients)
+        hosts = ClientHosts(lab, image=client_image, delay=scenario.lab.delay, count=scenario.lab.clients)
         book = FaultBook(lab, hosts, tools_image(lab.docker) if sidecars else None, proxy)
         side = LabServer(lab)
         if not steady_wave(run, scenario.steady_state, "before", hosts, side):

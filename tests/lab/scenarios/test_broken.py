@@ -1,5 +1,6 @@
 """A scenario against a deliberately broken server fails naming its probe, through the pytest plugin as a
-team would run it (``pytest -p socklab --socklab-scenarios``): one item per server, the good one passes."""
+team would run it (``pytest -p socklab --socklab-scenarios``, under xdist): one item per server, the good
+one passes."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_a_broken_server_fails_its_item_naming_the_probe_and_the_good_one_passes
             lab_images.client,
             "-q",
             "-rN",
+            "-n",
+            "2",  # under xdist: each item in a worker of its own, each with a lab of its own
         ],
         cwd=tmp_path,
         capture_output=True,

@@ -85,3 +85,11 @@ def test_docs_faults_has_the_catalogs_table_as_generated() -> None:
     start = page.index("-->\n", page.index("<!-- catalog table")) + 4
     table = page[start : page.index("\n<!-- end of the catalog table")]
     assert table == markdown_table(), "docs/faults.md's table is stale: paste socklab.faults.catalog.markdown_table()"
+
+
+def test_socklab_faults_takes_any_of_the_catalogs_names_and_the_former_ones() -> None:
+    from socklab.cli.suite import FaultsOptions
+
+    assert FaultsOptions(fault=("sigkill", "jitter", "reset")).fault == ("sigkill", "jitter", "reset")
+    with pytest.raises(catalog.UnknownFault, match="unknown fault 'sigstop'; known: loss"):
+        FaultsOptions(fault=("sigstop",))
