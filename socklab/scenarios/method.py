@@ -64,6 +64,8 @@ class Method:
         self.clock = clock or MonotonicClock()
         self.records = {self._key(e): self._record(e) for e in plan.entries}
         self.ready: dict[tuple[int, str], Ready] = {}
+        # Each fault step's fire, done: its undo (its `for`, an `undo` step) waits for it, never racing it.
+        self.fired_done = {s.index: threading.Event() for s in scenario.method if isinstance(s.action, model.Fault)}
         self.batches: list[Batch] = []
         self.ended = threading.Event()
         self.wall_start = 0.0
@@ -161,13 +163,22 @@ class Method:
         except Exception as exc:  # noqa: BLE001 - a failed step is the journal's, and fails the run
             record.error = f"{type(exc).__name__}: {exc}"
             return record.error
+        finally:
+            if entry.kind == "fire" and entry.step.index in self.fired_done:
+                self.fired_done[entry.step.index].set()
         record.said += said
         return "; ".join(said)
+
+    def _undo(self, step: model.Step, reason: str) -> list[str]:
+        """Undo a fault step, once its fire is over (it may still be applying to its last target)."""
+        if not self.fired_done[step.index].wait(READY_WAIT):
+            raise TimeoutError(f"{step.id or step.index}: still being applied after {READY_WAIT:g} s")
+        return self.book.undo(step, reason)
 
     def _act(self, entry: Entry, record: StepRecord) -> list[str]:
         action = entry.step.action
         if entry.kind == "undo":
-            return self.book.undo(entry.step, "its time ran out")
+            return self._undo(entry.step, "its time ran out")
         if isinstance(action, model.Clients | model.Scale) and self._needs_ready(entry):
             batch: Batch = self._ready(entry)
             record.effective = self._offset(self.hosts.release(batch))
@@ -186,7 +197,7 @@ class Method:
             return said
         if isinstance(action, model.Undo):
             step = next(s for s in self.scenario.method if s.id == action.id)
-            return self.book.undo(step, f"undo {action.id}")
+            return self._undo(step, f"undo {action.id}")
         if isinstance(action, model.Swap):
             swapped = swap_server(self.lab, action.image, alias=self.alias)
             record.effective = self._offset(swapped.ready_at)
