@@ -1,4 +1,9 @@
-"""``python -m client``: a thin command line over ``exchange``."""
+"""``python -m client``: a thin command line over ``exchange``.
+
+SIGTERM (``docker stop``) lets the exchange in flight finish and starts no other: a client making many
+exchanges stops between two of them, with every result printed, as a server drains (PID 1 in a container
+would otherwise ignore SIGTERM and be killed after the grace, its last exchange cut).
+"""
 
 from __future__ import annotations
 
@@ -30,16 +35,30 @@ def classic_line(result: ClientResult) -> str:
 GO_SIGNAL = signal.Signals[wire.GO_SIGNAL]  # wire holds its name, for hosts that send it with `docker kill`
 
 
-def wait_for_go() -> None:
+def wait_for_go() -> bool:
     """A start barrier: many client containers start over seconds, then all connect at one signal.
 
     The signal is blocked before 'ready' is printed, so one sent after that line cannot be lost (or,
-    with its default action, end the process).
+    with its default action, end the process). False: SIGTERM came first (stopped before it began).
     """
-    signal.pthread_sigmask(signal.SIG_BLOCK, {GO_SIGNAL})
+    waited = {GO_SIGNAL, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     print(READY_LINE, file=sys.stderr, flush=True)
-    signal.sigwait({GO_SIGNAL})
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {GO_SIGNAL})
+    got = signal.sigwait(waited)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)
+    return got == GO_SIGNAL
+
+
+class Stopping:
+    """Set by SIGTERM; read between exchanges. Its handler only sets a flag: the socket calls of the exchange
+    in flight resume after it (PEP 475), so the exchange finishes."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        self.asked = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,12 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"socklab client: bad configuration: {exc}", file=sys.stderr, flush=True)
         return ExitCode.CONFIG
-    if config.wait_for_go:
-        wait_for_go()
+    stopping = Stopping()
+    if config.wait_for_go and not wait_for_go():
+        return ExitCode.OK  # stopped before the go: nothing was asked
     exit_code = ExitCode.OK
     for number in range(config.repeat):
         if number and config.interval:
             time.sleep(config.interval)
+        if stopping.asked:
+            break
         result = exchange(config)
         if config.json:
             print(result.to_json(), flush=True)

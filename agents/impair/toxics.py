@@ -8,8 +8,10 @@ Each applies to the ``downstream`` (server to client), the ``upstream`` (client 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
 STREAMS = ("upstream", "downstream")
 
@@ -60,3 +62,16 @@ def slices(data: bytes, toxics: Toxics, rng: random.Random) -> list[bytes]:
         pieces.append(data[start : start + size])
         start += size
     return pieces
+
+
+def from_dict(data: dict[str, Any]) -> Toxics:
+    """The toxics a control message names (its fields, ``streams`` as a list); ValueError names what is wrong."""
+    names = {field.name for field in dataclasses.fields(Toxics)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown toxic field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+    try:
+        return Toxics(**values)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc

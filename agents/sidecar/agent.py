@@ -4,9 +4,10 @@
 from ``protocol.KINDS``, or ``probe-netem``, ``clean``, ``wait-established``); each line the agent prints is
 one ``protocol`` event. A spec that does not parse is one ``failed`` event saying why, and exit 2.
 
-A fault holds until the first of: its ``seconds`` run out, the holder writes ``undo`` on stdin, the
-holder's stdin closes (it died: only when there is no ``seconds``, since a timed fault ends on time by
-itself), or SIGTERM (``socklab clean``, ``docker stop``).
+An armed fault (``armed``) first says ``ready`` and applies only when the holder writes ``apply`` on stdin
+(EOF or SIGTERM before that: it exits without touching anything). A fault holds until the first of: its
+``seconds`` run out, the holder writes ``undo`` on stdin, the holder's stdin closes (it died: only when
+there is no ``seconds``, since a timed fault ends on time by itself), or SIGTERM (``socklab clean``, ``docker stop``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .protocol import (
     ProbeNetem,
     ProbeResult,
     ProtocolError,
+    Ready,
     TimedOut,
     Undone,
     WaitEstablished,
@@ -98,6 +100,19 @@ def hold(seconds: float | None) -> str:
             watching_stdin = False  # a timed fault still ends on time
 
 
+def await_apply() -> bool:
+    """An armed fault waits for its holder's ``apply``; False when the holder went away or SIGTERM came first."""
+    while True:
+        readable, _, _ = select.select([0, _STOP_READ], [], [])
+        if _STOP_READ in readable:
+            return False
+        data = os.read(0, 4096)
+        if b"apply" in data:
+            return True
+        if not data:
+            return False
+
+
 def linger() -> None:
     """Give the holder a moment to read the last line; leave at once if it is gone or lets go."""
     deadline = time.monotonic() + LINGER
@@ -122,6 +137,10 @@ def fault(spec: FaultSpec) -> int:
     interfaces = rules.interfaces_from(run(["ip", "-o", "link", "show"]).stdout)
     plan = rules.plan(spec, interfaces)
     before = snapshot()
+    if spec.armed:
+        emit(Ready(time.time(), plan.mechanism, interfaces=tuple(interfaces)))
+        if not await_apply():
+            return 0
     applied: list[list[str]] = []
     try:
         for argv in plan.apply:

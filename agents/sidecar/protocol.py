@@ -29,6 +29,7 @@ __all__ = [
     "ProbeNetem",
     "ProbeResult",
     "ProtocolError",
+    "Ready",
     "Spec",
     "TimedOut",
     "Undone",
@@ -39,12 +40,14 @@ __all__ = [
 
 KINDS = ("loss", "partition", "reset", "rate", "latency")  # the faults ``rules.plan`` knows
 PARAMS: dict[str, tuple[str, ...]] = {  # each kind's parameters; the others must stay unset
-    "loss": ("percent",),
-    "partition": (),
+    "loss": ("percent", "direction"),
+    "partition": ("direction",),
     "reset": (),
     "rate": ("kbit",),
     "latency": ("ms", "jitter_ms"),
 }
+# Which traffic an iptables fault takes: to the target (INPUT), from it (OUTPUT), or both (the default).
+DIRECTIONS = ("to", "from", "both")
 FAULT_ID = re.compile(r"[A-Za-z0-9_-]{1,20}")  # it goes into an iptables chain name (28 characters at most)
 
 
@@ -138,6 +141,10 @@ class FaultSpec(_Message):
     kbit: int | None = None  # rate: >= 1
     ms: float | None = None  # latency: > 0
     jitter_ms: float | None = None  # latency: >= 0
+    direction: str | None = None  # loss, partition: to | from | both (None: both)
+    # Armed: the agent gets ready (interfaces, snapshot, plan), says ``ready`` and applies only when the
+    # holder writes ``apply`` on stdin, so a fault planned for a moment takes effect at that moment.
+    armed: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -147,7 +154,8 @@ class FaultSpec(_Message):
         if self.seconds is not None:
             _number("seconds", self.seconds, low=0)
         takes = PARAMS[self.kind]
-        for name in ("percent", "kbit", "ms", "jitter_ms"):
+        _flag("armed", self.armed)
+        for name in ("percent", "kbit", "ms", "jitter_ms", "direction"):
             if getattr(self, name) is not None and name not in takes:
                 raise ProtocolError(f"{self.kind} takes no {name} (it takes: {', '.join(takes) or 'nothing'})")
         if self.kind == "loss":
@@ -158,10 +166,12 @@ class FaultSpec(_Message):
             _number("ms", self.ms, low=0, low_open=True)
             if self.jitter_ms is not None:
                 _number("jitter_ms", self.jitter_ms, low=0)
+        if self.direction is not None and self.direction not in DIRECTIONS:
+            raise ProtocolError(f"direction {self.direction!r} must be one of {', '.join(DIRECTIONS)}")
 
     def to_json(self) -> str:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return json.dumps({k: v for k, v in values.items() if v is not None})
+        return json.dumps({k: v for k, v in values.items() if v is not None and v is not False})
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,15 @@ class Event(_Message):
 
 
 @dataclass(frozen=True)
+class Ready(Event):
+    """An armed fault is ready: it applies when the holder writes ``apply``."""
+
+    tag: ClassVar[str] = "ready"
+    mechanism: str
+    interfaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Applied(Event):
     tag: ClassVar[str] = "applied"
     mechanism: str
@@ -291,7 +310,7 @@ class TimedOut(Event):
 
 
 EVENTS: dict[str, type[Event]] = {
-    cls.tag: cls for cls in (Applied, Failed, Undone, ProbeResult, Cleaned, Established, TimedOut)
+    cls.tag: cls for cls in (Ready, Applied, Failed, Undone, ProbeResult, Cleaned, Established, TimedOut)
 }
 
 

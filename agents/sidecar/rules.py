@@ -50,16 +50,23 @@ def _iptables_plan(mechanism: str, chain: str, rule: list[str], directions: tupl
     return Plan(mechanism, apply, undo)
 
 
+# A fault's direction (protocol.DIRECTIONS) as the chains it hooks: to the target is INPUT, from it OUTPUT.
+HOOKS = {"to": ("in",), "from": ("out",), "both": ("in", "out")}
+SAID = {"to": " (incoming only)", "from": " (outgoing only)", "both": ""}
+
+
 def plan(spec: FaultSpec, interfaces: list[str]) -> Plan:
     """The commands for one fault ``spec`` (kind, id, and the kind's parameters, validated) on these interfaces."""
     kind = spec.kind
     chain = chain_name(spec.id)
+    direction = spec.direction or "both"
     if kind == "loss" and spec.percent is not None:
         probability = spec.percent / 100
         rule = ["-m", "statistic", "--mode", "random", "--probability", f"{probability:.4f}", "-j", "DROP"]
-        return _iptables_plan(f"iptables: statistic random {spec.percent:g} % DROP", chain, rule, ("in", "out"))
+        said = f"iptables: statistic random {spec.percent:g} % DROP{SAID[direction]}"
+        return _iptables_plan(said, chain, rule, HOOKS[direction])
     if kind == "partition":
-        return _iptables_plan("iptables: DROP everything", chain, ["-j", "DROP"], ("in", "out"))
+        return _iptables_plan(f"iptables: DROP everything{SAID[direction]}", chain, ["-j", "DROP"], HOOKS[direction])
     if kind == "reset":
         rule = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
         return _iptables_plan("iptables: REJECT --reject-with tcp-reset", chain, rule, ("in",))

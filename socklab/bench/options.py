@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from socklab.events.options import RecordOptions
+from socklab.images.build import server_versions
 from socklab.wire.knobs import option
 
-# The order of the table: references first, then the Python versions from the fastest model down.
-VERSIONS = ("c-epoll", "c-fork", "epoll", "async", "thread", "fork")
-REFERENCES = ("c-epoll", "c-fork")
+# Every version but the teaching one (serial), from the one tag table (socklab/images/build.py), in the order
+# of the bench's tables: the C references first, then the Python versions from the fastest model down (the
+# tag table lists both the other way round).
+VERSIONS = tuple(reversed(server_versions(teaching=False)))
+REFERENCES = server_versions(source="c")[::-1]
+PYTHON_VERSIONS = tuple(v for v in VERSIONS if v in server_versions(source="python"))
 HELD_LEVELS = (1_000, 10_000, 100_000)
 
 

@@ -14,11 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from socklab.bench.measure import QUIET_ENV, HeldRow, RateRow
-from socklab.bench.options import sizes_for
+from socklab.bench.options import PYTHON_VERSIONS, sizes_for
 from socklab.bench.results import BenchResults
 from socklab.wire.config import ServerConfig
-
-PYTHON_VERSIONS = ("epoll", "async", "thread", "fork")
 
 
 def fmt(value: float | None, digits: int = 0) -> str:

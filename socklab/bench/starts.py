@@ -8,10 +8,7 @@ above that floor is the server's own start (imports, bind, listen), the rest is 
 from __future__ import annotations
 
 import argparse
-import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import docker
 import docker.errors
@@ -20,43 +17,27 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from socklab.bench.stage import Stage
+from socklab.bench.startup import FLOOR, StartupRow, compose_up, floor, image_sizes, run_to_first_answer
 from socklab.bench.tables import (
     CLIENT_IMAGE,
     SERVER_VERSIONS,
     ImageLog,
     Spread,
-    bench_labels,
-    exchange,
     fmt,
-    free_local_port,
     markdown_table,
     server_image,
-    stdout_to_stderr,
     write_results,
 )
-from socklab.lab.demo import run_demo
-from socklab.lab.lab import PORT
-from socklab.lab.labels import new_run_id, remove_run
+from socklab.images.rootfs import BASE_TAG
 from socklab.progress import Progress, to_stderr
-from socklab.wire.compose import ComposeVariables
-from socklab.wire.config import ServerConfig
 
-BASE_IMAGE = "socklab/base:latest"
 SIZE_TAGS = (
     *(server_image(v) for v in ("latest", *SERVER_VERSIONS)),
     CLIENT_IMAGE,
     "socklab/client:c",
-    BASE_IMAGE,
+    BASE_TAG,
 )
-FLOOR = "floor: python3 -c pass"
-POLL_SECONDS = 0.01  # between connection attempts while the server starts; small against the ~1 s measured
-
-
-@dataclass(frozen=True)
-class StartupRow:
-    name: str
-    image: str
-    seconds: Spread
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -77,124 +58,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# --- (a) image sizes -------------------------------------------------------------------------------------
-def image_sizes(client: docker.DockerClient) -> list[tuple[str, float]]:
-    """``docker image inspect`` Size in MB (10^6 bytes, as ``docker images`` counts)."""
-    sizes = []
-    for tag in SIZE_TAGS:
-        try:
-            sizes.append((tag, client.images.get(tag).attrs["Size"] / 1e6))
-        except docker.errors.ImageNotFound:
-            sizes.append((tag, float("nan")))
-    return sizes
-
-
-# --- (b) docker run to first answer ------------------------------------------------------------------------
-def wait_for_answer(address: str, deadline: float) -> None:
-    """Poll-connect until one exchange succeeds: the server is up when it answers, not when it listens."""
-    last: Exception | None = None
-    while time.perf_counter() < deadline:
-        try:
-            exchange(address, PORT, timeout=1.0)
-            return
-        except OSError as exc:
-            last = exc
-            time.sleep(POLL_SECONDS)
-    raise TimeoutError(f"no answer from {address}:{PORT} in time (last error: {last})")
-
-
-def time_server_start(
-    client: docker.DockerClient, version: str, labels: dict[str, str], timeout: float, images: ImageLog
-) -> float:
-    """Seconds from ``containers.run`` (create + start) to the first 'B', on a fresh labelled network."""
-    network = client.networks.create(f"socklab-bench-{uuid.uuid4().hex[:8]}", labels=labels)
-    container = None
-    try:
-        started = time.perf_counter()
-        container = client.containers.run(
-            server_image(version),
-            detach=True,
-            network=network.name,
-            environment=ServerConfig(delay=0.0, port=PORT).to_env(),
-            labels=labels,
-        )
-        container.reload()  # run() returns the create-time view: the address is known only after start
-        images.note(version, container.attrs["Image"])
-        address = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
-        wait_for_answer(address, started + timeout)
-        return time.perf_counter() - started
-    finally:
-        if container is not None:
-            container.remove(force=True)
-        network.remove()
-
-
-def time_floor(client: docker.DockerClient, labels: dict[str, str], timeout: float) -> float:
-    """Seconds from ``containers.run`` to the exit of ``python3 -c pass``: Docker's plus Python's start."""
-    started = time.perf_counter()
-    container = client.containers.run(BASE_IMAGE, ["python3", "-c", "pass"], detach=True, labels=labels)
-    try:
-        status = container.wait(timeout=timeout)["StatusCode"]
-        elapsed = time.perf_counter() - started
-    finally:
-        container.remove(force=True)
-    if status != 0:
-        raise RuntimeError(f"python3 -c pass exited {status}")
-    return elapsed
-
-
-def startup_rows(
-    client: docker.DockerClient,
-    labels: dict[str, str],
-    repeat: int,
-    timeout: float,
-    images: ImageLog,
-    progress: Progress,
-) -> list[StartupRow]:
+# --- docker run to first answer, against the floor ------------------------------------------------------
+def startup_rows(stage: Stage, repeat: int, timeout: float, images: ImageLog, progress: Progress) -> list[StartupRow]:
     rows = []
     for version in SERVER_VERSIONS:
         image = server_image(version)
         times = []
         for k in range(repeat):
-            times.append(time_server_start(client, version, labels, timeout, images))
+            times.append(run_to_first_answer(stage, version, timeout, images))
             progress(f"{image} run {k + 1}/{repeat}: first answer after {times[-1]:.2f} s")
-        rows.append(StartupRow(version, image, Spread.of(times)))
-    floor = [time_floor(client, labels, timeout) for _ in range(repeat)]
-    progress(f"floor: {', '.join(f'{t:.2f}' for t in floor)} s")
-    rows.append(StartupRow(FLOOR, BASE_IMAGE, Spread.of(floor)))
+        rows.append(StartupRow(version, times, image=image))
+    floors = [floor(stage, timeout) for _ in range(repeat)]
+    progress(f"floor: {', '.join(f'{t:.2f}' for t in floors)} s")
+    rows.append(StartupRow(FLOOR, floors, image=BASE_TAG))
     return rows
 
 
-# --- (c) compose demo -----------------------------------------------------------------------------------
-def time_compose(delay: float, timeout: float) -> float:
-    """One ``run_demo`` (3 clients, default server image) under a private project name and host port."""
-    project = f"socklab-bench-{uuid.uuid4().hex[:8]}"
-    env = {**ServerConfig(delay=delay).to_env(), **ComposeVariables(host_port=free_local_port()).to_env()}
-    with stdout_to_stderr():  # `docker compose up` prints to the inherited stdout
-        result = run_demo(clients=3, project=project, env=env, timeout=timeout + delay)
-    if not result.ok or len(result.answers) != 3 or not all("char from server = B" in a.line for a in result.answers):
-        raise RuntimeError(f"compose demo failed: {result.answers}")
-    return result.seconds
+# --- compose demo ---------------------------------------------------------------------------------------
+def compose_retrying(stage: Stage, delay: float, progress: Progress) -> float:
+    """One compose demo (3 clients), once more if the demo's watcher lost a race with Docker: listing
+    containers inspects each one, and a container that vanishes in between raises NotFound (seen once in ~10
+    runs)."""
+    for attempt in (1, 2):
+        try:
+            row = compose_up(stage, 3, delay)
+        except docker.errors.NotFound as exc:
+            if attempt == 2:
+                raise
+            progress(f"compose run hit a Docker race ({exc.explanation}); retrying once")
+            continue
+        if not row.ok:
+            raise RuntimeError(f"compose demo failed: {row.note} answered")
+        return row.seconds[0]
+    raise AssertionError("unreachable")
 
 
-def time_compose_retrying(delay: float, timeout: float, progress: Progress) -> float:
-    """``time_compose``, once more if the demo's watcher lost a race with Docker: listing containers
-    inspects each one, and a container that vanishes in between raises NotFound (seen once in ~10 runs)."""
-    try:
-        return time_compose(delay, timeout)
-    except docker.errors.NotFound as exc:
-        progress(f"compose run hit a Docker race ({exc.explanation}); retrying once")
-        return time_compose(delay, timeout)
-
-
-def compose_rows(
-    delays: Sequence[float], repeat: int, timeout: float, progress: Progress
-) -> list[tuple[float, Spread]]:
+def compose_rows(stage: Stage, delays: Sequence[float], repeat: int, progress: Progress) -> list[tuple[float, Spread]]:
     rows = []
     for delay in delays:
         times = []
         for k in range(repeat):
-            times.append(time_compose_retrying(delay, timeout, progress))
+            times.append(compose_retrying(stage, delay, progress))
             progress(f"compose delay {delay:g} run {k + 1}/{repeat}: {times[-1]:.2f} s")
         rows.append((delay, Spread.of(times)))
     return rows
@@ -214,7 +118,7 @@ def render(
         f"\n## docker run → first answer (delay 0; {args.repeat} runs each, seconds)\n",
         markdown_table(
             ["server", "image", "median", "min", "max"],
-            [(r.name, f"`{r.image}`", fmt(r.seconds.median), fmt(r.seconds.low), fmt(r.seconds.high)) for r in starts],
+            [(r.what, f"`{r.image}`", fmt(r.spread.median), fmt(r.spread.low), fmt(r.spread.high)) for r in starts],
         ),
     ]
     if compose:
@@ -232,11 +136,11 @@ def render(
 def plot(starts: list[StartupRow]) -> object:
     """Median bars with min–max whiskers, the floor in grey."""
     figure, axes = plt.subplots(figsize=(7, 3.8))
-    names = [r.name.replace("floor: ", "floor\n") for r in starts]
-    medians = [r.seconds.median for r in starts]
+    names = [r.what.replace("floor: ", "floor\n") for r in starts]
+    medians = [r.spread.median for r in starts]
     errors = [
-        [r.seconds.median - r.seconds.low for r in starts],
-        [r.seconds.high - r.seconds.median for r in starts],
+        [r.spread.median - r.spread.low for r in starts],
+        [r.spread.high - r.spread.median for r in starts],
     ]
     colours = ["tab:blue"] * (len(starts) - 1) + ["tab:gray"]
     axes.bar(names, medians, yerr=errors, capsize=4, color=colours)
@@ -251,17 +155,11 @@ def plot(starts: list[StartupRow]) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     progress = to_stderr("bench startup")
-    run_id = new_run_id()
-    labels = bench_labels(run_id)
-    client = docker.from_env()
     images = ImageLog()
-    try:
-        sizes = image_sizes(client)
-        starts = startup_rows(client, labels, args.repeat, args.timeout, images, progress)
-        compose = [] if args.no_compose else compose_rows(args.compose_delays, args.compose_repeat, 60.0, progress)
-    finally:
-        remove_run(client, run_id, images=False)  # the safety net after a failure or Ctrl-C
-        client.close()
+    with Stage() as stage:  # a Lab underneath: labelled, removed after a failure or Ctrl-C, reaped if killed
+        sizes = list(image_sizes(stage.docker, list(SIZE_TAGS)).items())
+        starts = startup_rows(stage, args.repeat, args.timeout, images, progress)
+        compose = [] if args.no_compose else compose_rows(stage, args.compose_delays, args.compose_repeat, progress)
     markdown = render(sizes, starts, compose, args, images)
     print(markdown)
     md_path, png_path = write_results("startup", markdown, plot(starts))

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from socklab.images.build import contract_versions
 from socklab.lab.labels import run_labels
 from socklab.load.python_load import exchange
 from socklab.load.stats import Spread, percentile
@@ -24,7 +25,7 @@ __all__ = ["Spread", "exchange", "percentile"]  # moved to socklab.load; kept he
 RESULTS = ROOT / "docs" / "bench"  # beside the docs that cite them
 OWNER_LABEL = "io.socklab.owner"
 OWNER = "bench-helper"
-SERVER_VERSIONS = ("fork", "thread", "async", "c-fork")
+SERVER_VERSIONS = contract_versions()  # the versions of `bench backlog` and `bench startup`: the contract's
 SERVER_REPOSITORY = "socklab/server"
 CLIENT_IMAGE = "socklab/client:latest"
 

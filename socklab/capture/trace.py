@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import dpkt
 
@@ -107,10 +105,9 @@ def run_trace(
                 run_in_namespace(lab, server, ["python3", "-c", WAIT_CLOSED], image=tools)
         if client.exit_code != 0:
             raise ExchangeFailed(f"the client exited {client.exit_code}: {(client.stdout + client.stderr)[-2000:]}")
-    out = client.stdout
-    record: dict[str, Any] = next((json.loads(line) for line in out.splitlines() if line.startswith("{")), {})
-    client_ip = str(record.get("address") or "?").rpartition(":")[0]
-    client_host = Host(f"client {record.get('host', '')}".strip(), client_ip)
+    record = client.result  # its result line, read by wire's one parser
+    client_ip = str(record.address if record and record.address else "?").rpartition(":")[0]
+    client_host = Host(f"client {record.host if record else ''}".strip(), client_ip)
     server_host = Host("server", server_ip)
     segments = read_segments(capture.pcap, port=PORT)
     _record_packets(segments, capture.pcap, client_host, server_host)
@@ -120,7 +117,7 @@ def run_trace(
         text=output / "trace.txt",
         client=client_host,
         server=server_host,
-        answer=record.get("received"),
+        answer=record.received_char if record else None,
         segments=segments,
         fault=fault,
         tcpdump=capture.summary,

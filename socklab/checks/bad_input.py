@@ -26,6 +26,7 @@ from collections import Counter
 from socklab.checks.contract import ContractViolation, NotApplicable, Rule
 from socklab.lab.lab import Lab
 from socklab.lab.topology import LOCKED_DOWN
+from socklab.load.exchange import ask, ask_async
 
 DELAY = 1.0  # the delay of most rows: long enough to hold connections open, short enough to be quick
 GARBAGE = 10 * 1024 * 1024  # bytes a flooding client sends after its byte
@@ -60,17 +61,13 @@ def _open(lab: Lab, rule: str, timeout: float) -> socket.socket:
 def _expect_b(lab: Lab, rule: str, doing: str, *, half_close: bool = False, timeout: float | None = None) -> None:
     """Send 'A' (then, with ``half_close``, shut the sending side); 'B' must come back. ``doing`` names the
     client's part in the violation."""
+    wait = lab.delay + 10 if timeout is None else timeout
     try:
-        with _connect(lab, lab.delay + 10 if timeout is None else timeout) as conn:
-            conn.sendall(b"A")
-            if half_close:
-                conn.shutdown(socket.SHUT_WR)
-            answer = conn.recv(1)
+        answer = ask(lab.server_address(), lab.port, b"A", timeout=wait, half_close=half_close)
     except OSError as exc:
         raise ContractViolation(rule, f"{doing}: {exc!r}", lab.server_logs()) from exc
-    if answer != b"B":
-        got = f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
-        raise ContractViolation(rule, f"{doing} got {got}, expected 'B'", lab.server_logs())
+    if not answer.ok:
+        raise ContractViolation(rule, f"{doing} got {answer.describe()}, expected 'B'", lab.server_logs())
 
 
 def _still_answers(lab: Lab, rule: str, after: str, timeout: float | None = None) -> None:
@@ -96,17 +93,12 @@ def _descriptors_for(count: int) -> None:
 async def _one(address: str, port: int, deadline: float) -> str:
     """One exchange, connect and answer each bounded by ``deadline``; how it ended."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), deadline)
-        try:
-            writer.write(b"A")
-            answer = await asyncio.wait_for(reader.read(1), deadline)
-        finally:
-            writer.close()
+        answer = await ask_async(address, port, b"A", timeout=deadline)
     except TimeoutError:  # before OSError: TimeoutError is one
         return NO_ANSWER
     except OSError as exc:
         return type(exc).__name__
-    return ANSWERED if answer == b"B" else CLOSED if answer == b"" else f"wrong answer {answer!r}"
+    return ANSWERED if answer.ok else CLOSED if answer.reply == b"" else f"wrong answer {answer.reply!r}"
 
 
 def burst(lab: Lab, count: int, deadline: float) -> Counter[str]:

@@ -23,9 +23,19 @@ from socklab.errors import engine, require_image
 from socklab.lab.lab import Lab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening
+from socklab.load.exchange import ask, describe
 from socklab.progress import Progress, quiet
-from socklab.wire import expected_reply
 from socklab.wire.config import ClientConfig, ServerConfig
+
+# The rules' names, each spelled once: what a violation says, and the names in RULES.
+PLUS_ONE = "'A' -> 'B'"
+EVERY_BYTE = "every byte plus one"
+AFTER_DELAY = "answer after the delay"
+EVERY_CLIENT = "every client answered"
+CONCURRENT = "served concurrently"
+BAD_CLIENTS = "bad clients harm nobody"
+KEEPS_SERVING = "keeps serving after bad clients"
+LISTENS = "accepts connections on its port"  # the rule before every other: the lab's server must come up
 
 LOG_TAIL = 3000  # characters of the server log attached to a violation
 CONNECT_DEADLINE = 20.0  # seconds a client container retries connecting before it gives up
@@ -44,18 +54,6 @@ class ContractViolation(AssertionError):
 
 class NotApplicable(Exception):
     """A rule that does not apply to this server (it says why): neither kept nor broken."""
-
-
-def _ask(address: str, port: int, byte: int, timeout: float) -> tuple[bytes, float]:
-    """Send one byte from the host to the server container; return the answer and the seconds it took."""
-    started = time.monotonic()
-    with socket.create_connection((address, port), timeout=timeout) as sock:
-        sock.sendall(bytes([byte]))
-        return sock.recv(1), time.monotonic() - started
-
-
-def _describe(answer: bytes) -> str:
-    return f"0x{answer[0]:02x}" if answer else "nothing (the connection was closed)"
 
 
 def client_bounds(lab: Lab, clients: int) -> tuple[dict[str, str], float]:
@@ -82,7 +80,7 @@ def check_plus_one(lab: Lab) -> None:
             if got is not None
             else f"no answer to 0x41: {error or run.stderr.strip() or f'exit {run.exit_code}'}"
         )
-        raise ContractViolation("'A' -> 'B'", detail, lab.server_logs())
+        raise ContractViolation(PLUS_ONE, detail, lab.server_logs())
 
 
 def check_every_byte(lab: Lab) -> None:
@@ -90,31 +88,32 @@ def check_every_byte(lab: Lab) -> None:
     address = lab.server_address()
     for value in range(256):
         try:
-            answer, _ = _ask(address, lab.port, value, timeout=lab.delay + 10)
+            answer = ask(address, lab.port, value, timeout=lab.delay + 10)
         except OSError as exc:
-            raise ContractViolation("every byte plus one", f"0x{value:02x}: {exc}", lab.server_logs()) from exc
-        if answer != bytes([expected_reply(value)]):
+            raise ContractViolation(EVERY_BYTE, f"0x{value:02x}: {exc}", lab.server_logs()) from exc
+        if not answer.ok:
             raise ContractViolation(
-                "every byte plus one",
-                f"answered {_describe(answer)} to 0x{value:02x}, expected 0x{expected_reply(value):02x}",
+                EVERY_BYTE,
+                f"answered {answer.describe()} to 0x{value:02x}, expected {describe(answer.expected)}",
                 lab.server_logs(),
             )
 
 
 def check_delay(lab: Lab) -> None:
     """The answer comes after the configured delay: not before, and not more than TOLERANCE later."""
-    answer, seconds = _ask(lab.server_address(), lab.port, 0x41, timeout=lab.delay * 4 + 10)
-    if answer != b"B":
-        raise ContractViolation("'A' -> 'B'", f"answered {_describe(answer)} to 0x41, expected 0x42", lab.server_logs())
+    answer = ask(lab.server_address(), lab.port, b"A", timeout=lab.delay * 4 + 10)
+    seconds = answer.seconds
+    if not answer.ok:
+        raise ContractViolation(PLUS_ONE, f"answered {answer.describe()} to 0x41, expected 0x42", lab.server_logs())
     if seconds < lab.delay - 0.05:
         raise ContractViolation(
-            "answer after the delay",
+            AFTER_DELAY,
             f"answered after {seconds:.2f} s with delay {lab.delay:g}: too early",
             lab.server_logs(),
         )
     if seconds > lab.delay + TOLERANCE:
         raise ContractViolation(
-            "answer after the delay",
+            AFTER_DELAY,
             f"answered after {seconds:.2f} s with delay {lab.delay:g}: more than delay + {TOLERANCE:g} s",
             lab.server_logs(),
         )
@@ -127,14 +126,14 @@ def check_concurrency(lab: Lab, clients: int) -> None:
     failed = [run for run in runs if run.exit_code != 0 or run.received != "B"]
     if failed:
         raise ContractViolation(
-            "every client answered",
+            EVERY_CLIENT,
             f"{len(failed)} of {clients} clients failed; first: {failed[0].describe()}",
             lab.server_logs(),
         )
     verdict = judge([run.interval for run in runs if run.interval], clients=clients, delay=lab.delay)
     if not verdict.concurrent:
         raise ContractViolation(
-            "served concurrently",
+            CONCURRENT,
             f"{clients} clients took {verdict.span:.1f} s with delay {lab.delay:g}: not served concurrently "
             f"({'; '.join(verdict.reasons)})",
             lab.server_logs(),
@@ -148,33 +147,30 @@ def check_bad_clients_harm_nobody(lab: Lab) -> None:
     try:
         socket.create_connection((address, lab.port), timeout=10).close()  # connects and closes
         try:
-            answer, seconds = _ask(address, lab.port, 0x41, timeout=lab.delay * 4 + 40)
+            answer = ask(address, lab.port, b"A", timeout=lab.delay * 4 + 40)
         except OSError as exc:
             raise ContractViolation(
-                "bad clients harm nobody", f"a good client beside a silent one failed: {exc}", lab.server_logs()
+                BAD_CLIENTS, f"a good client beside a silent one failed: {exc}", lab.server_logs()
             ) from exc
     finally:
         silent.close()
-    if answer != b"B":
+    if not answer.ok:
         raise ContractViolation(
-            "bad clients harm nobody", f"a good client beside a silent one got {_describe(answer)}", lab.server_logs()
+            BAD_CLIENTS, f"a good client beside a silent one got {answer.describe()}", lab.server_logs()
         )
-    if seconds > lab.delay + TOLERANCE:
+    if (seconds := answer.seconds) > lab.delay + TOLERANCE:
         raise ContractViolation(
-            "bad clients harm nobody",
+            BAD_CLIENTS,
             f"a client that never sends delayed a good client to {seconds:.1f} s (delay {lab.delay:g})",
             lab.server_logs(),
         )
     # After them all, the server still serves.
-    answer, _ = _ask(address, lab.port, 0x41, timeout=lab.delay + 10)
-    if answer != b"B":
-        raise ContractViolation(
-            "keeps serving after bad clients", f"then answered {_describe(answer)} to 0x41", lab.server_logs()
-        )
+    answer = ask(address, lab.port, b"A", timeout=lab.delay + 10)
+    if not answer.ok:
+        raise ContractViolation(KEEPS_SERVING, f"then answered {answer.describe()} to 0x41", lab.server_logs())
 
 
 # --- holding one image to the contract -------------------------------------------------------------------
-LISTENS = "accepts connections on its port"  # the rule before every other: the lab's server must come up
 CONCURRENT_CLIENTS = 5
 
 
@@ -192,18 +188,18 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("plus-one", "'A' -> 'B'", 0, check_plus_one),
-    Rule("every-byte", "every byte plus one", 0, check_every_byte),
-    Rule("delay", "answer after the delay", 1.5, check_delay),
+    Rule("plus-one", PLUS_ONE, 0, check_plus_one),
+    Rule("every-byte", EVERY_BYTE, 0, check_every_byte),
+    Rule("delay", AFTER_DELAY, 1.5, check_delay),
     # Reverse lookups off for our servers: Python 3.11.2's getnameinfo holds the GIL (see test_contract).
     Rule(
         "concurrency",
-        "served concurrently",
+        CONCURRENT,
         2,
         lambda lab: check_concurrency(lab, CONCURRENT_CLIENTS),
         ServerConfig(resolve_names=False).to_env(),
     ),
-    Rule("bad-clients", "bad clients harm nobody", 1, check_bad_clients_harm_nobody),
+    Rule("bad-clients", BAD_CLIENTS, 1, check_bad_clients_harm_nobody),
 )
 
 

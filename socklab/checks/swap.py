@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from socklab.lab.lab import Lab
+from socklab.lab.topology import SERVER
 from socklab.progress import Progress, quiet
 from socklab.wire.config import ClientConfig
 
@@ -47,6 +48,34 @@ class SwapReport:
         )
 
 
+@dataclass(frozen=True)
+class Swapped:
+    """One swap: the old server's exit code, how long it drained, how long the new one took to accept."""
+
+    exit_code: int
+    drain_seconds: float
+    start_seconds: float
+    drained_at: float  # POSIX: when the old server had exited
+    ready_at: float  # POSIX: when the new one accepted
+
+    def describe(self, image: str) -> str:
+        return (
+            f"old server exited {self.exit_code} after draining {self.drain_seconds:.2f} s; {image} accepting "
+            f"{self.start_seconds:.2f} s later"
+        )
+
+
+def swap_server(lab: Lab, to_image: str, *, alias: str = SERVER, progress: Progress = quiet) -> Swapped:
+    """Replace the lab's server: ``docker stop`` the old one (SIGTERM: it drains), then the new one under
+    the same alias (``UPSTREAM`` while the impairment proxy holds ``server``), once it accepts."""
+    started = time.monotonic()
+    exit_code = lab.stop_server(timeout=15)
+    drained, drained_wall = time.monotonic(), time.time()
+    progress(f"old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
+    lab.start_server(to_image, role=lab.new_role("server"), alias=alias)
+    return Swapped(exit_code, drained - started, time.monotonic() - drained, drained_wall, time.time())
+
+
 def swap_under_load(
     *,
     from_image: str,
@@ -64,12 +93,7 @@ def swap_under_load(
         # Swap once the old server has answered somebody: the load is really under way.
         containers[0].wait_for_log(r'"outcome": "ok"', timeout=30 + delay * 2)
         progress(f"load under way; stopping {from_image}")
-        started = time.monotonic()
-        exit_code = lab.stop_server(timeout=15)
-        drained, drained_wall = time.monotonic(), time.time()
-        progress(f"old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
-        lab.start_server(to_image, role="server-new")
-        ready = time.monotonic()
+        swapped = swap_server(lab, to_image, progress=progress)
         runs = lab.collect(containers)
     results = [result for run in runs for result in run.results]
     outcomes = Counter(result.outcome for result in results)
@@ -78,11 +102,11 @@ def swap_under_load(
         to_image=to_image,
         sent=clients * exchanges,
         answered=outcomes.get("ok", 0),
-        drain_seconds=drained - started,
-        start_seconds=ready - drained,
+        drain_seconds=swapped.drain_seconds,
+        start_seconds=swapped.start_seconds,
         longest_retry=max((r.connect_seconds or 0.0 for r in results), default=0.0),
         # The new server often gets the old one's address back, so answers are told apart by time.
-        by_old=sum(r.ok and (r.answered_at or 0.0) <= drained_wall for r in results),
-        by_new=sum(r.ok and (r.answered_at or 0.0) > drained_wall for r in results),
+        by_old=sum(r.ok and (r.answered_at or 0.0) <= swapped.drained_at for r in results),
+        by_new=sum(r.ok and (r.answered_at or 0.0) > swapped.drained_at for r in results),
         outcomes=dict(outcomes),
     )

@@ -33,6 +33,7 @@ COMMANDS = (
     "socklab.cli.swarm",  # swarm up, swarm down
     "socklab.cli.bench",  # bench
     "socklab.cli.fault",  # fault KIND, faults
+    "socklab.cli.scenario",  # scenario run | check | schema
     "socklab.cli.report",  # report EVENTS.jsonl -o FILE.html
     "socklab.cli.view",  # view EVENTS.jsonl
 )

@@ -36,6 +36,8 @@ class Kind(StrEnum):
     PACKET = "packet"  # trace rows: src, dst, flags, seq, ack, length (host: the namespace it was captured in)
     SOCKET = "socket"  # a socket's state changed in host's namespace: key, local, peer, state, queues, tcp_info
     SYSCALL = "syscall"  # a traced system call of host's processes: pid, call, args, result, seconds (blocked)
+    STEP = "step"  # a scenario's step fired: name, action, planned, fired, late (offsets in s), targets
+    PROBE = "probe"  # a scenario's probe judged: phase, probe, value, tolerance, ok, detail
     VERDICT = "verdict"  # ok (bool), text (one line), details (list of str)
     RUN_FINISHED = "run.finished"  # exit_code
 
@@ -56,6 +58,8 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.PACKET: ("src", "dst", "flags", "seq", "ack", "length"),
     Kind.SOCKET: ("key", "local", "peer", "state", "recv_q", "send_q", "backlog", "rtt_ms", "cwnd", "retrans"),
     Kind.SYSCALL: ("pid", "call", "args", "result", "seconds"),
+    Kind.STEP: ("name", "action", "planned", "fired", "late", "targets"),
+    Kind.PROBE: ("phase", "probe", "value", "tolerance", "ok", "detail"),
     Kind.VERDICT: ("ok", "text", "details"),
     Kind.RUN_FINISHED: ("exit_code",),
 }

@@ -7,7 +7,6 @@ sends its datagram once (no resend) and a lost request or answer is a lost excha
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from socklab.experiments.stage import Stage
 from socklab.faults.network import packet_loss
 from socklab.lab.containers import LabContainer
 from socklab.progress import Progress, quiet
+from socklab.wire import ClientResult, parse_results
 from socklab.wire.config import ClientConfig, ServerConfig
 
 NAME = "stream-vs-datagram"
@@ -92,20 +92,19 @@ def run(
             outputs = {run.name: run.stdout for run in stage.lab.collect(clients, timeout=180)}
         after = _snmp(stage, tcp_server), _snmp(stage, udp_server)
 
-    records: dict[str, list[dict[str, Any]]] = {"tcp": [], "udp": []}
+    records: dict[str, list[ClientResult]] = {"tcp": [], "udp": []}
     for name, output in outputs.items():
-        transport = "tcp" if "-tcp-client-" in name else "udp"
-        records[transport] += [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        records["tcp" if "-tcp-client-" in name else "udp"] += parse_results(output)
     counts: dict[str, dict[str, Any]] = {}
     for transport, found in records.items():
-        answered = sum(1 for r in found if r.get("outcome") == "ok" and r.get("received") == "B")
-        seconds = [r["connect_seconds"] + r["answer_seconds"] for r in found if r.get("outcome") == "ok"]
+        answered = sum(1 for r in found if r.ok and r.received_char == "B")
+        seconds = [(r.connect_seconds or 0.0) + (r.answer_seconds or 0.0) for r in found if r.ok]
         counts[transport] = {
             "exchanges": exchanges,
             "answered": answered,
             "lost": exchanges - answered,
             "slowest_seconds": round(max(seconds), 3) if seconds else None,
-            "outcomes": sorted({r.get("outcome", "?") for r in found}),
+            "outcomes": sorted({r.outcome for r in found}),
         }
     tcp_before, udp_before = before
     tcp_after, udp_after = after

@@ -16,7 +16,7 @@ from socklab.experiments.record import Result
 from socklab.experiments.stage import Stage
 from socklab.lab.client_run import ClientRun
 from socklab.progress import Progress, quiet
-from socklab.wire import DEFAULT_SOCKET_PATH
+from socklab.wire import DEFAULT_SOCKET_PATH, ClientResult
 from socklab.wire.config import ClientConfig, ServerConfig
 
 NAME = "unix"
@@ -24,10 +24,9 @@ CLAIM = "a socket can live on one machine (AF_UNIX, named by a file) as well as 
 SOCKET_DIR = DEFAULT_SOCKET_PATH.rsplit("/", 1)[0]
 
 
-def _client_record(run: ClientRun) -> tuple[int, dict[str, Any], str]:
-    output = run.stdout + run.stderr
-    record: dict[str, Any] = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), {})
-    return run.exit_code, record, output
+def _client_record(run: ClientRun) -> tuple[int, ClientResult | None, str]:
+    """Its exit code, its result record (wire's parser; None when it printed none), and all it printed."""
+    return run.exit_code, run.result, run.stdout + run.stderr
 
 
 def run(*, probes_image: str, server_image: str, client_image: str, progress: Progress = quiet, **_: Any) -> Result:
@@ -61,26 +60,32 @@ def run(*, probes_image: str, server_image: str, client_image: str, progress: Pr
         )
         server_state = server.status()
 
+    first_client = {
+        "exit_code": first_status,
+        "received": first.received_char if first else None,
+        "server": first.server if first else None,
+    }
+    late_client = {
+        "exit_code": late_status,
+        "outcome": second.outcome if second else None,
+        "error": (second.error if second else None) or late_output.strip()[-300:],
+    }
     result.numbers = {
         "file": listed,
-        "first_client": {"exit_code": first_status, "received": first.get("received"), "server": first.get("server")},
+        "first_client": first_client,
         "kernel_after_removal": kernel_view,
-        "late_client": {
-            "exit_code": late_status,
-            "outcome": second.get("outcome"),
-            "error": second.get("error") or late_output.strip()[-300:],
-        },
+        "late_client": late_client,
         "server_after_removal": server_state,
     }
     result.observed += [
         f"{listed['mode']} {listed['owner']} {listed['size']} {listed['path']}  "
         f"(type {'socket' if listed['is_socket'] else 'not a socket'})",
-        f"first client: exit {first_status}, answer {first.get('received')!r} over {first.get('server')}",
+        f"first client: exit {first_status}, answer {first_client['received']!r} over {first_client['server']}",
         f"after rm: the server is {server_state}; /proc/net/unix in its namespace still lists "
         f"{sum(s['listening'] for s in kernel_view)} listening socket(s) bound to {DEFAULT_SOCKET_PATH}",
-        f"late client: exit {late_status}, {second.get('outcome')}: {result.numbers['late_client']['error']}",
+        f"late client: exit {late_status}, {late_client['outcome']}: {late_client['error']}",
     ]
-    if not listed.get("is_socket") or first.get("received") != "B":
+    if not listed.get("is_socket") or first is None or first.received_char != "B":
         result.differences.append("the exchange over the socket file did not work as over TCP")
     result.seconds = time.monotonic() - started
     return result

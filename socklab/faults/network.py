@@ -11,6 +11,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import docker
@@ -21,7 +22,7 @@ from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab, foreign_lab
 from socklab.lab.sidecar import Agent, AgentFailed, tools_image
 from socklab.progress import Progress, quiet
-from socklab.sidecar.protocol import Applied, Failed, FaultSpec, Undone
+from socklab.sidecar.protocol import Applied, Failed, FaultSpec, Ready, Undone
 
 APPLY_TIMEOUT = 60.0  # creating and starting a sidecar takes about a second; dockerd may be busy
 UNDO_TIMEOUT = 30.0
@@ -69,6 +70,7 @@ class NetworkFault(Fault):
         self.sidecar: Agent | None = None
         self.fault_id = uuid.uuid4().hex[:8]
         self.spec = FaultSpec(kind, self.fault_id, seconds, **params)  # ProtocolError (a ValueError) at once
+        self._lab_and_target: tuple[Lab, LabContainer] | None = None
 
     def _target(self) -> tuple[Lab, LabContainer]:
         if isinstance(self.target, LabContainer):
@@ -89,11 +91,38 @@ class NetworkFault(Fault):
                 self._own_lab.close()
                 self._own_lab = None
 
-    def apply(self) -> FaultRecord:
-        lab, container = self._target()
+    def prepare(self) -> None:
+        """Start the agent armed (its container, its snapshot and plan), so that ``apply`` takes effect at
+        once: a scenario prepares a fault ahead of its moment. Nothing is touched until ``apply``."""
+        if self.sidecar is not None:
+            return
+        lab, container = self._lab_and_target = self._target()
+        armed = replace(self.spec, armed=True)
         try:
-            self.sidecar = Agent(lab, container, self.spec, image=self.image or tools_image(self.client))
+            self.sidecar = Agent(lab, container, armed, image=self.image or tools_image(self.client))
             self.sidecar.start()
+            event = self.sidecar.next_event(APPLY_TIMEOUT)
+        except AgentFailed as exc:
+            self._let_go()
+            raise FaultError(f"{self.name} on {container.name}: {exc}") from exc
+        except BaseException:
+            self._let_go()
+            raise
+        if not isinstance(event, Ready):
+            self._let_go()
+            said = event.message if isinstance(event, Failed) else f"it said {event.tag}"
+            raise FaultError(f"{self.name} on {container.name} could not be prepared: {said}")
+
+    def apply(self) -> FaultRecord:
+        if self.sidecar is not None and self._lab_and_target is not None:  # prepared: go
+            lab, container = self._lab_and_target
+            self.sidecar.send("apply")
+        else:
+            lab, container = self._target()
+            self.sidecar = Agent(lab, container, self.spec, image=self.image or tools_image(self.client))
+        try:
+            if self.sidecar.container is None:
+                self.sidecar.start()
             event = self.sidecar.next_event(APPLY_TIMEOUT)
         except AgentFailed as exc:
             self._let_go()
@@ -128,6 +157,10 @@ class NetworkFault(Fault):
         self._finish(timeout=self.seconds + UNDO_TIMEOUT)
 
     def undo(self) -> None:
+        if self.sidecar is not None and self.record is None:  # prepared, never applied: the agent just goes
+            self._let_go()
+            self.sidecar = None
+            return
         if self.sidecar is None or self.record is None or self.record.undone_at is not None:
             return
         self.sidecar.send("undo")
@@ -159,16 +192,18 @@ class NetworkFault(Fault):
             )
 
 
-def loss(target: LabContainer | Container | str, *, percent: float, **kwargs: Any) -> NetworkFault:
-    """Drop ``percent`` % of the packets in and out at random (iptables ``statistic``)."""
+def loss(
+    target: LabContainer | Container | str, *, percent: float, direction: str = "both", **kwargs: Any
+) -> NetworkFault:
+    """Drop ``percent`` % of the packets at random (iptables ``statistic``): to the target, from it, or both."""
     if not 0 < percent <= 100:
         raise ValueError(f"percent {percent} must be in (0, 100]")
-    return NetworkFault(target, "loss", percent=float(percent), **kwargs)
+    return NetworkFault(target, "loss", percent=float(percent), direction=direction, **kwargs)
 
 
-def partition(target: LabContainer | Container | str, **kwargs: Any) -> NetworkFault:
-    """Drop every packet in and out (loopback excepted): the peer sees silence, not a refusal."""
-    return NetworkFault(target, "partition", **kwargs)
+def partition(target: LabContainer | Container | str, *, direction: str = "both", **kwargs: Any) -> NetworkFault:
+    """Drop every packet (loopback excepted), to the target, from it, or both: silence, not a refusal."""
+    return NetworkFault(target, "partition", direction=direction, **kwargs)
 
 
 def reset(target: LabContainer | Container | str, **kwargs: Any) -> NetworkFault:

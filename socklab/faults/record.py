@@ -71,6 +71,9 @@ class Fault(ABC):
         self.seconds = seconds
         self.record: FaultRecord | None = None
 
+    def prepare(self) -> None:  # noqa: B027 - a hook with nothing to do for most faults
+        """Get ready to apply at once (a network fault starts its agent armed); nothing is touched yet."""
+
     @abstractmethod
     def apply(self) -> FaultRecord:
         """Apply the fault; return its record with ``applied_at`` set."""

@@ -22,16 +22,22 @@ import docker.errors
 from socklab import wire
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
-from socklab.faults import network, process
-from socklab.faults.proxy import ImpairmentProxy
-from socklab.faults.record import FaultRecord, record_applied, record_undone
+from socklab.faults import catalog
+from socklab.faults.catalog import Site
+from socklab.faults.params import DisconnectParams, FaultParams, LatencyParams, LossParams
+from socklab.faults.record import Fault, FaultRecord, record_applied, record_undone
 from socklab.lab.lab import Lab
 from socklab.lab.sidecar import run_agent, tools_image
 from socklab.progress import Progress, quiet
 from socklab.sidecar.protocol import WaitEstablished
 from socklab.wire.config import ClientConfig
 
-FAULTS = ("sigterm", "sigkill", "pause", "partition", "disconnect", "loss", "latency")
+# The suite's own choice among the catalog's faults (socklab.faults.catalog), by their names. Two are run its
+# own way: ``stop`` with exchanges in flight and no start after (the SIGTERM drain), ``latency`` as a round
+# straight to the server and one through the impairment proxy.
+SUITE = ("stop", "kill", "pause", "partition", "disconnect", "loss", "latency")
+for _name in SUITE:
+    catalog.get(_name)  # a name the catalog does not know is an error at import, not in a lab
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,18 @@ class SuiteSettings:
     reply_timeout: float = 10.0  # a client's patience for one answer (then the exchange counts as cut)
 
     def fault_seconds(self, fault: str) -> float:
-        return {"loss": self.loss_seconds, "latency": self.latency_seconds, "sigkill": 0.0}.get(fault, self.hold)
+        return {"loss": self.loss_seconds, "latency": self.latency_seconds, "kill": 0.0}.get(fault, self.hold)
+
+    def params(self, fault: str, lab: Lab) -> FaultParams:
+        """The catalog parameters of ``fault`` as the suite sets them."""
+        if fault == "loss":
+            return LossParams(percent=self.loss_percent)
+        if fault == "latency":
+            return LatencyParams(ms=self.latency_ms, jitter_ms=self.jitter_ms)
+        if fault == "disconnect":
+            assert lab.network is not None
+            return DisconnectParams(network=lab.network.name)
+        return catalog.get(fault).params()
 
 
 @dataclass(frozen=True)
@@ -132,22 +149,12 @@ def _wait_established(lab: Lab, count: int, tools: str) -> None:
     run_agent(lab, lab.server, spec, image=tools, timeout=90)
 
 
-def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> AbstractContextManager[FaultRecord]:
-    assert lab.server is not None and lab.network is not None
-    server = lab.server.sdk
-    seconds = settings.fault_seconds(name)
-    common = {"client": lab.docker, "seconds": seconds}
-    if name == "sigkill":
-        return process.kill(server, client=lab.docker)
-    if name == "pause":
-        return process.pause(server, **common)
-    if name == "disconnect":
-        return process.disconnect(server, network=lab.network.name, **common)
-    if name == "partition":
-        return network.partition(lab.server, image=tools, lab=lab, seconds=seconds)
-    if name == "loss":
-        return network.loss(lab.server, percent=settings.loss_percent, image=tools, lab=lab, seconds=seconds)
-    raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+def _fault_for(name: str, lab: Lab, settings: SuiteSettings, tools: str) -> Fault:
+    """The catalog's fault on the lab's server; ``kill`` starts it again at once (the suite's SIGKILL row)."""
+    assert lab.server is not None
+    seconds = settings.fault_seconds(name) or None
+    site = Site(lab.server, lab.docker, lab=lab, tools=tools)
+    return catalog.get(name).build(settings.params(name, lab), site, seconds)
 
 
 @contextmanager
@@ -168,8 +175,9 @@ def run_fault(
     progress: Progress = quiet,
 ) -> Row:
     """One row: one fault against one server version, in a lab of its own."""
+    fault = catalog.get(fault).name  # a former name (sigkill, sigterm) reads as the catalog's
     tools = tools_image_cached()
-    if fault == "sigterm":
+    if fault == "stop":
         return _sigterm(server_image=server_image, client_image=client_image, settings=settings, tools=tools)
     if fault == "latency":
         return _latency(server_image=server_image, client_image=client_image, settings=settings)
@@ -179,7 +187,7 @@ def run_fault(
     with Lab(server_image=server_image, client_image=client_image, delay=settings.delay, purpose="faults") as lab:
         containers = lab.start_clients(settings.clients, env=_client_env(settings, repeat))
         containers[0].wait_for_log(r'"outcome": "ok"', timeout=60)  # the load is under way
-        if fault == "sigkill":
+        if fault == "kill":
             _wait_established(lab, 1, tools)  # an exchange in flight, to be cut
         progress(f"{fault} on {server_image}")
         with _held(_fault_for(fault, lab, settings, tools), seconds) as record:
@@ -213,7 +221,7 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
         started = time.time()
         exit_code = lab.stop_server(timeout=settings.sigterm_delay + 10)
         assert lab.server is not None
-        record = FaultRecord("sigterm", lab.server.name, "docker stop (SIGTERM; SIGKILL after the grace period)")
+        record = FaultRecord("stop", lab.server.name, "docker stop (SIGTERM; SIGKILL after the grace period)")
         record.applied_at, record.undone_at = started, time.time()
         record_applied(record)
         record_undone(record)
@@ -221,7 +229,7 @@ def _sigterm(*, server_image: str, client_image: str, settings: SuiteSettings, t
     results = [result for run in runs for result in run.results]
     after = sum(r.ok and r.answered_at is not None and r.answered_at >= started for r in results)
     note = f"{n} in flight, {after} answered after SIGTERM; server exited {exit_code}"
-    return _count("sigterm", server_image, n, results, record, note=note)
+    return _count("stop", server_image, n, results, record, note=note)
 
 
 def _latency(*, server_image: str, client_image: str, settings: SuiteSettings) -> Row:
@@ -234,8 +242,7 @@ def _latency(*, server_image: str, client_image: str, settings: SuiteSettings) -
     env = _client_env(settings, repeat)
     with Lab(server_image=server_image, client_image=client_image, delay=settings.delay, purpose="faults") as lab:
         before = lab.run_clients(settings.clients, env=env)
-        proxy = ImpairmentProxy(lab, latency_ms=settings.latency_ms, jitter_ms=settings.jitter_ms)
-        with proxy as record:
+        with _fault_for("latency", lab, settings, "") as record:
             during = lab.run_clients(settings.clients, env=env)
     results = [result for run in [*before, *during] for result in run.results]
     row = _count("latency", server_image, 2 * settings.clients * repeat, results, record)
@@ -257,7 +264,7 @@ def run_suite(
     *,
     servers: list[str],
     client_image: str,
-    faults: tuple[str, ...] = FAULTS,
+    faults: tuple[str, ...] = SUITE,
     settings: SuiteSettings = SuiteSettings(),
     progress: Progress = quiet,
     on_row: Callable[[Row], None] | None = None,

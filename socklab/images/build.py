@@ -31,7 +31,7 @@ from socklab.images.peers import PEERS, build_peers
 from socklab.images.rootfs import BASE_TAG, ensure_image
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
-from socklab.wire import CONTRACT_MODELS, MODELS
+from socklab.wire import CONTRACT_MODELS, MODELS, TEACHING_MODELS
 from socklab.wire.config import ServerConfig
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "describe_table",
     "ensure_base",
     "select",
+    "server_versions",
     "user_name",
     "user_tags",
 ]
@@ -130,8 +131,20 @@ def user_tags(role: Literal["server", "client"], *, contract_only: bool = True) 
 
 
 def contract_versions() -> tuple[str, ...]:
-    """The server versions the contract suite runs against by default: fork, thread, async, c-fork."""
+    """The server versions the contract suite runs against by default: fork, thread, async, epoll, c-fork."""
     return tuple(row.version for row in TABLE if row.role == "server" and row.contract)
+
+
+def server_versions(*, teaching: bool = True, source: Literal["python", "c"] | None = None) -> tuple[str, ...]:
+    """Every server version of the table, in its order; without the teaching ones (serial) if asked, or
+    only those built from one ``source``."""
+    return tuple(
+        row.version
+        for row in TABLE
+        if row.role == "server"
+        and (teaching or row.model not in TEACHING_MODELS)
+        and (source is None or row.source == source)
+    )
 
 
 @dataclass(frozen=True)

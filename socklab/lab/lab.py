@@ -264,12 +264,12 @@ class Lab(LabRecording):
         finally:
             self.remove(container)
 
-    def start_server(self, image: str, *, role: str = SERVER) -> LabContainer:
-        """Start a server under the alias ``server`` and wait until it accepts a connection.
+    def start_server(self, image: str, *, role: str = SERVER, alias: str = SERVER) -> LabContainer:
+        """Start a server under the alias ``server`` (or ``alias``) and wait until it accepts a connection.
 
         A second call replaces nobody: the old server keeps running until it is stopped (see swap).
         """
-        node = self.topology.server(image, env=self.server_env, role=role)
+        node = self.topology.server(image, env=self.server_env, role=role, alias=alias)
         self.server = self.add(node, wait=self.accepting())
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server

@@ -16,7 +16,7 @@ from socklab.events.schema import Kind
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
 from socklab.lab.labels import RUN
-from socklab.lab.topology import SERVER, Node, Topology
+from socklab.lab.topology import SERVER, UPSTREAM, Node, Topology
 
 
 class LabRecording:
@@ -52,7 +52,7 @@ class LabRecording:
         anything); a server with its port and delay too. Sidecars in another's namespace are no host."""
         if self._recorder is None or container.network is None or node.shares_network_with is not None:
             return
-        server = {"port": self.port, "delay": self.delay} if SERVER in node.aliases else {}
+        server = {"port": self.port, "delay": self.delay} if _serves(node) else {}
         self.emit(
             Kind.HOST,
             node.role,
@@ -77,7 +77,7 @@ class LabRecording:
 
     def _is_server(self, role: str) -> bool:
         container = self.containers.get(role)
-        return container is not None and SERVER in container.node.aliases
+        return container is not None and _serves(container.node)
 
     def _image_of(self, role: str) -> str:
         container = self.containers.get(role)
@@ -111,3 +111,8 @@ class LabRecording:
                 self.emit(Kind.ANSWERED, role, reply=ord(received), seconds=None, ok=True)
             else:
                 self.emit(Kind.FAILED, role, error=run.describe()[-300:], seconds=None)
+
+
+def _serves(node: Node) -> bool:
+    """A server of the lab: under the alias clients dial, or under the proxy's upstream alias."""
+    return bool({SERVER, UPSTREAM} & set(node.aliases)) and not node.role.startswith("impair")

@@ -17,6 +17,7 @@ SERVER = "server"  # the server's role, and the alias clients dial
 # A server's SIGTERM when its lab closes: it stops accepting and answers what it accepted (the drain); a
 # server with nothing in flight exits at once, one that hangs is killed after this long.
 SERVER_STOP_GRACE = 3.0
+UPSTREAM = "server-upstream"  # the server's alias while the impairment proxy holds ``server`` (faults/proxy.py)
 LAB_NETWORK = "lab"
 
 
@@ -109,8 +110,11 @@ class Topology:
     def container_name(self, role: str) -> str:
         return f"socklab-{self.run_id}-{role}"
 
-    def server(self, image: str, *, env: Mapping[str, str] | None = None, role: str = SERVER) -> Node:
-        """The server under the alias ``server``; ``env`` may add knobs but not contradict delay or port."""
+    def server(
+        self, image: str, *, env: Mapping[str, str] | None = None, role: str = SERVER, alias: str = SERVER
+    ) -> Node:
+        """The server under the alias ``server`` (``UPSTREAM`` behind the impairment proxy); ``env`` may add
+        knobs but not contradict delay or port."""
         own = ServerConfig(delay=self.delay, port=self.port).to_env()
         extra = dict(env or {})
         for knob in ("delay", "port"):
@@ -122,7 +126,7 @@ class Topology:
                     f"{value}: set it on the lab, not in the environment"
                 )
         return Node(
-            role, image, {**own, **extra}, aliases=(SERVER,), hardening=self.hardening, stop_grace=SERVER_STOP_GRACE
+            role, image, {**own, **extra}, aliases=(alias,), hardening=self.hardening, stop_grace=SERVER_STOP_GRACE
         )
 
     def client(self, index: int, image: str, *, env: Mapping[str, str] | None = None) -> Node:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
+
+from socklab.load.exchange import ask, ask_async
 
 
 class WrongAnswer(ConnectionError):
@@ -19,15 +20,11 @@ class WrongAnswer(ConnectionError):
 
 
 def exchange(address: str, port: int, timeout: float, char: bytes = b"A") -> float:
-    """One protocol exchange (connect, send a byte, read the answer); its seconds. Raises on a wrong answer."""
-    started = time.perf_counter()
-    with socket.create_connection((address, port), timeout=timeout) as sock:
-        sock.sendall(char)
-        answer = sock.recv(1)
-    elapsed = time.perf_counter() - started
-    if answer != bytes([(char[0] + 1) % 256]):
-        raise WrongAnswer(f"unexpected answer {answer!r} to {char!r}")
-    return elapsed
+    """One protocol exchange (``exchange.ask``); its seconds. WrongAnswer when it is not the byte plus one."""
+    answer = ask(address, port, char, timeout=timeout)
+    if not answer.ok:
+        raise WrongAnswer(f"unexpected answer {answer.reply!r} to {char!r}")
+    return answer.seconds
 
 
 @dataclass(frozen=True)
@@ -67,12 +64,7 @@ async def _one(address: str, port: int, timeout: float, due: float | None = None
     started = time.perf_counter() if due is None else due
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
-            try:
-                writer.write(b"A")
-                answer = await reader.read(1)
-            finally:
-                writer.close()
+            answer = await ask_async(address, port, b"A", timeout=None)
     except TimeoutError:  # before OSError: TimeoutError is one
         return "timeout"
     except ConnectionRefusedError:
@@ -81,7 +73,7 @@ async def _one(address: str, port: int, timeout: float, due: float | None = None
         return "reset"
     except OSError as exc:
         return type(exc).__name__
-    return time.perf_counter() - started if answer == b"B" else f"answer {answer!r}"
+    return time.perf_counter() - started if answer.ok else f"answer {answer.reply!r}"
 
 
 def _burst_of(results: list[float | str], total: float) -> Burst:

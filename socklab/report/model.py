@@ -123,6 +123,8 @@ class RunView:
     lost: list[dict[str, Any]] = field(default_factory=list)  # the faults suite's rows
     measurements: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> rows
     packets: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # a scenario's steps as they fired
+    probes: list[dict[str, Any]] = field(default_factory=list)  # a scenario's probes as they were judged
     counts: Counter[str] = field(default_factory=Counter)
     events: int = 0
 
@@ -232,6 +234,10 @@ def read_run(events: Iterable[Event]) -> RunView:
                 view.measurements.setdefault(str(data.get("name")), []).append(row)
         elif kind is Kind.PACKET:
             view.packets.append({"t": event.t, **data})
+        elif kind is Kind.STEP:
+            view.steps.append({"t": event.t, "lab": lab_of(event.host), **data})
+        elif kind is Kind.PROBE:
+            view.probes.append({"t": event.t, "lab": lab_of(event.host), **data})
 
     _match_server_side(server_side, by_peer, lab)
     view.labs = [labs[name] for name in sorted(labs, key=lambda n: (len(n), n))]

@@ -97,8 +97,23 @@ def lesson_timeline(labs: Sequence[LabView], run: RunView) -> str:
     return _svg(lambda path: draw_timeline(lanes, path))
 
 
+STEP = "#1f3a93"  # a scenario's step: a dotted line where it fired
+
+
+def _steps(ax: Any, steps: Sequence[dict[str, Any]], origin: float) -> None:
+    """A scenario's steps on a timeline: a dotted line where each fired, its offset and action above it."""
+    for step in steps:
+        if step.get("kind") == "undo":
+            continue
+        x = float(step["t"]) - origin
+        ax.axvline(x, color=STEP, linestyle=":", linewidth=1)
+        label = f"{float(step.get('planned') or 0):g}s {step.get('label') or step.get('action', '')}"
+        ax.text(x, -1.15, label, rotation=30, fontsize=7, color=STEP, va="bottom", ha="left")
+
+
 def exchange_rows(lab: LabView, run: RunView) -> str:
-    """A row per client, a bar per exchange (failed ones red), accepted marks, faults shaded."""
+    """A row per client, a bar per exchange (failed ones red), accepted marks, faults shaded, a scenario's
+    steps as dotted lines where they fired."""
     clients = lab.clients
     rows = {host: index for index, host in enumerate(clients)}
     starts = [e.start for e in lab.exchanges if e.start is not None]
@@ -111,6 +126,7 @@ def exchange_rows(lab: LabView, run: RunView) -> str:
         for start, end, label in _shades(run.faults, lab.exchanges):
             ax.axvspan(start - origin, end - origin, color=SHADE, alpha=0.15, linewidth=0)
             ax.text(start - origin, -0.9, label, fontsize=8, color=SHADE, va="bottom")
+        _steps(ax, [step for step in run.steps if step.get("lab") == lab.name], origin)
         for exchange in lab.exchanges:
             y = rows[exchange.host]
             begin = exchange.start if exchange.start is not None else exchange.ended
@@ -123,7 +139,7 @@ def exchange_rows(lab: LabView, run: RunView) -> str:
             if exchange.accepted is not None:
                 ax.plot([exchange.accepted - origin] * 2, [y - 0.3, y + 0.3], color="black", linewidth=0.8)
         ax.set_yticks(range(len(clients)), [role_of(h) for h in clients], fontsize=8 if len(clients) <= 20 else 6)
-        ax.set_ylim(len(clients) - 0.5, -1.2)
+        ax.set_ylim(len(clients) - 0.5, -2.6 if run.steps else -1.2)  # room above for the steps' labels
         ax.set_xlabel("seconds since the first exchange began", fontsize=9)
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
@@ -133,9 +149,10 @@ def exchange_rows(lab: LabView, run: RunView) -> str:
                 Patch(color=ON_TIME, label="answered (connect to answer)"),
                 Patch(color=FAILED, label="failed"),
                 Patch(color=SHADE, alpha=0.15, label="a fault was on"),
+                *([Patch(color=STEP, label="a scenario's step fired")] if run.steps else []),
             ],
             loc="outside lower center",
-            ncols=3,
+            ncols=4 if run.steps else 3,
             fontsize=8,
             frameon=False,
         )

@@ -17,12 +17,14 @@ import docker.errors
 import pytest
 
 from socklab.errors import engine
+from socklab.faults.suite import SUITE
 from socklab.images.build import ImageSpec, __version__, build, ensure_base
 from socklab.images.rootfs import BASE_TAG
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.lab import Lab
 from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.testing.scenario_items import ScenarioFile, wanted
 from socklab.testing.server import Server
 
 # Collected from the package, not from the project, under these node ids.
@@ -64,7 +66,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--socklab-faults",
         action="store_true",
-        help="add the fault rows (sigterm, sigkill, pause, partition, disconnect, loss, latency: nothing lost)",
+        help=f"add the fault rows ({', '.join(SUITE)}: nothing lost; names from socklab's fault catalog)",
+    )
+    group.addoption(
+        "--socklab-scenarios",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="collect every *.scenario.yaml under PATH (repeatable): one test per scenario and server version "
+        "(the file's lab.server, or each --socklab-image)",
     )
     group.addoption(
         "--socklab-no-contract",
@@ -75,6 +85,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "socklab_lab(**options): the options of the socklab_lab fixture's Lab")
+    config.addinivalue_line("markers", "socklab_scenario: a scenario file's run (--socklab-scenarios)")
+    roots = _scenario_roots(config)
+    # The scenarios' folder is collected even when it is not among the paths pytest was given (or its testpaths).
+    given = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    for root in roots:
+        if not any(root == g or g in root.parents for g in given):
+            config.args.append(str(root))
+
+
+def _scenario_roots(config: pytest.Config) -> list[Path]:
+    base = config.invocation_params.dir
+    return [(base / path).resolve() for path in config.getoption("socklab_scenarios") or []]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A ``*.scenario.yaml`` under ``--socklab-scenarios``: its items (inert without the option)."""
+    roots = _scenario_roots(parent.config)
+    if roots and wanted(file_path.resolve(), roots):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect, so they apply to the contract's tests too

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 from socklab.lab.lab import Lab
+from socklab.load.exchange import ask
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,5 @@ class Server:
 
     def ask(self, byte: int | bytes = b"A", *, timeout: float | None = None) -> bytes:
         """Send one byte (``b"A"`` or ``0x41``), return the answer (b"" when the server closed without one)."""
-        request = bytes([byte]) if isinstance(byte, int) else bytes(byte)
-        if len(request) != 1:
-            raise ValueError(f"ask sends one byte, not {request!r}: the lesson's request is a single byte")
         wait = self.delay + 10 if timeout is None else timeout
-        with socket.create_connection((self.address, self.port), timeout=wait) as conn:
-            conn.sendall(request)
-            return conn.recv(1)
+        return ask(self.address, self.port, byte, timeout=wait).reply

@@ -10,6 +10,7 @@ const state = {
   labs: new Map(), // prefix ("" or "lab2/") -> {prefix, number, hosts: Map(role -> host), conns: []}
   faults: new Map(), // name@target -> fault.applied data + t
   verdicts: [],
+  steps: [], // a scenario's steps as they fire (and its probes as they are judged), newest last
   log: [],
   shown: {}, // line number -> when the page showed it (epoch seconds), for measuring the latency
   received: {}, // line number -> when its message arrived (epoch seconds, the browser's clock)
@@ -102,6 +103,8 @@ function describe(e) {
     case "fault.applied": return `FAULT ${d.name} on ${d.target}`;
     case "fault.undone": return `fault ${d.name} undone on ${d.target}`;
     case "measurement": return `${d.name} = ${d.value} ${d.unit || ""}`;
+    case "step": return `STEP ${fmt(d.planned)} s: ${d.label || d.action} (fired at ${Number(d.fired).toFixed(3)} s${d.late ? ", LATE" : ""})`;
+    case "probe": return `PROBE ${d.phase}: ${d.probe} = ${d.value === null ? "nothing" : d.value} (${d.tolerance}): ${d.ok ? "held" : "FAILED"}`;
     case "verdict": return `verdict: ${d.text}`;
     case "run.finished": return `run finished: exit ${d.exit_code}`;
     default: return e.kind;
@@ -146,6 +149,7 @@ function apply(e) {
     case "failed": { const hst = host(e.host); hst.failed = { error: d.error, t: e.t }; break; }
     case "fault.applied": state.faults.set(`${d.name}@${d.target}`, { ...d, t: e.t }); break;
     case "fault.undone": state.faults.delete(`${d.name}@${d.target}`); break;
+    case "step": case "probe": state.steps.push({ kind: e.kind, text: describe(e), bad: e.kind === "probe" ? !d.ok : d.late }); break;
     case "verdict": {
       // A lab's verdict names its server image: it goes in that lab's box (the latest one without one).
       const labs = [...state.labs.values()].reverse();
@@ -291,6 +295,8 @@ function render() {
       l.verdict ? verdictBox(l.verdict) : null);
   }));
 
+  renderSteps();
+
   const verdicts = document.getElementById("verdicts");
   verdicts.replaceChildren(...state.verdicts.map(verdictBox));
   verdicts.hidden = state.verdicts.length === 0;
@@ -303,6 +309,17 @@ function render() {
   state.pendingShown = [];
 }
 
+// A scenario's steps and probes, in the order they happened, in a list of their own under the labs (made the
+// first time a scenario's event comes, so that other runs' pages are as they were).
+function renderSteps() {
+  if (state.steps.length === 0) return;
+  let list = document.getElementById("steps");
+  if (!list) {
+    list = h("ol", { id: "steps", class: "steps" });
+    document.getElementById("labs").after(h("section", { class: "log" }, h("h2", {}, "scenario: steps and probes"), list));
+  }
+  list.replaceChildren(...state.steps.map((x) => h("li", { "data-kind": x.kind, class: x.bad ? "fault" : null }, x.text)));
+}
 
 let scheduled = false;
 // One redraw per frame however many events came in it (50 clients accepted at once are one redraw);

@@ -21,6 +21,7 @@ The default run has the quick commands; the slow ones are behind their markers: 
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from support_engine import KEPT, assert_left_nothing, run_and_watch
 from socklab.images.build import ImageSet
 from socklab.lab.labels import run_labels
 from socklab.swarm.host import local_state
+from support_scenarios import EXAMPLES, with_images
 
 pytestmark = pytest.mark.lab
 
@@ -114,6 +116,22 @@ def test_check(docker_client: docker.DockerClient, lab_images: ImageSet, broken_
     watched = run_and_watch(docker_client, args)
     assert watched.returncode == 1, watched.describe()
     assert_left_nothing(watched)
+
+
+def test_scenario(docker_client: docker.DockerClient, lab_images: ImageSet, tools_image: str, tmp_path) -> None:
+    # The flaky-network example (scenarios/): the impairment proxy in the path, a fault agent in the server's
+    # namespace and one in a client's, continuous load; run here once, held to its hypothesis and to this.
+    path = tmp_path / "flaky-network.scenario.yaml"
+    path.write_text(with_images((EXAMPLES / "flaky-network.scenario.yaml").read_text(), lab_images))
+    watched = run_and_watch(
+        docker_client, ["scenario", "run", str(path), "--client-image", lab_images.client, "--json"]
+    )
+    assert_left_nothing(watched)  # also when it failed
+    assert watched.returncode == 0, watched.describe()
+    journal = json.loads(watched.stdout)
+    assert journal["ok"] is True and all(probe["ok"] for probe in journal["runs"][0]["probes"]), watched.describe()
+    partition = next(step for step in journal["runs"][0]["steps"] if step["action"].startswith("fault partition"))
+    assert partition["seeded"] and len(partition["targets"]) == 1 and not partition["error"], partition
 
 
 @pytest.mark.experiments

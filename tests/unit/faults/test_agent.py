@@ -136,3 +136,31 @@ def test_clean_removes_only_our_leftovers(fake_env: dict[str, str]) -> None:
     assert agent.let_go() == 0
     left = json.loads(Path(fake_env["FAKE_NET_STATE"]).read_text())
     assert left == {"chains": ["THEIRS"], "rules": ["-A INPUT -j THEIRS"], "qdiscs": {}}
+
+
+def test_an_armed_fault_says_ready_and_applies_only_when_asked(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "loss", "id": "t8", "percent": 20, "armed": True, "direction": "to"}, fake_env)
+    ready = agent.next()
+    assert ready["event"] == "ready" and "incoming only" in ready["mechanism"]
+    assert not _rules(fake_env), "an armed fault touched the namespace before it was asked to apply"
+    agent.say("apply")
+    applied = agent.next()
+    assert applied["event"] == "applied" and applied["at"] >= ready["at"]
+    assert any("INPUT" in command for command in applied["commands"])
+    assert not any("OUTPUT" in command for command in applied["commands"])
+    agent.say("undo")
+    assert agent.next()["clean"] is True
+
+
+def test_an_armed_fault_whose_holder_goes_away_applies_nothing(fake_env: dict[str, str]) -> None:
+    agent = Agent({"kind": "partition", "id": "t9", "armed": True}, fake_env)
+    assert agent.next()["event"] == "ready"
+    assert agent.let_go() == 0
+    assert not _rules(fake_env)
+
+
+def _rules(env: dict[str, str]) -> list[str]:
+    """The fake namespace's iptables rules and chains now."""
+    state_file = Path(env["FAKE_NET_STATE"])
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    return [*state.get("rules", []), *state.get("chains", [])]

@@ -23,6 +23,7 @@ from socklab.sidecar.protocol import (
     ProbeNetem,
     ProbeResult,
     ProtocolError,
+    Ready,
     Spec,
     TimedOut,
     Undone,
@@ -35,6 +36,7 @@ SPECS: list[Spec] = [
     FaultSpec("loss", "t1", 0.3, percent=20.0),
     FaultSpec("loss", "t1", percent=100),
     FaultSpec("partition", "t3"),
+    FaultSpec("partition", "t3", direction="from", armed=True),
     FaultSpec("reset", "t4", seconds=0.5),
     FaultSpec("rate", "t2", kbit=100),
     FaultSpec("latency", "t6", ms=100.0),
@@ -45,6 +47,7 @@ SPECS: list[Spec] = [
 ]
 NOW = 1_764_680_000.25
 EVENTS_SAID: list[Event] = [
+    Ready(NOW, "iptables: DROP everything (outgoing only)", interfaces=("eth0",)),
     Applied(NOW, "iptables: DROP everything", commands=("iptables -w -N SOCKLAB-F-t3",), interfaces=("eth0",)),
     Failed(NOW, "bad spec: loss needs percent"),
     Failed(NOW, "`tc` failed", mechanism="tc: netem", clean=False, diff=("qdiscs: + qdisc netem",)),
@@ -107,7 +110,7 @@ def test_the_wire_format_is_the_agents_json_lines() -> None:
         ('{"kind": "loss", "id": "a", "percent": "20"}', "percent '20' must be a finite number"),
         ('{"kind": "loss", "id": "a", "percent": true}', "percent True must be a finite number"),
         ('{"kind": "loss", "id": "a", "percent": 5, "kbit": 9}', "loss takes no kbit"),
-        ('{"kind": "partition", "id": "a", "percent": 5}', r"partition takes no percent \(it takes: nothing\)"),
+        ('{"kind": "partition", "id": "a", "percent": 5}', r"partition takes no percent \(it takes: direction\)"),
         ('{"kind": "rate", "id": "a", "kbit": 0}', "kbit 0 must be >= 1"),
         ('{"kind": "rate", "id": "a", "kbit": 1.5}', "kbit 1.5 must be an integer"),
         ('{"kind": "latency", "id": "a", "ms": -1}', r"ms -1 must be in \(0, inf\]"),

@@ -105,3 +105,24 @@ def test_leftovers_are_found_by_our_chain_prefix_and_qdisc_handle_only() -> None
     assert ["iptables", "-w", "-X", "SOCKLAB-F-1234abcd"] in commands
     assert ["tc", "qdisc", "del", "dev", "eth0", "root", "handle", rules.QDISC_HANDLE] in commands
     assert not any("22" in argv or "eth1" in argv for argv in commands)
+
+
+@pytest.mark.parametrize(
+    ("direction", "hooks", "said"),
+    [("to", ["INPUT"], "incoming only"), ("from", ["OUTPUT"], "outgoing only"), ("both", ["INPUT", "OUTPUT"], "")],
+)
+def test_a_direction_hooks_only_the_chains_it_names(direction: str, hooks: list[str], said: str) -> None:
+    plan = rules.plan(FaultSpec("partition", "d1", direction=direction), ["eth0"])
+    jumps = [argv[3] for argv in plan.apply if argv[2] == "-I"]
+    assert jumps == hooks
+    assert said in plan.mechanism
+    assert [argv[3] for argv in plan.undo if argv[2] == "-D"] == hooks
+
+
+def test_a_direction_where_the_kernel_gives_no_choice_is_refused() -> None:
+    from socklab.sidecar.protocol import ProtocolError
+
+    with pytest.raises(ProtocolError, match="reset takes no direction"):
+        FaultSpec("reset", "d2", direction="to")
+    with pytest.raises(ProtocolError, match="direction 'sideways'"):
+        FaultSpec("loss", "d3", percent=5, direction="sideways")

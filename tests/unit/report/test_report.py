@@ -179,3 +179,25 @@ def test_two_labs_of_one_run_stay_apart():
     ]
     assert [lab.verdict and lab.verdict["text"] for lab in view.labs] == ["verdict a", "verdict b"]
     assert view.ok is False and timeline_bars(render(view)) == 2
+
+
+def test_a_scenarios_steps_are_drawn_on_the_timeline_and_listed_with_its_probes() -> None:
+    events = synthetic_log(3)
+    recorder = Recorder(run="synthetic")
+    for k in range(1, 4):  # a second exchange per client: the timeline with a row per client
+        host, address = f"client-{k}", f"10.0.0.{k + 2}:5{k:04d}"
+        recorder.emit(Kind.CONNECTED, host, t=T0 + 5, peer="10.0.0.2:9736", address=address)
+        recorder.emit(Kind.ANSWERED, host, t=T0 + 6, reply=66, seconds=1.0, ok=True, address=address)
+    recorder.emit(Kind.STEP, "scenario", t=T0 + 4.5, name="cut fault", action="fault partition on server for 2s",
+                  label="partition on server", planned=3.0, fired=3.4, late=True, targets=["server"])  # fmt: skip
+    recorder.emit(Kind.PROBE, "scenario", t=T0 + 7, phase="after", probe="lost", value=1, tolerance="at-most 0",
+                  ok=False, detail="1 of 6 never answered")  # fmt: skip
+    view = read_run(events + recorder.events)
+    assert [s["planned"] for s in view.steps] == [3.0] and view.probes[0]["probe"] == "lost"
+    html = render(view)
+    page = parse(html)
+    assert "scenario" in page.ids()
+    assert "3s partition on server" in html  # the step's label on the timeline, where it fired
+    assert "fault partition on server for 2s" in html and ">400<" in html  # listed: 400 ms late
+    assert "1 of 6 never answered" in html and ">NO<" in html
+    assert_offline(html)

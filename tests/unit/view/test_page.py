@@ -194,3 +194,25 @@ def test_the_demos_clients_get_their_connections_from_the_servers_reverse_lookup
         WebDriverWait(page, 10, poll_frequency=0.05).until(lambda d: len(texts(d, ".conn.served")) == 2)
         assert texts(page, ".host.client .addr") == [client_ip(1), client_ip(2)]
         assert [row.split()[0] for row in texts(page, ".conn.served")] == ["client-1", "client-2"]
+
+
+def test_a_scenarios_steps_and_probes_appear_as_they_fire(page, log):
+    log.lab_starts(2, delay=DELAY)
+    with ViewServer(log.path, port=0) as view:
+        page.get(view.url)
+        wait = WebDriverWait(page, 10, poll_frequency=0.05)
+        wait.until(lambda d: text(d, "#count") == str(log.lines))
+        assert texts(page, "#steps li") == []  # not a scenario (yet): the page is as it was
+        log.emit(Kind.STEP, "scenario", name="cut fault", action="fault partition on server for 2s",
+                 label="partition on server", planned=3.0, fired=3.004, late=False, targets=["server"])  # fmt: skip
+        wait.until(lambda d: len(texts(d, "#steps li")) == 1)
+        assert texts(page, "#steps li") == ["STEP 3.0 s: partition on server (fired at 3.004 s)"]
+        log.emit(Kind.STEP, "scenario", name="m3 swap", action="swap to x:2", label="swap", planned=9.0, fired=9.4,
+                 late=True, targets=[])  # fmt: skip
+        log.emit(Kind.PROBE, "scenario", phase="after", probe="lost", value=2, tolerance="at-most 0", ok=False,
+                 detail="2 of 36")  # fmt: skip
+        wait.until(lambda d: len(texts(d, "#steps li")) == 3)
+        steps = texts(page, "#steps li")
+        assert steps[1] == "STEP 9.0 s: swap (fired at 9.400 s, LATE)"
+        assert steps[2] == "PROBE after: lost = 2 (at-most 0): FAILED"
+        assert page.execute_script("return document.querySelectorAll('#steps li.fault').length") == 2
