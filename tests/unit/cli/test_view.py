@@ -14,7 +14,7 @@ from support_view import sse_messages
 
 def test_socklab_view_serves_a_saved_log_until_ctrl_c(tmp_path):
     log = tmp_path / "run.jsonl"
-    log.write_text(Event(Kind.VERDICT, 1.0, "r", data={"ok": True, "text": "fine"}).to_line() + "\n")
+    log.write_text(Event(Kind.VERDICT, 1.0, "r", data={"ok": True, "text": "fine", "details": []}).to_line() + "\n")
     view = subprocess.Popen(
         [sys.executable, "-m", "socklab", "view", str(log), "--port", "0"], stderr=subprocess.PIPE, text=True
     )

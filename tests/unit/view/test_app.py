@@ -18,7 +18,10 @@ from support_view import sse_messages as first_messages
 
 def write_log(path, count):
     path.write_text(
-        "".join(Event(Kind.HOST, float(k), "r", f"client-{k}").to_line() + "\n" for k in range(1, count + 1))
+        "".join(
+            Event(Kind.HOST, float(k), "r", f"client-{k}", {"role": f"client-{k}"}).to_line() + "\n"
+            for k in range(1, count + 1)
+        )
     )
 
 

@@ -187,7 +187,7 @@ def test_the_demos_clients_get_their_connections_from_the_servers_reverse_lookup
         log.emit(Kind.ACCEPTED, "server-1", t=t, peer=f"{client_ip(k)}:{40000 + k}", version="")
         log.emit(
             Kind.SERVED, "server-1", peer=f"{client_ip(k)}:{40000 + k}", request=65, reply=66, seconds=0.2,
-            name=f"demo-client-{k}.demo_lab", accepted_at=t,
+            version="", name=f"demo-client-{k}.demo_lab", accepted_at=t,
         )  # fmt: skip
     with ViewServer(log.path, port=0) as view:
         page.get(view.url)
