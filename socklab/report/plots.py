@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from socklab.analysis.timeline import LATE, ON_TIME, SHADE, Lane, draw_timeline
 from socklab.analysis.verdict import Interval
 from socklab.capture.diagram import Host, draw_sequence
-from socklab.capture.packets import Segment
+from socklab.capture.packets import Segment, flag_names
 from socklab.report.model import Exchange, FaultView, LabView, RunView, role_of
 
 FAILED = "#d62728"
@@ -159,7 +159,7 @@ def segments(packets: Sequence[dict[str, Any]]) -> list[Segment]:
             time=float(p.get("time") or 0.0),
             src=str(p.get("src")),
             dst=str(p.get("dst")),
-            flags=tuple(p.get("flags") or ()),
+            flags=flag_names(p.get("flags") or ()),
             seq=int(p.get("seq") or 0),
             ack=int(p.get("ack") or 0),
             payload=bytes(p.get("payload") or b"\0" * int(p.get("length") or 0)),
