@@ -111,6 +111,28 @@ def until(
         ) from None
 
 
+def texts(page: Any, selector: str) -> list[str]:
+    """What the visible elements matching ``selector`` show now, read in one go (the page redraws often)."""
+    script = "return [...document.querySelectorAll(arguments[0])].filter(e => e.offsetParent).map(e => e.innerText)"
+    return list(page.execute_script(script, selector))
+
+
+def text(page: Any, selector: str) -> str:
+    return " ".join(texts(page, selector))
+
+
+def drawn(page: Any, selector: str) -> str:
+    """The text of every element matching ``selector``, SVG ones too (``texts`` reads HTML that is shown)."""
+    script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent).join(' ')"
+    return str(page.execute_script(script, selector))
+
+
+def attrs(page: Any, selector: str, name: str) -> list[str | None]:
+    """The attribute ``name`` of every element matching ``selector`` (SVG ones too), in document order."""
+    script = "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]))"
+    return list(page.execute_script(script, selector, name))
+
+
 class LiveLog:
     """A run's event log written by the test, line by line, through the recorder the commands use."""
 

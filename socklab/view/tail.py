@@ -15,7 +15,7 @@ from pathlib import Path
 
 from socklab.events.schema import Event, MalformedEvent
 
-POLL_SECONDS = 0.05  # how often a quiet file is looked at again: the page's latency floor
+POLL_SECONDS = 0.025  # how often a quiet file is looked at again: the page's latency floor (12 ms on average)
 
 
 @dataclass(frozen=True)

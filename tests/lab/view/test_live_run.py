@@ -17,16 +17,11 @@ from typing import Any
 import pytest
 
 from socklab.events.schema import Kind, parse_log
-from support_view import browser, until
+from support_view import browser, texts, until
 
 pytestmark = pytest.mark.lab
 
 DELAY = 4.0
-
-
-def texts(page: Any, selector: str) -> list[str]:
-    script = "return [...document.querySelectorAll(arguments[0])].filter(e => e.offsetParent).map(e => e.innerText)"
-    return list(page.execute_script(script, selector))
 
 
 def test_a_run_with_view_shows_three_clients_waiting_then_b_and_the_verdict(lab_images, tmp_path, capsys):

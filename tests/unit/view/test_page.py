@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from socklab.events.schema import Kind
 from socklab.view.server import ViewServer
-from support_view import LiveLog, Script, browser, client_ip
+from support_view import LiveLog, Script, browser, client_ip, text, texts
 
 DELAY = 1.5
 
@@ -32,16 +32,6 @@ def log(tmp_path: Any) -> Any:
     written = LiveLog(tmp_path / "run.jsonl")
     yield written
     written.close()
-
-
-def texts(page: Any, selector: str) -> list[str]:
-    """What the elements matching ``selector`` show now (read in one go: the page redraws 10 times a second)."""
-    script = "return [...document.querySelectorAll(arguments[0])].filter(e => e.offsetParent).map(e => e.innerText)"
-    return list(page.execute_script(script, selector))
-
-
-def text(page: Any, selector: str) -> str:
-    return " ".join(texts(page, selector))
 
 
 def classes(page: Any, selector: str) -> str:
