@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 import pytest
+from support_kernel import Story, client_ip
 
 from socklab.events.recorder import Recorder
 from socklab.events.schema import Kind
 from socklab.view.server import ViewServer
-from support_kernel import Story, client_ip
 from support_view import attrs, browser, drawn, text, texts, until
 
 HANDSHAKE_TO_FINS = ["SYN", "SYN-ACK", "ACK", "'A'", "ACK", "'B'", "ACK", "FIN-ACK", "ACK", "FIN-ACK", "ACK"]
@@ -42,8 +42,9 @@ def shows(page: Any, what: str, condition: Any, seconds: float = 10) -> None:
 
 def listen_queue(page: Any) -> dict[str, Any]:
     script = """const q = document.querySelector('#sockets .listen');
-        return q && {backlog: q.dataset.backlog, queued: q.dataset.queued, slots: q.querySelectorAll('.slot').length,
-                     taken: q.querySelectorAll('.slot.taken').length, full: q.classList.contains('full'), says: q.innerText}"""
+        return q && {backlog: q.dataset.backlog, queued: q.dataset.queued, full: q.classList.contains('full'),
+                     slots: q.querySelectorAll('.slot').length, taken: q.querySelectorAll('.slot.taken').length,
+                     says: q.innerText}"""
     return page.execute_script(script) or {}
 
 
@@ -80,9 +81,7 @@ def test_the_serial_servers_queue_fills_to_backlog_plus_one_and_the_clients_beyo
         assert "its SYN was sent again ×3" in text(page, '#sockets [data-host="client-9"]')
 
 
-def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a_click_picks_another(
-    page, recorder
-):
+def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a_click_picks_another(page, recorder):
     story = Story(model="fork", clients=3, delay=0.5, spacing=0.3)
     story.write(recorder)
     with ViewServer(recorder.path, port=0) as view:
@@ -94,8 +93,8 @@ def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a
         assert ladder(page) == HANDSHAKE_TO_FINS
         # Its 'A' goes from the client to the server; 'B' comes back.
         arrows = page.execute_script(
-            "return [...document.querySelectorAll('#packets .seg')].map(g => "
-            "[g.dataset.label, +g.querySelector('.arrow').getAttribute('x1') < +g.querySelector('.arrow').getAttribute('x2')])"
+            "return [...document.querySelectorAll('#packets .seg .arrow')].map(a => "
+            "[a.parentNode.dataset.label, +a.getAttribute('x1') < +a.getAttribute('x2')])"
         )
         assert ["'A'", True] in arrows and ["'B'", False] in arrows
         page.find_element("css selector", '.host.client[data-pick="client-2"]').click()  # its box in the lab
