@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 import pytest
-from support_kernel import Story, client_ip
 
 from socklab.events.recorder import Recorder
 from socklab.events.schema import Kind
 from socklab.view.server import ViewServer
+from support_kernel import Story, client_ip
 from support_view import attrs, browser, drawn, text, texts, until
 
 HANDSHAKE_TO_FINS = ["SYN", "SYN-ACK", "ACK", "'A'", "ACK", "'B'", "ACK", "FIN-ACK", "ACK", "FIN-ACK", "ACK"]
