@@ -61,12 +61,13 @@ class Conn:
 class Story:
     def __init__(
         self, *, model: str = "fork", clients: int = 3, delay: float = 2.0, backlog: int = 5,
-        start: float | None = None, attached_late: bool = False, spacing: float = 0.0005,
+        start: float | None = None, attached_late: bool = False, spacing: float = 0.0005, names: bool = False,
     ) -> None:  # fmt: skip
-        """``spacing``: seconds between two clients' first SYNs (0.5 ms: all at once, as the start barrier does)."""
+        """``spacing``: seconds between two clients' first SYNs (0.5 ms: all at once, as the start barrier does);
+        ``names``: flags as a list of names (``["SYN", "ACK"]``), as older logs write them, not tcpdump's letters."""
         self.model, self.clients, self.delay, self.backlog = model, clients, delay, backlog
         self.t0 = time.time() if start is None else start
-        self.attached_late, self.spacing = attached_late, spacing
+        self.attached_late, self.spacing, self.names = attached_late, spacing, names
         self.events: list[Written] = []
         self._order = itertools.count()
         self.pid = 7
@@ -122,26 +123,37 @@ class Story:
             self._add(Kind.HOST, f"client-{k}", t0 + 0.3, role=f"client-{k}", address=client_ip(k),
                       image="socklab/client")  # fmt: skip
         if self.attached_late:
-            self._call(t0 + 0.2, "attached", "", None, 0.0, from_start=False)
+            self._call(t0 + 0.2, "attached", "pids 7", None, None, from_start=False)
             return
-        self._call(t0 - 0.01, "attached", "", None, 0.0, from_start=True)
+        self._call(t0 - 0.01, "attached", "pids 7", None, None, from_start=True)
         self._call(t0, "socket", "AF_INET, SOCK_STREAM, IPPROTO_TCP", "3", 0.0001)
         self._call(t0 + 0.001, "bind", f"3, 0.0.0.0:{PORT}", "0", 0.0001)
         self._call(t0 + 0.002, "listen", f"3, {self.backlog}", "0", 0.0001)
 
     def _call(self, t: float, call: str, args: str, result: str | None, seconds: float | None, *,
               pid: int | None = None, **more: Any) -> None:  # fmt: skip
-        done = t + (seconds or 0.0) + 0.01
-        self._add(Kind.SYSCALL, "server", t, arrives=done, pid=self.pid if pid is None else pid, call=call,
-                  args=args, result=result, seconds=seconds, **more)  # fmt: skip
+        """A call as the tracer tells it: a call that blocks (0.1 s or more, or never returning) first when it
+        is made (``done`` false), then again when it returns."""
+        pid = self.pid if pid is None else pid
+        if call != "attached" and (seconds is None or seconds >= 0.1):
+            self._add(Kind.SYSCALL, "server", t, arrives=t + 0.01, pid=pid, call=call, args=args, result=None,
+                      seconds=None, done=False)  # fmt: skip
+        if seconds is not None or call == "attached":
+            self._add(Kind.SYSCALL, "server", t, arrives=t + (seconds or 0.0) + 0.01, pid=pid, call=call, args=args,
+                      result=result, seconds=seconds, done=True, **more)  # fmt: skip
 
     def _packet(self, t: float, src: str, dst: str, flags: str, seq: int, ack: int, label: str, *,
                 payload: list[int] | None = None, again: bool = False, conn: Conn) -> None:  # fmt: skip
         """One segment, captured as it leaves its sender and as it reaches the other end."""
         sender = "server" if src.startswith(SERVER_IP + ":") else f"client-{conn.k}"
         receiver = f"client-{conn.k}" if sender == "server" else "server"
+        written: str | list[str] = flags
+        if self.names:
+            written = [
+                name for name, letter in (("SYN", "S"), ("FIN", "F"), ("RST", "R"), ("ACK", "A")) if letter in flags
+            ]
         for host, when in ((sender, t), (receiver, t + 0.00005)):
-            self._add(Kind.PACKET, host, when, arrives=when + 0.01, src=src, dst=dst, flags=flags, seq=seq, ack=ack,
+            self._add(Kind.PACKET, host, when, arrives=when + 0.01, src=src, dst=dst, flags=written, seq=seq, ack=ack,
                       length=len(payload or []), label=label + (" (retransmission)" if again else ""),
                       retransmission=again, payload=payload or [], conn=f"{conn.client}>{conn.server}")  # fmt: skip
 
@@ -217,6 +229,10 @@ class Story:
         conn.written = t + 0.0001 + self.delay + 0.0002
         self._call(conn.written, "write", '4, "B", 1', "1", 0.00003, pid=pid)
         self._call(conn.written + 0.0001, "close", "4", "0", 0.00002, pid=pid)
+        if pid != self.pid:
+            exited = conn.written + 0.0003
+            self._add(Kind.SYSCALL, "server", exited, pid=pid, call="exit", args="", result="exited with 0",
+                      seconds=None, done=True)  # fmt: skip
         self._closing(conn)
         return conn.written + 0.0002
 

@@ -1,7 +1,8 @@
 // The System calls panel: the server's processes as lanes from the `syscall` events (each written when the
 // call returned, at the time it started, with how long it took). A call that blocked is a bar as long as it
 // blocked (accept until a client came, the child's sleep); fork/clone returning opens a lane for the child
-// it made. A tracer that attached to a running process (a foreign image) says where its lane starts.
+// it made. A call that has not returned yet (`done` false) is drawn up to now, still blocked, until it comes
+// again, returned. A tracer that attached to a running process (a foreign image) says where its lane starts.
 "use strict";
 
 const LANES = 12; // processes drawn: the first one (the server's main process) and the latest others
@@ -39,6 +40,7 @@ const callsPanel = panel({
     rec.t0 = Math.min(rec.t0, e.t);
     rec.tEnd = Math.max(rec.tEnd, e.t + (d.seconds || 0));
     if (d.call === "attached") { lane.attached = { t: e.t, fromStart: d.from_start !== false }; return true; }
+    if (d.call === "exit") { lane.exited = e.t; return true; }
     const key = `${d.call}|${e.t}`;
     const known = lane.index.get(key); // the same call again: it returned since (or it is a repeat)
     const call = known || { call: d.call, t: e.t, group: groupOf(d.call) };
@@ -104,7 +106,8 @@ function lanes(rec) {
     const who = i === 0 && lane.parent === null ? "the server" : lane.parent !== null ? `forked by ${lane.parent}` : "";
     const row = svg("g", { class: "lane" + (late ? " late" : ""), "data-pid": lane.pid, "data-parent": lane.parent, "data-born": lane.born, "data-attached": late ? "late" : lane.attached ? "start" : null },
       svg("text", { x: 4, y: y + 15, class: "pid" }, `pid ${lane.pid}${who ? " · " + who : ""}`),
-      svg("line", { x1: X(start), y1: y + 12, x2: i === 0 || open ? RIGHT : X(lastEnd(lane, tMax)), y2: y + 12, class: "life" }));
+      svg("line", { x1: X(start), y1: y + 12, x2: lane.exited !== undefined ? X(lane.exited) : i === 0 || open ? RIGHT : X(lastEnd(lane, tMax)), y2: y + 12, class: "life" }));
+    if (lane.exited !== undefined) row.append(svg("text", { x: X(lane.exited) + 3, y: y + 16, class: "exit" }, "exit"));
     if (late) row.append(svg("text", { x: X(start) + 3, y: y + 31, class: "late" }, "⟂ traced from here: the tracer attached late, the calls before are not seen"));
     if (lane.forked !== undefined && rowOf.has(lane.parent)) {
       row.append(svg("line", { x1: X(lane.forked), y1: rowOf.get(lane.parent) + 12, x2: X(lane.forked), y2: y + 12, class: "forkline" }));

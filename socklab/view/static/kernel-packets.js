@@ -41,6 +41,7 @@ const packetsPanel = panel({
 
   apply(e) {
     const d = e.data || {};
+    if (d.probe) return false; // socklab's own readiness check: not the lesson's
     const flags = letters(d.flags);
     const id = d.conn || [d.src, d.dst].sort().join(" ");
     let c = this.conns.get(id);

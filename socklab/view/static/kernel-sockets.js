@@ -33,6 +33,7 @@ const socketsPanel = panel({
 
   apply(e) {
     const d = e.data || {};
+    if (d.probe) return false; // socklab's own readiness check, a health check: not the lesson's
     if (e.kind === "packet") {
       if (!(d.retransmission && String(d.flags).includes("S") && !/A/.test(String(d.flags)))) return false;
       if (!this.synAgain.has(d.src)) this.synAgain.set(d.src, new Map());

@@ -82,11 +82,12 @@ def test_the_serial_servers_queue_fills_to_backlog_plus_one_and_the_clients_beyo
 
 
 def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a_click_picks_another(page, recorder):
-    story = Story(model="fork", clients=3, delay=0.5, spacing=0.3)
+    story = Story(model="fork", clients=3, delay=0.5, spacing=0.3, names=True)  # flags as ["SYN", "ACK"]
     story.write(recorder)
     with ViewServer(recorder.path, port=0) as view:
         page.get(view.url)
         shows(page, "client-1's ladder", lambda d: ladder(d) == HANDSHAKE_TO_FINS)
+        assert attrs(page, "#packets .seg", "data-flags")[:3] == ["S", "SA", "A"]  # each capture once, as letters
         assert drawn(page, "#packets svg.ladder .end") == "client-1 server"
         page.find_element("css selector", '#packets .pick[data-pick="client-3"]').click()
         shows(page, "client-3's ladder", lambda d: client_ip(3) in drawn(d, "#packets svg.ladder .addr"))
@@ -131,11 +132,12 @@ def test_the_fork_servers_lanes_show_accept_blocked_until_the_client_connects_an
     first = story.conns[1]
     with ViewServer(recorder.path, port=0) as view:
         page.get(view.url)
-        story.write(recorder, until=0.3)  # socket, bind, listen; accept4 has not returned
-        shows(page, "the server's lane", lambda d: len(lanes(d)) == 1 and lanes(d)[0]["calls"])
+        story.write(recorder, until=0.3)  # socket, bind, listen; accept4 made, not returned
+        shows(page, "the server's lane", lambda d: len(lanes(d)) == 1 and len(lanes(d)[0]["calls"]) == 4)
         (main,) = lanes(page)
-        assert [c[0] for c in main["calls"]] == ["socket", "bind", "listen"]
-        assert main["attached"] == "start"
+        assert [c[0] for c in main["calls"]] == ["socket", "bind", "listen", "accept4"]
+        assert main["attached"] == "start" and main["calls"][3][2] is None
+        assert "accept4 still blocked" in drawn(page, "#calls .call.open")  # it grows with the clock
 
         story.write(recorder, after=0.3, until=0.6)  # client-1 connects at 0.5 s: accept returns, fork
         shows(page, "a child lane", lambda d: len(lanes(d)) == 2)
