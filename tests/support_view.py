@@ -124,6 +124,18 @@ def text(page: Any, selector: str) -> str:
     return " ".join(texts(page, selector))
 
 
+def click(page: Any, selector: str, seconds: float = 5) -> None:
+    """Click the element ``selector`` as a person would; a panel redrawn in between is found again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def clicked(driver: Any) -> bool:
+        driver.find_element("css selector", selector).click()
+        return True
+
+    WebDriverWait(page, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+
+
 def drawn(page: Any, selector: str) -> str:
     """The text of every element matching ``selector``, SVG ones too (``texts`` reads HTML that is shown)."""
     script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent).join(' ')"

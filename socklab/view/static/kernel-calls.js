@@ -89,7 +89,7 @@ function lanes(rec) {
   const shown = all.length > LANES ? [all[0], ...all.slice(-(LANES - 1))] : all;
   const t0 = rec.t0, open = !state.finished;
   const tMax = Math.max(rec.tEnd, open ? now() : rec.tEnd, t0 + 0.001);
-  const W = 1000, LEFT = 190, RIGHT = 990, TOP = 22, ROW = 34;
+  const W = 1000, LEFT = 190, RIGHT = 960, TOP = 22, ROW = 34; // room on the right for "exit"
   const X = (t) => LEFT + ((t - t0) / (tMax - t0)) * (RIGHT - LEFT);
   const height = TOP + shown.length * ROW + 8;
   const g = svg("svg", { class: "lanes", viewBox: `0 0 ${W} ${height}`, width: W, height });

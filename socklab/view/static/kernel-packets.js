@@ -119,7 +119,7 @@ function sentAt(s) {
 
 function ladder(c) {
   const [lines, first] = rows(c.segs);
-  const W = 760, L = 200, R = 620, TOP = 46, ROW = 26, NOTE = 20;
+  const W = 760, L = 200, R = 620, TOP = 46, ROW = 26, NOTE = 24;
   const client = c.client ? ipOf(c.client) : null;
   const height = TOP + lines.reduce((n, r) => n + (r.note ? NOTE : ROW), 0) + 14;
   const g = svg("svg", { class: "ladder", viewBox: `0 0 ${W} ${height}`, width: W, height });

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from socklab.events.schema import Event, Kind, parse_log
-from support_view import LiveRun, attrs, browser, drawn, needs_kernel, text, texts, until
+from support_view import LiveRun, attrs, browser, click, drawn, needs_kernel, text, texts, until
 
 pytestmark = [pytest.mark.lab, needs_kernel]
 
@@ -63,7 +63,7 @@ def test_the_serial_server_with_nine_clients_shows_its_queue_full_and_the_client
             ".map(e => e.closest('.sock-host').dataset.host)"
         )
         assert waiting and all(text(page, f'#sockets [data-host="{w}"] .sock .state') == "SYN_SENT" for w in waiting)
-        page.find_element("css selector", f'#packets .pick[data-pick="{waiting[0]}"]').click()
+        click(page, f'#packets .pick[data-pick="{waiting[0]}"]')
         shows(
             f"{waiting[0]}'s SYN again on its ladder",
             lambda d: any("retransmission" in str(label) for label in attrs(d, "#packets .seg", "data-label")),
@@ -82,7 +82,7 @@ def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_t
     with watched(args, log) as run, browser(1400, 1600) as page:
         page.get(run.url)
         until(page, 180, lambda d: "finished (exit 0)" in text(d, "#status"), "the run's end", context=run.told)
-        page.find_element("css selector", '#packets .pick[data-pick="client-2"]').click()
+        click(page, '#packets .pick[data-pick="client-2"]')
         until(page, 10, lambda d: "client-2" in drawn(d, "#packets svg.ladder .end"), "client-2's ladder")
         labels = [str(label) for label in attrs(page, "#packets .seg", "data-label")]
     wanted = [r"^SYN$", r"^SYN-ACK$", r"^ACK$", r"^'A'", r"^'B'", r"FIN", r"FIN"]

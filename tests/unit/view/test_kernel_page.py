@@ -19,7 +19,7 @@ from socklab.events.recorder import Recorder
 from socklab.events.schema import Kind
 from socklab.view.server import ViewServer
 from support_kernel import Story, client_ip
-from support_view import attrs, browser, drawn, text, texts, until
+from support_view import attrs, browser, click, drawn, text, texts, until
 
 HANDSHAKE_TO_FINS = ["SYN", "SYN-ACK", "ACK", "'A'", "ACK", "'B'", "ACK", "FIN-ACK", "ACK", "FIN-ACK", "ACK"]
 
@@ -89,7 +89,7 @@ def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a
         shows(page, "client-1's ladder", lambda d: ladder(d) == HANDSHAKE_TO_FINS)
         assert attrs(page, "#packets .seg", "data-flags")[:3] == ["S", "SA", "A"]  # each capture once, as letters
         assert drawn(page, "#packets svg.ladder .end") == "client-1 server"
-        page.find_element("css selector", '#packets .pick[data-pick="client-3"]').click()
+        click(page, '#packets .pick[data-pick="client-3"]')
         shows(page, "client-3's ladder", lambda d: client_ip(3) in drawn(d, "#packets svg.ladder .addr"))
         assert ladder(page) == HANDSHAKE_TO_FINS
         # Its 'A' goes from the client to the server; 'B' comes back.
@@ -98,7 +98,7 @@ def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_a
             "[a.parentNode.dataset.label, +a.getAttribute('x1') < +a.getAttribute('x2')])"
         )
         assert ["'A'", True] in arrows and ["'B'", False] in arrows
-        page.find_element("css selector", '.host.client[data-pick="client-2"]').click()  # its box in the lab
+        click(page, '.host.client[data-pick="client-2"]')  # its box in the lab
         shows(page, "client-2's ladder", lambda d: client_ip(2) in drawn(d, "#packets svg.ladder .addr"))
 
 
@@ -110,7 +110,7 @@ def test_a_dropped_syn_is_drawn_again_in_red_on_its_clients_ladder(page, recorde
     with ViewServer(recorder.path, port=0) as view:
         page.get(view.url)
         shows(page, "the packets panel", lambda d: ladder(d))
-        page.find_element("css selector", '#packets .pick[data-pick="client-9"]').click()
+        click(page, '#packets .pick[data-pick="client-9"]')
         shows(page, "client-9's ladder", lambda d: client_ip(9) in drawn(d, "#packets svg.ladder .addr"))
         labels = ladder(page)
         assert labels == ["SYN"] + ["SYN (retransmission)"] * again + HANDSHAKE_TO_FINS[1:]
