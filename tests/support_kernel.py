@@ -97,6 +97,16 @@ class Story:
                 count += 1
         return count
 
+    def renumber(self, host: str, offset: int) -> None:
+        """Number ``host``'s own segments, as captured there, from another start (``offset`` more): two capture
+        points that disagree on relative sequence numbers still capture the same segments."""
+        for e in self.events:
+            if e.kind is Kind.PACKET and e.host == host:
+                mine = e.data["src"].startswith(f"{SERVER_IP}:") == (host == "server")
+                key = "seq" if mine else "ack"
+                if e.data[key]:
+                    e.data = {**e.data, key: (e.data[key] + offset) % 2**32}
+
     def play(self, recorder: Recorder) -> None:
         """Write every event when it arrives (its ``arrives``, POSIX): a story that starts in the future is
         written in real time, as the sidecars and the Lab would write it."""

@@ -20,6 +20,7 @@ from socklab.events.schema import Event, Kind
 
 FORKS = re.compile(r"^(fork|vfork|clone|clone3)$")
 KEPT_RUNGS = 2000  # per connection
+MATCH_WITHIN = 2.0  # seconds within which a segment captured at the other end is the same one
 
 
 def ip_of(endpoint: str | None) -> str:
@@ -82,7 +83,7 @@ class Connection:
     server: str | None = None
     rungs: list[Rung] = field(default_factory=list)
     dropped: int = 0
-    index: dict[tuple[Any, ...], list[Rung]] = field(default_factory=dict, repr=False)  # the same segment
+    index: dict[tuple[Any, ...], list[Rung]] = field(default_factory=dict, repr=False)  # seen at one end so far
 
     def ordered(self, names: dict[str, str]) -> list[Rung]:
         return sorted(self.rungs, key=lambda r: r.sent(names))
@@ -195,11 +196,14 @@ def _packet(view: KernelView, event: Event, synced: dict[tuple[str, str], int]) 
     if again and flags == "S":
         sender = (str(d["src"]), event.host)
         synced[sender] = synced.get(sender, 0) + 1
-    alike = conn.index.setdefault((d["src"], d["dst"], flags, d["seq"], d["ack"], d["length"]), [])
-    same = next((r for r in alike if event.host not in r.at), None)  # captured at the other end already
+    waiting = conn.index.setdefault((d["src"], d["dst"], flags, d["length"]), [])
+    while waiting and min(waiting[0].at.values()) < event.t - MATCH_WITHIN:
+        waiting.pop(0)
+    same = _twin(waiting, event.host, d["seq"], d["ack"])
     if same is not None:
         same.at[event.host] = event.t
         same.again = same.again or again
+        waiting.remove(same)
         return
     if len(conn.rungs) >= KEPT_RUNGS:
         conn.dropped += 1
@@ -210,7 +214,20 @@ def _packet(view: KernelView, event: Event, synced: dict[tuple[str, str], int]) 
         d["src"], d["dst"], flags, d["seq"], d["ack"], d["length"], label, payload, again, {event.host: event.t}
     )
     conn.rungs.append(rung)
-    alike.append(rung)
+    waiting.append(rung)
+
+
+def _twin(waiting: list[Rung], host: str, seq: int, ack: int) -> Rung | None:
+    """The segment captured at the other end that this one is (same sender, receiver, flags and length, not
+    seen here yet): the one with the same sequence numbers when there is one, else the oldest."""
+    first = None
+    for rung in waiting:
+        if host in rung.at:
+            continue
+        if (rung.seq, rung.ack) == (seq, ack):
+            return rung
+        first = first or rung
+    return first
 
 
 def _syscall(view: KernelView, event: Event) -> None:

@@ -7,6 +7,20 @@
 const KEPT_SEGMENTS = 400; // per connection; beyond, counted
 const LADDER_ROWS = 80; // rungs drawn: the first and the last halves beyond it
 const PAUSE = 0.2; // seconds between two rungs that earn a row saying how long nothing happened
+const MATCH_WITHIN = 2; // seconds within which a segment captured at the other end is the same one
+
+function twin(waiting, host, d) {
+  // The segment captured at the other end that this one is: the same sender, receiver, flags and length,
+  // not seen here yet; the one with the same sequence numbers when there is one (each end numbers them
+  // from the SYN it saw), else the oldest.
+  let first = null;
+  for (const s of waiting) {
+    if (host in s.at) continue;
+    if (s.seq === d.seq && s.ack === d.ack) return s;
+    first = first || s;
+  }
+  return first;
+}
 const SVG_NS = "http://www.w3.org/2000/svg"; // the SVG namespace: a name, never fetched
 
 function svg(tag, attrs, ...children) {
@@ -49,17 +63,18 @@ const packetsPanel = panel({
     if (!c) { c = { id, client: null, server: null, segs: [], index: new Map(), dropped: 0 }; this.conns.set(id, c); }
     if (!c.client && flags.includes("S")) [c.client, c.server] = flags.includes("A") ? [d.dst, d.src] : [d.src, d.dst];
     if (!c.client && d.client && d.client.address) [c.client, c.server] = ipOf(d.src) === d.client.address ? [d.src, d.dst] : [d.dst, d.src];
-    const key = `${d.src}>${d.dst}|${flags}|${d.seq}|${d.ack}|${d.length}`;
-    const same = c.index.get(key) || [];
-    const seg = same.find((s) => !(e.host in s.at)); // the same segment, captured at the other end
-    if (seg) { seg.at[e.host] = e.t; seg.again = seg.again || !!d.retransmission; }
+    const key = `${d.src}>${d.dst}|${flags}|${d.length}`;
+    const waiting = c.index.get(key) || []; // segments like it seen at one end only, the last 2 s
+    while (waiting.length && waiting[0].t < e.t - MATCH_WITHIN) waiting.shift();
+    const seg = twin(waiting, e.host, d);
+    if (seg) { seg.at[e.host] = e.t; seg.again = seg.again || !!d.retransmission; waiting.splice(waiting.indexOf(seg), 1); }
     else if (c.segs.length >= KEPT_SEGMENTS) { c.dropped++; return false; }
     else {
       const made = { src: d.src, dst: d.dst, flags, seq: d.seq, ack: d.ack, length: d.length, payload: d.payload,
-        label: d.label, again: !!d.retransmission, at: { [e.host]: e.t } };
+        label: d.label, again: !!d.retransmission, at: { [e.host]: e.t }, t: e.t };
       c.segs.push(made);
-      same.push(made);
-      c.index.set(key, same);
+      waiting.push(made);
+      c.index.set(key, waiting);
     }
     return isNew || this.drawn.has(id) || this.drawn.size === 0;
   },

@@ -70,3 +70,13 @@ def test_fifty_clients_with_every_kernel_stream_stay_a_small_report():
     assert "more are in the event log" in section(html, "sockets")  # 100 sockets: the first 40 drawn
     assert "other processes not drawn" in section(html, "syscalls")  # 51 processes: 16 lanes
     assert len(html.encode()) < 1_500_000
+
+
+def test_a_segment_is_one_rung_though_its_two_captures_number_it_differently():
+    story = Story(model="fork", clients=2, delay=0.2)
+    story.renumber("server", 4_286_201_015)  # the server's capture counts its own side from another start
+    recorder = Recorder(run="renumbered")
+    story.write(recorder)
+    view = read_run(recorder.events).kernel
+    assert sorted(len(c.rungs) for c in view.connections.values()) == [11, 11]
+    assert all(len(r.at) == 2 for c in view.connections.values() for r in c.rungs), "each seen at both ends"
