@@ -283,9 +283,20 @@ class LiveRun:
     def told(self) -> str:
         return "--- the run's stderr ---\n" + "".join(self.stderr)[-3000:]
 
-    def __exit__(self, *exc: object) -> None:
+    def lingering(self, seconds: float = 120) -> bool:
+        """Wait until the run is over and its view lingers ("still serving" on stderr): its report written."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.running():
+            if any("still serving" in line for line in self.stderr):
+                return True
+            time.sleep(0.1)  # polling the stderr lines another thread collects
+        return False
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._process is None:
             return
+        if exc_type is None:
+            self.lingering()  # Ctrl-C during the run would interrupt it: only once it is over
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGINT)  # Ctrl-C ends the linger
         self.code = self._process.wait(120)
