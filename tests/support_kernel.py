@@ -62,12 +62,15 @@ class Story:
     def __init__(
         self, *, model: str = "fork", clients: int = 3, delay: float = 2.0, backlog: int = 5,
         start: float | None = None, attached_late: bool = False, spacing: float = 0.0005, names: bool = False,
+        select: bool = False,
     ) -> None:  # fmt: skip
         """``spacing``: seconds between two clients' first SYNs (0.5 ms: all at once, as the start barrier does);
-        ``names``: flags as a list of names (``["SYN", "ACK"]``), as older logs write them, not tcpdump's letters."""
+        ``names``: flags as a list of names (``["SYN", "ACK"]``), as older logs write them, not tcpdump's letters;
+        ``select``: the server waits for a connection in pselect6 and then accepts at once (socklab's servers do),
+        not in a blocking accept."""
         self.model, self.clients, self.delay, self.backlog = model, clients, delay, backlog
         self.t0 = time.time() if start is None else start
-        self.attached_late, self.spacing, self.names = attached_late, spacing, names
+        self.attached_late, self.spacing, self.names, self.select = attached_late, spacing, names, select
         self.events: list[Written] = []
         self._order = itertools.count()
         self.pid = 7
@@ -197,7 +200,7 @@ class Story:
                 else:
                     idle_since = t
         assert idle_since is not None
-        self._call(idle_since, "accept4", "3", None, None)  # left blocked: it never returned
+        self._call(idle_since, "pselect6" if self.select else "accept4", "3", None, None)  # it never returned
 
     def _syn(self, conn: Conn, t: float, attempt: int, *, dropped: bool) -> None:
         c, s = conn.client, conn.server
@@ -214,7 +217,13 @@ class Story:
         accept4 (fork: at once; serial: after the whole exchange)."""
         conn = self.conns[k]
         conn.accepted = t + 0.0002
-        self._call(called, "accept4", "3", f"4 ({conn.client})", round(conn.accepted - called, 6))
+        if self.select:
+            self._call(
+                called, "pselect6", "4, [3], NULL, NULL, NULL", "1 (in [3])", round(conn.accepted - 3e-5 - called, 6)
+            )
+            self._call(conn.accepted - 2e-5, "accept", "3", f"4 ({conn.client})", 2e-5)
+        else:
+            self._call(called, "accept4", "3", f"4 ({conn.client})", round(conn.accepted - called, 6))
         self._add(Kind.ACCEPTED, "server", conn.accepted, arrives=conn.accepted + 0.005, peer=conn.client,
                   version=f"socklab/server:{self.model}")  # fmt: skip
         if self.model == "fork":

@@ -19,6 +19,7 @@ from socklab.capture.packets import Segment, flag_letters, flag_names
 from socklab.events.schema import Event, Kind
 
 FORKS = re.compile(r"^(fork|vfork|clone|clone3)$")
+WAITS = re.compile(r"^(epoll_wait|epoll_pwait|epoll_pwait2|select|pselect6|poll|ppoll)$")
 KEPT_RUNGS = 2000  # per connection
 MATCH_WITHIN = 2.0  # seconds within which a segment captured at the other end is the same one
 
@@ -111,6 +112,7 @@ class Call:
     seconds: float | None
     args: str
     result: str | None
+    for_accept: bool = False  # a wait (pselect6, epoll_wait) that returned as accept was called: accept's wait
 
 
 @dataclass
@@ -122,6 +124,7 @@ class Lane:
     attached: tuple[float, bool] | None = None  # (when, from its start)
     exited: float | None = None
     calls: list[Call] = field(default_factory=list)
+    last_wait: Call | None = field(default=None, repr=False)
     index: dict[tuple[str, float], int] = field(default_factory=dict, repr=False)  # (call, t) -> its place
 
     @property
@@ -248,6 +251,10 @@ def _syscall(view: KernelView, event: Event) -> None:
     else:
         lane.index[(call.call, call.t)] = len(lane.calls)
         lane.calls.append(call)
+    if WAITS.match(call.call):
+        lane.last_wait = call
+    elif call.call.startswith("accept") and (wait := lane.last_wait) is not None and wait.seconds is not None:
+        wait.for_accept = abs(wait.t + wait.seconds - call.t) < 0.005  # socklab's servers select, then accept
     result = str(d.get("result") or "")
     if FORKS.match(d["call"]) and result.isdigit() and int(result) > 0:
         back = event.t + float(d.get("seconds") or 0.0)

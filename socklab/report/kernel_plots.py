@@ -202,8 +202,10 @@ def _lane(ax: object, lane: Lane, y: int, origin: float, span: float, end: float
     for call in lane.calls:
         never = call.seconds is None
         width = (end - call.t) if never else max(call.seconds or 0.0, span * 0.002)
-        ax.barh(y, width, left=call.t - origin, height=0.5, color=call_colour(call.call), alpha=0.45 if never else 1.0)
-        text = call.call.removeprefix("clock_") + (" (never returned)" if never else f" {call.seconds:.2f} s")
+        colour = call_colour("accept" if call.for_accept else call.call)
+        ax.barh(y, width, left=call.t - origin, height=0.5, color=colour, alpha=0.45 if never else 1.0)
+        name = call.call.removeprefix("clock_") + (": waiting for a connection" if call.for_accept else "")
+        text = name + (" (never returned)" if never else f" {call.seconds:.2f} s")
         if width > span * CHAR * (len(text) + 1):  # the label fits in its bar
             ax.text(call.t - origin + span * CHAR / 2, y, text, fontsize=7, va="center", color="white")
         else:

@@ -1,13 +1,15 @@
 // The System calls panel: the server's processes as lanes from the `syscall` events (each written when the
 // call returned, at the time it started, with how long it took). A call that blocked is a bar as long as it
 // blocked (accept until a client came, the child's sleep); fork/clone returning opens a lane for the child
-// it made. A call that has not returned yet (`done` false) is drawn up to now, still blocked, until it comes
+// it made (socklab's servers wait for a connection in pselect6 or epoll_wait and accept at once: that wait
+// is drawn as accept's). A call that has not returned yet (`done` false) is drawn up to now, still blocked, until it comes
 // again, returned. A tracer that attached to a running process (a foreign image) says where its lane starts.
 "use strict";
 
 const LANES = 12; // processes drawn: the first one (the server's main process) and the latest others
 const KEPT_CALLS = 300; // per process; the oldest go first
 const FORKS = /^(fork|vfork|clone|clone3)$/;
+const SELECTS = /^(epoll_wait|epoll_pwait|epoll_pwait2|select|pselect6|poll|ppoll)$/;
 const GROUPS = [
   [/^accept/, "accept"], [FORKS, "fork"], [/^(read|recv|recvfrom|recvmsg|readv)$/, "read"],
   [/^(write|send|sendto|sendmsg|writev)$/, "write"], [/sleep$/, "sleep"], [/^(close|shutdown)$/, "close"],
@@ -50,6 +52,8 @@ const callsPanel = panel({
       lane.index.set(key, call);
       if (lane.calls.length > KEPT_CALLS) { const old = lane.calls.shift(); lane.index.delete(`${old.call}|${old.t}`); }
     }
+    if (SELECTS.test(call.call)) lane.lastWait = call;
+    else if (call.group === "accept") waitedFor(lane.lastWait, call);
     const child = FORKS.test(d.call) && /^\d+$/.test(String(d.result || "")) ? Number(d.result) : 0;
     if (child > 0) {
       const back = e.t + (d.seconds || 0); // where fork returns: the child's lane begins
@@ -71,6 +75,15 @@ const callsPanel = panel({
       h("div", { class: "calls-host", "data-host": name }, this.hosts.size > 1 ? h("h3", {}, name) : null, lanes(rec))));
   },
 });
+
+function waitedFor(wait, accept) {
+  // socklab's servers wait for a connection in pselect6 or epoll_wait and then accept at once: a wait that
+  // returned just as accept was called is drawn as what it was, the wait for a connection.
+  if (wait && typeof wait.seconds === "number" && Math.abs(wait.t + wait.seconds - accept.t) < 0.005) {
+    wait.group = "accept";
+    wait.forAccept = true;
+  }
+}
 
 function lastEnd(lane, tMax) {
   // Where a finished run's process was last seen: the end of its last call (a child exits after close).
@@ -119,8 +132,8 @@ function lanes(rec) {
       const never = c.seconds === null || c.seconds === undefined;
       const short = c.call.replace(/^clock_/, "");
       const secs = never ? "still blocked" : c.seconds >= 0.001 ? `${c.seconds.toFixed(c.seconds < 1 ? 3 : 2)} s` : "";
-      const text = secs ? `${short} ${secs}` : short;
-      const bar = svg("g", { class: `call g-${c.group}${never ? " open" : ""}`, "data-call": c.call, "data-start": c.t, "data-end": never ? null : c.t + c.seconds },
+      const text = c.forAccept ? `${short}: waiting for a connection ${secs}` : secs ? `${short} ${secs}` : short;
+      const bar = svg("g", { class: `call g-${c.group}${never ? " open" : ""}`, "data-call": c.call, "data-for": c.forAccept ? "accept" : null, "data-start": c.t, "data-end": never ? null : c.t + c.seconds },
         svg("title", {}, `${c.call}(${c.args || ""}) = ${c.result === null || c.result === undefined ? "?" : c.result}${never ? " (never returned)" : ` <${c.seconds} s>`}`),
         svg("rect", { x: x1, y: y + 4, width: w, height: 16 }));
       if (w > text.length * 6 + 6) bar.append(svg("text", { x: x1 + 3, y: y + 16, class: "in" }, text)); // inside its bar

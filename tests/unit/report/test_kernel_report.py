@@ -80,3 +80,12 @@ def test_a_segment_is_one_rung_though_its_two_captures_number_it_differently():
     view = read_run(recorder.events).kernel
     assert sorted(len(c.rungs) for c in view.connections.values()) == [11, 11]
     assert all(len(r.at) == 2 for c in view.connections.values() for r in c.rungs), "each seen at both ends"
+
+
+def test_the_wait_in_pselect6_before_accept_is_drawn_as_the_wait_for_a_connection():
+    recorder = Recorder(run="select")
+    Story(model="fork", clients=2, delay=0.5, spacing=1.0, select=True).write(recorder)
+    view = read_run(recorder.events)
+    (main, *_children) = sorted(view.kernel.lanes["server"].values(), key=lambda lane: lane.born)
+    assert [c.call for c in main.calls if c.for_accept] == ["pselect6", "pselect6"]
+    assert "pselect6: waiting for a connection" in section(render(view), "syscalls")

@@ -234,3 +234,19 @@ def test_fifty_clients_with_the_kernels_streams_keep_up(page, recorder, capsys):
     assert late == [], "connections drawn only after their wait was over"
     assert statistics.median(lags) < 0.5
     assert re.search(r"and \d+ earlier connections", sockets), "the server's 50 connections are capped"
+
+
+def test_a_server_that_waits_in_pselect6_and_then_accepts_shows_that_wait_as_the_wait_for_a_connection(page, recorder):
+    """socklab's servers (the C original too) wait in pselect6 or epoll_wait, then accept at once."""
+    story = Story(model="fork", clients=2, delay=0.5, spacing=1.0, select=True)
+    story.write(recorder)
+    with ViewServer(recorder.path, port=0) as view:
+        page.get(view.url)
+        shows(page, "the lanes", lambda d: len(lanes(d)) == 3)
+        main = lanes(page)[0]
+        waits = attrs(page, '#calls .lane .call[data-for="accept"]', "data-end")
+        assert len(waits) == 2, main
+        assert [
+            abs(float(end) - c.established) < 0.001 for end, c in zip(waits, story.conns.values(), strict=True)
+        ] == [True, True]
+        assert "pselect6: waiting for a connection" in drawn(page, "#calls .lane")
