@@ -130,11 +130,11 @@ function lanes(rec) {
       const blockedTill = c.seconds === null || c.seconds === undefined ? tMax : c.t + c.seconds;
       const x1 = X(c.t), w = Math.max(2, X(blockedTill) - x1);
       const never = c.seconds === null || c.seconds === undefined;
-      const short = c.call.replace(/^clock_/, "");
+      const short = c.forAccept ? "waiting to accept" : c.call.replace(/^clock_/, "");
       const secs = never ? "still blocked" : c.seconds >= 0.001 ? `${c.seconds.toFixed(c.seconds < 1 ? 3 : 2)} s` : "";
-      const text = c.forAccept ? `${short}: waiting for a connection ${secs}` : secs ? `${short} ${secs}` : short;
+      const text = c.forAccept ? `${c.call}: waiting for a connection ${secs}` : secs ? `${short} ${secs}` : short;
       const bar = svg("g", { class: `call g-${c.group}${never ? " open" : ""}`, "data-call": c.call, "data-for": c.forAccept ? "accept" : null, "data-start": c.t, "data-end": never ? null : c.t + c.seconds },
-        svg("title", {}, `${c.call}(${c.args || ""}) = ${c.result === null || c.result === undefined ? "?" : c.result}${never ? " (never returned)" : ` <${c.seconds} s>`}`),
+        svg("title", {}, `${c.forAccept ? "waiting for a connection: " : ""}${c.call}(${c.args || ""}) = ${c.result === null || c.result === undefined ? "?" : c.result}${never ? " (never returned)" : ` <${c.seconds} s>`}`),
         svg("rect", { x: x1, y: y + 4, width: w, height: 16 }));
       if (w > text.length * 6 + 6) bar.append(svg("text", { x: x1 + 3, y: y + 16, class: "in" }, text)); // inside its bar
       else if (x1 >= free) { bar.append(svg("text", { x: x1, y: y + 30, class: "under" }, short)); free = x1 + short.length * 6 + 6; }
