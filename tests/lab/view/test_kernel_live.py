@@ -129,11 +129,10 @@ def test_the_fork_servers_lanes_show_accept_blocked_until_the_client_connects_an
     forks = [c for c in main["calls"] if re.match(r"(clone|fork|vfork)", c[0])]
     assert waits and forks, main
     assert "waiting for a connection" in shown or all(c[0].startswith("accept") for c in waits)
-    # The server sat waiting for a connection before the clients came, until one's handshake: a round trip
-    # after its SYN ...
+    # For each client: the server was waiting for a connection before its SYN came, until a round trip after.
     syns = [e.t for e in events[Kind.PACKET] if letters(e.data["flags"]) == "S" and not e.data.get("probe")]
-    longest = max(waits, key=lambda c: c[2] - c[1])
-    assert longest[2] - longest[1] > 0.2, ("it waited before the clients came", main)
-    assert min(abs(longest[2] - t) for t in syns) < 0.05, (longest, syns)
+    assert len(syns) >= 2, syns
+    for syn in syns:
+        assert any(c[1] < syn < c[2] < syn + 0.05 for c in waits), (syn, waits)
     # ... and each child's lane begins where a fork returned.
     assert all(any(abs(child["born"] - (f[2] or f[1])) < 0.01 for f in forks) for child in children)
