@@ -8,6 +8,7 @@ test is skipped, and in CI it fails.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -227,22 +228,41 @@ class Script(threading.Thread):
             self.log.answer(k)
 
 
+def sse_events(url: str, count: int, headers: dict[str, str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The first ``count`` lines of the log served at ``url``, each with the id of the message that carried it
+    (a message carries the lines one look at the file found), as the page reads them."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for message in _messages(url, headers):
+        assert message["event"] == "events", message
+        events += [(message["id"], item) for item in json.loads(message["data"])]
+        if len(events) >= count:
+            return events[:count]
+    raise AssertionError(f"the stream ended after {len(events)} of {count} lines")
+
+
 def sse_messages(url: str, count: int, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
     """The first ``count`` server-sent events at ``url``, each as its fields (id, event, data, retry)."""
+    messages = []
+    for message in _messages(url, headers):
+        messages.append(message)
+        if len(messages) == count:
+            break
+    return messages
+
+
+def _messages(url: str, headers: dict[str, str] | None) -> Iterator[dict[str, str]]:
     request = urllib.request.Request(url, headers=headers or {})
-    messages: list[dict[str, str]] = []
     fields: dict[str, str] = {}
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        while len(messages) < count:
-            raw = response.readline().decode().rstrip("\r\n")
+        while raw_line := response.readline():
+            raw = raw_line.decode().rstrip("\r\n")
             if raw:
                 key, _, value = raw.partition(": ")
                 fields[key] = value
             elif "data" in fields:
-                messages.append(fields)
+                yield fields
                 fields = {}
-    return messages
 
 
 class LiveRun:

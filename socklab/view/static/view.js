@@ -396,21 +396,23 @@ function connect() {
     if (state.finished) source.close(); // the run is over and the view stopped: no need to try again
     footer();
   };
-  const take = (msg) => {
-    const e = JSON.parse(msg.data);
+  const take = (e, at) => {
     if (e.n <= state.lastN) return; // already applied (a replay after a reconnect)
-    state.offset = e.now - Date.now() / 1000;
+    state.offset = e.now - at;
     state.lastN = e.n;
-    state.received[e.n] = Date.now() / 1000;
-    if (msg.type === "malformed") {
+    state.received[e.n] = at;
+    if (e.error !== undefined) {
       logEvent({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
       labDirty = true;
       state.pendingShown.push(e.n);
     } else apply(e);
-    schedule();
   };
-  source.addEventListener("event", take);
-  source.addEventListener("malformed", take);
+  // Each message: the lines the server found in one look at the log (a burst comes as one message).
+  source.addEventListener("events", (msg) => {
+    const at = Date.now() / 1000;
+    for (const e of JSON.parse(msg.data)) take(e, at);
+    schedule();
+  });
 }
 
 // Selecting a client (its box, its sockets, its button) picks whose packets the ladder draws.

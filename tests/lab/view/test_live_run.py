@@ -71,7 +71,8 @@ def test_a_run_with_view_shows_the_clients_waiting_then_b_and_the_verdict(
             f"\nview latency behind the server's log lines (engine stamp -> page), {clients} clients"
             f"{' with --kernel' if kernel else ''}: median {statistics.median(lags) * 1000:.0f} ms, "
             f"max {max(lags) * 1000:.0f} ms (their message reached the page: median "
-            f"{statistics.median(arrived) * 1000:.0f} ms); {len(kernel_events)} kernel events ({len(kernel_events) / span:.0f}/s)"
+            f"{statistics.median(arrived) * 1000:.0f} ms); {len(kernel_events)} kernel events "
+            f"({len(kernel_events) / span:.0f}/s)"
         )
     assert statistics.median(lags) <= bound
 
