@@ -287,6 +287,7 @@ function verdictBox(v) {
 const KEPT_LABS = 2; // labs drawn whole; older ones that have their verdict shrink to it (socklab faults runs many)
 
 let labDirty = true;
+let labDrawn = 0; // performance.now() of the last time the lab was drawn
 function renderLab() {
   const faulted = new Set();
   for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
@@ -355,6 +356,7 @@ function render(force) {
   if (labDirty) {
     const began = performance.now();
     labDirty = false;
+    labDrawn = began;
     renderLab();
     shownNow(state.pendingShown);
     state.costs.lab = (state.costs.lab || 0) + performance.now() - began;
@@ -411,7 +413,9 @@ function connect() {
   source.addEventListener("events", (msg) => {
     const at = Date.now() / 1000;
     for (const e of JSON.parse(msg.data)) take(e, at);
-    schedule();
+    // The lab's boxes at once when they changed and were not drawn in the last 30 ms (no waiting for the
+    // next frame); else, and for the kernel's panels, with the next frame.
+    if (labDirty && performance.now() - labDrawn >= 30) render(); else schedule();
   });
 }
 
