@@ -1,28 +1,47 @@
-"""Shared fixtures. Lab tests (marked ``lab``) build the images once per session under this session's
-labels and remove every container, network and image they made at the end, also after a failure or
-Ctrl-C (pytest runs session finalizers on KeyboardInterrupt)."""
+"""Shared fixtures. Before any test runs, one process (the controller, before any xdist worker starts)
+prepares what the whole run shares (``support_session``): host packages, the Compose plugin, the base,
+tools, probes and swarm node images, the C binaries, and under xdist the session's own images of every
+version, built once for all workers. Lab tests (marked ``lab``) remove every container, network and image
+they made at the end, also after a failure or Ctrl-C (pytest runs session finalizers on KeyboardInterrupt).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
 
+import support_session
 from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
 from socklab.images.rootfs import ensure_image
 from socklab.lab import reaper
 from socklab.lab.labels import new_run_id, remove_run, run_labels
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
+from support_session import INSTALL_MISSING
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 VERSIONS = contract_versions()  # the server versions built from the tree that keep the contract
-# `make test` consents to installing the C witnesses' host tools (musl-gcc) when they are missing.
-INSTALL_MISSING = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
+__all__ = ["INSTALL_MISSING", "VERSIONS"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    support_session.start(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    support_session.finish(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """xdist (controller): hand each worker what the controller prepared for the whole run."""
+    support_session.configure_node(node)
 
 
 # Markers of the long runs: their tests run only when the -m expression names the marker
@@ -85,8 +104,18 @@ def docker_client(session_id: str) -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="session")
-def lab_images(docker_client: docker.DockerClient, session_id: str) -> ImageSet:
-    """Every server version and both clients built from this tree, tagged and labelled for this session."""
+def run_folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder the whole run shares (every xdist worker gets the same one), for what is made once per run."""
+    return support_session.shared_folder(request.config) or tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="session")
+def lab_images(request: pytest.FixtureRequest, docker_client: docker.DockerClient, session_id: str) -> ImageSet:
+    """Every server version and both clients built from this tree, tagged and labelled for this test run:
+    under xdist, built once by the controller before the workers started; otherwise here, on first use."""
+    shared = support_session.shared_images(request.config)
+    if shared is not None:
+        return shared
     ensure_base(docker_client, "socklab/base:latest", progress=to_stderr("tests"))
     return build_images(
         docker_client,

@@ -1,9 +1,9 @@
 """The live view's tests: Debian's headless chromium through chromedriver (Selenium), and logs written live.
 
 ``browser()`` never lets Selenium Manager run (no driver download): the driver is /usr/bin/chromedriver
-from the chromium-driver package, the browser Debian's chromium. When either is missing it is installed
-with apt-get if the user consented (SOCKLAB_INSTALL_MISSING=1, which ``make test`` sets); otherwise the
-test is skipped, and in CI it fails.
+from the chromium-driver package, the browser Debian's chromium. The run's controller prepares them before
+any test (``socklab prepare``'s ``browser``, with the consent ``make test`` gives); a test run without that
+consent skips, and in CI fails, saying how to install them.
 """
 
 from __future__ import annotations
@@ -25,42 +25,26 @@ from typing import Any
 
 import pytest
 
+from socklab import hostpkg
 from socklab.events.recorder import Recorder
 from socklab.events.schema import Kind
-
-PACKAGES = ("chromium", "chromium-driver")
-
-
-def _missing() -> list[str]:
-    return [p for p, tool in zip(PACKAGES, ("chromium", "chromedriver"), strict=True) if shutil.which(tool) is None]
-
-
-def _install(packages: list[str]) -> str | None:
-    """Install with apt-get; None when done, else why not."""
-    if os.geteuid() != 0:
-        return f"installing {' '.join(packages)} needs root: sudo apt-get install -y {' '.join(packages)}"
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
-    if subprocess.run(command, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            return f"`{' '.join(command)}` failed: {done.stderr.strip()[-500:]}"
-    return None
+from socklab.images.errors import MissingTool
+from socklab.prepare.catalog import BROWSER_PACKAGES
 
 
 def require_browser() -> tuple[str, str]:
-    """The paths of chromium and chromedriver, installing them with consent; skip (or fail in CI) without."""
-    missing = _missing()
-    if missing:
-        consent = os.environ.get("SOCKLAB_INSTALL_MISSING", "0").lower() in ("1", "true", "yes", "on")
-        why = _install(missing) if consent else None
-        if not consent:
-            why = f"the browser tests need {' '.join(missing)}: apt-get install -y {' '.join(missing)} (or make test)"
-        if why is not None or _missing():
-            message = why or f"{' '.join(missing)} still missing after apt-get"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+    """The paths of chromium and chromedriver: prepared before the run (``socklab prepare``'s ``browser``),
+    or installed here with consent; skip (or fail in CI) without."""
+    from support_session import INSTALL_MISSING
+
+    try:
+        hostpkg.install(
+            BROWSER_PACKAGES, why="the browser tests need chromium and chromium-driver", consent=INSTALL_MISSING
+        )
+    except MissingTool as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
     return str(shutil.which("chromium")), str(shutil.which("chromedriver"))
 
 

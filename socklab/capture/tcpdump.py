@@ -28,12 +28,22 @@ class Tcpdump:
     """``with Tcpdump(lab, target, image=…) as capture: …``; then ``capture.pcap`` holds the bytes."""
 
     def __init__(
-        self, lab: Lab, target: LabContainer, *, image: str, interface: str = "eth0", bpf: str = "tcp"
+        self,
+        lab: Lab,
+        target: LabContainer,
+        *,
+        image: str,
+        interface: str = "eth0",
+        bpf: str = "tcp",
+        snaplen: int | None = None,
     ) -> None:
+        """``snaplen``: bytes kept of each packet (tcpdump's default, 262144, when None). A short one keeps
+        the headers and the first bytes of data, and lets the kernel's capture buffer hold a burst."""
         self.lab = lab
         self.pcap = b""
         self.summary = ""
-        command = ["tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-w", PCAP, bpf]
+        short = [] if snaplen is None else ["-s", str(snaplen)]
+        command = ["tcpdump", *short, "-i", interface, "-n", "--immediate-mode", "-U", "-w", PCAP, bpf]
         self.node = beside(lab, target, command, image=image, role="tcpdump")
         self.sidecar: LabContainer | None = None
 

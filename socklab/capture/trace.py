@@ -153,7 +153,7 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
             flags=flag_letters(segment.flags),
             seq=segment.seq,
             ack=segment.ack,
-            length=len(segment.payload),
+            length=segment.size,
             payload=list(segment.payload[:64]),
             label=segment.label,
             retransmission=segment.retransmission,

@@ -32,6 +32,7 @@ class ExperimentOptions(RecordOptions):
         "socklab/client:latest", "client image, for the experiments that run the lab's client", env="CLIENT_IMAGE"
     )
     udp_server_image: str = option("socklab/server:async", "server image that serves UDP (stream-vs-datagram)")
+    c_server_image: str = option("socklab/server:c-fork", "the C original's server image (half-close)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,6 +60,7 @@ def run(options: ExperimentOptions) -> ExitCode:
             server_image=options.server_image,
             client_image=options.client_image,
             udp_server_image=options.udp_server_image,
+            c_server_image=options.c_server_image,
             progress=to_stderr(f"experiment {options.name}"),
         )
     except (ProbeFailed, SidecarFailed) as exc:  # the experiment could not be made: not a verdict

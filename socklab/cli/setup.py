@@ -1,4 +1,4 @@
-"""Setting the lab up and tearing it down: ``base``, ``images``, ``compose``, ``demo``, ``clean``."""
+"""Setting the lab up and tearing it down: ``prepare``, ``base``, ``images``, ``compose``, ``demo``, ``clean``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,47 @@ from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.errors import engine
 from socklab.events.options import RecordOptions
-from socklab.images.build import build_images
+from socklab.images.build import build_images, describe_table, select
 from socklab.images.rootfs import BASE_TAG, build_base
 from socklab.lab.compose import ensure_compose
 from socklab.lab.labels import remove_leftovers
+from socklab.prepare import CATALOG, SETS
+from socklab.prepare import prepare as run_prepare
 from socklab.progress import to_stderr
 from socklab.wire.knobs import option
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    needs: tuple[str, ...] = option(
+        ("demo",),
+        f"what to prepare: a set ({', '.join(SETS)}) or an entry of --list by name (repeatable)",
+        flag="--for",
+        metavar="WHAT",
+    )
+    install_missing: bool = option(False, "install the Debian packages an entry needs on this host (apt-get)")
+    list: bool = option(False, "list everything socklab prepares, with whether it is here; prepare nothing")
+
+    def __post_init__(self) -> None:
+        known = [*SETS, *(entry.name for entry in CATALOG)]
+        unknown = [name for name in self.needs if name not in known]
+        if unknown:
+            raise ValueError(f"nothing called {', '.join(unknown)} to prepare; choose from {', '.join(known)}")
+
+
+def prepare(options: PrepareOptions) -> ExitCode:
+    """Everything the named sets need, checked, the missing made; a line each on stdout, progress on stderr."""
+    if options.list:
+        for entry in CATALOG:
+            sets = ", ".join(name for name, members in SETS.items() if entry.name in members and name != "all")
+            print(f"{entry.name:<12} {entry.where:<8} {entry.what} (for {entry.needed_by}; sets: {sets or '-'})")
+        return ExitCode.OK
+    outcomes = run_prepare(
+        options.needs, install_missing=options.install_missing, progress=to_stderr("prepare"), on_outcome=None
+    )
+    for outcome in outcomes:
+        print(outcome.line())
+    return ExitCode.OK if all(outcome.ok for outcome in outcomes) else ExitCode.FAILED
 
 
 @dataclass(frozen=True)
@@ -34,6 +69,10 @@ class ImagesOptions:
     )
     c: bool = option(True, "also the C witnesses (needs make, gcc and musl-gcc on the host)")
     install_missing: bool = option(False, "install the host tools the C witnesses need (apt-get) when missing")
+    only: tuple[str, ...] = option((), "only this image, as ROLE:TAG (server:fork, client:latest; repeatable)")
+
+    def __post_init__(self) -> None:
+        select(self.only or None)  # an unknown name is refused before anything is built
 
 
 def images(options: ImagesOptions) -> ExitCode:
@@ -41,6 +80,7 @@ def images(options: ImagesOptions) -> ExitCode:
         engine(),
         base_image=options.base_image,
         with_c=options.c,
+        only=options.only or None,
         install_missing=options.install_missing,
         progress=to_stderr("images"),
     )
@@ -99,14 +139,15 @@ def clean(options: CleanOptions) -> ExitCode:
 
 
 def register(sub: Any) -> None:
-    add_command(sub, "base", f"build {BASE_TAG} from Debian packages (no registry needed)", BaseOptions, base)
     add_command(
         sub,
-        "images",
-        "build every server version (fork = latest, thread, async, serial, c-fork) and both clients",
-        ImagesOptions,
-        images,
+        "prepare",
+        "prepare this machine once: host packages, the Compose plugin, images (--list says what and where)",
+        PrepareOptions,
+        prepare,
     )
+    add_command(sub, "base", f"build {BASE_TAG} from Debian packages (no registry needed)", BaseOptions, base)
+    add_command(sub, "images", f"build {describe_table()}", ImagesOptions, images)
     add_command(
         sub, "compose", "make `docker compose` (v2) work, installing the plugin if needed", ComposeOptions, compose
     )

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socklab.capture.trace import ExchangeFailed, run_trace
 from socklab.cli.command import add_command
 from socklab.cli.exit_codes import ExitCode
 from socklab.events.options import RecordOptions
@@ -53,6 +52,8 @@ class TraceOptions(RecordOptions):
 
 
 def run(options: TraceOptions) -> ExitCode:
+    from socklab.capture.trace import ExchangeFailed, run_trace  # here: matplotlib is not every command's cost
+
     try:
         result = run_trace(
             output=Path(options.output),

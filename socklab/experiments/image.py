@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 
 import docker
-import docker.errors
 
+from socklab import hostcmd
 from socklab.images.build import ImageSpec, build, ensure_base
-from socklab.images.rootfs import BASE_TAG
+from socklab.images.rootfs import BASE_TAG, image_exists
 from socklab.paths import ROOT
 from socklab.progress import Progress, quiet
 
@@ -39,12 +39,12 @@ def ensure_probes_image(
 ) -> str:
     """Build the probes image unless ``tag`` (default: ``socklab/probes:<source hash>``) exists; return it."""
     tag = tag or f"{REPOSITORY}:{source_hash()}"
-    try:
-        client.images.get(tag)
+    if image_exists(client, tag):
         return tag
-    except docker.errors.ImageNotFound:
-        pass
-    ensure_base(client, base_image, progress)
-    spec = ImageSpec(tag, "Dockerfile", {"BASE_IMAGE": base_image}, context=PROBES)
-    build(client, spec, labels=labels, progress=progress)
+    with hostcmd.locked(hostcmd.lock_file(f"image-{tag}"), what=f"the probes image {tag}", waiting=progress):
+        if image_exists(client, tag):  # built by whoever held the lock before us
+            return tag
+        ensure_base(client, base_image, progress)
+        spec = ImageSpec(tag, "Dockerfile", {"BASE_IMAGE": base_image}, context=PROBES)
+        build(client, spec, labels=labels, progress=progress)
     return tag

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -67,6 +69,37 @@ def draw_counts(groups: dict[str, dict[str, int]], path: Path, *, title: str, yl
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def draw_windows(
+    runs: dict[str, dict[str, dict[str, Any]]], path: Path, *, levels: Sequence[int], writing: float
+) -> Path:
+    """One panel per loss level: each sender's congestion window over time, its retransmissions as ticks;
+    a dashed line where the writing stopped (what follows is the queue draining)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(len(levels), 1, sharex=True, figsize=(9, 2.1 * len(levels)))
+    axes = [axes] if len(levels) == 1 else list(axes)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+    for ax, level in zip(axes, levels, strict=True):
+        rates = []
+        for colour, transfers in zip(colours, runs.values(), strict=False):
+            run = transfers[str(level)]
+            times, windows = zip(*run["cwnd_series"], strict=True) if run["cwnd_series"] else ((), ())
+            ax.step(times, windows, where="post", color=colour, linewidth=1, label=run["algorithm"])
+            top = max(windows, default=1)
+            ticks = run["retransmission_times"]
+            ax.plot(ticks, [top * 1.04] * len(ticks), "|", color=colour, markersize=5)
+            rates.append(f"{run['algorithm']} {run['mbit_per_s']:.1f} Mbit/s, {run['retransmitted']} retransmitted")
+        ax.axvline(writing, color="black", linestyle="--", linewidth=0.8)
+        ax.set_ylabel("cwnd (segments)", fontsize=8)
+        ax.set_title(f"{level} % loss: " + "; ".join(rates), fontsize=9, loc="left")
+        ax.set_ylim(bottom=0)
+    axes[0].legend(fontsize=8, loc="upper right")
+    axes[-1].set_xlabel("seconds since the first write (ticks: a segment sent again)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

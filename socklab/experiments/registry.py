@@ -2,7 +2,7 @@
 
 An experiment is a module with ``NAME``, ``CLAIM``, a docstring whose first line says what it does, and
 ``run(*, probes_image, plot_dir, progress, **images) -> Result``; the lab's images (server, client, UDP
-server) are passed to every experiment, and those that run only the probes ignore them.
+server, the C server) are passed to every experiment, and those that run only the probes ignore them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,21 @@ from socklab.experiments.record import Result
 from socklab.progress import Progress, quiet
 
 # The one list: `socklab experiment list` shows them in this order.
-MODULES = ("unix", "stream_vs_datagram", "backlog", "blocking", "zombies", "pipe", "order")
+MODULES = (
+    "unix",
+    "stream_vs_datagram",
+    "backlog",
+    "blocking",
+    "zombies",
+    "pipe",
+    "order",
+    "crash",
+    "time_wait",
+    "nagle",
+    "zero_window",
+    "half_close",
+    "congestion",
+)
 
 
 class UnknownExperiment(ValueError):
@@ -74,6 +88,7 @@ def run_experiment(
     server_image: str = "socklab/server:latest",
     client_image: str = "socklab/client:latest",
     udp_server_image: str = "socklab/server:async",
+    c_server_image: str = "socklab/server:c-fork",
     progress: Progress = quiet,
 ) -> Result:
     """Run one experiment in its own throwaway lab; everything it made is removed when it returns."""
@@ -89,6 +104,7 @@ def run_experiment(
         server_image=server_image,
         client_image=client_image,
         udp_server_image=udp_server_image,
+        c_server_image=c_server_image,
         progress=progress,
     )
     # The finding is the verdict ("Linux differs" is a successful run, so ok says whether it agrees).

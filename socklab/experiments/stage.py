@@ -50,10 +50,12 @@ class Stage(OnLab):
         alias: str | None = None,
         env: Mapping[str, str] | None = None,
         networked: bool = True,
+        beside: LabContainer | None = None,
         volumes: Mapping[str, str] | None = None,
         **docker_kwargs: Any,
     ) -> Node:
-        """A container of the probes image (by default) on the lab network, or on none at all.
+        """A container of the probes image (by default) on the lab network, on none at all, or ``beside``
+        another container of the stage, in its network namespace (another process on the same host).
 
         ``volumes`` maps a volume's role (made, labelled, on first use) to a path in the container;
         ``docker_kwargs`` are further docker SDK keywords (``sysctls``, ``healthcheck``…).
@@ -67,6 +69,7 @@ class Stage(OnLab):
             dict(env or {}),
             aliases=(alias,) if alias else (),
             network=LAB_NETWORK if networked else None,
+            shares_network_with=None if beside is None else beside.node.role,
             volumes=dict(volumes or {}),
             command=None if command is None else tuple(command),
             extra=docker_kwargs,
@@ -87,8 +90,13 @@ class Stage(OnLab):
     def events(self, container: LabContainer, name: str | None = None) -> list[dict[str, Any]]:
         """The JSON event lines a probe printed so far (only those called ``name``, if given)."""
         out, _err = container.stdout_and_stderr()
+        return self.events_of(out, name)
+
+    @staticmethod
+    def events_of(output: str, name: str | None = None) -> list[dict[str, Any]]:
+        """The JSON event lines in a probe's output (a ``run_once``'s stdout), only ``name``'s if given."""
         found = []
-        for line in out.splitlines():
+        for line in output.splitlines():
             if line.startswith("{"):
                 with contextlib.suppress(json.JSONDecodeError):
                     event = json.loads(line)
@@ -96,15 +104,18 @@ class Stage(OnLab):
                         found.append(event)
         return found
 
+    def _wait(self, container: LabContainer, pattern: str, timeout: float, what: str) -> None:
+        try:
+            container.wait_for_log(pattern, timeout)
+        except Exception as exc:  # a timeout or an exited container: say what it printed
+            raise ProbeFailed(f"{container.name} never printed {what}: {exc}\n{container.logs()[-3000:]}") from exc
+
     def wait_for_line(self, container: LabContainer, pattern: str, timeout: float = 30) -> str:
         """Wait until a line of the container's output matches ``pattern`` (a regex); return that line.
 
         ProbeFailed, with the output, if it never comes or the container ends first.
         """
-        try:
-            container.wait_for_log(pattern, timeout)
-        except Exception as exc:  # a timeout or an exited container: say what it printed
-            raise ProbeFailed(f"{container.name} never printed {pattern!r}: {exc}\n{container.logs()[-3000:]}") from exc
+        self._wait(container, pattern, timeout, repr(pattern))
         regex = re.compile(pattern)
         return next(line for line in container.logs().splitlines() if regex.search(line))
 
@@ -122,6 +133,14 @@ class Stage(OnLab):
         """Wait until the probe prints the event ``name``; return the first one."""
         self.wait_for_line(container, re.escape(f'"event": "{name}"'), timeout)
         return self.events(container, name)[0]
+
+    def wait_for_events(
+        self, container: LabContainer, name: str, count: int, timeout: float = 30
+    ) -> list[dict[str, Any]]:
+        """Wait until the probe has printed the event ``name`` ``count`` times; return them all."""
+        one = re.escape(f'"event": "{name}"')
+        self._wait(container, f"(?s)(?:{one}.*?){{{count}}}", timeout, f"{count} {name!r} events")
+        return self.events(container, name)
 
     def kernel(self, container: LabContainer, what: str, *args: str) -> list[Any]:
         """``probes.kernel`` in the container: one value per sample (see its ``--samples``)."""

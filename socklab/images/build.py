@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -44,7 +44,10 @@ __all__ = [
     "build",
     "build_images",
     "contract_versions",
+    "describe_table",
     "ensure_base",
+    "select",
+    "user_name",
     "user_tags",
 ]
 
@@ -99,6 +102,20 @@ TABLE: tuple[Row, ...] = (
     Row("client", "python", "python", "latest"),
     Row("client", "c", "c", "c"),
 )
+
+
+def user_name(row: Row) -> str:
+    """How a user names a row's image without its repository prefix: ``server:fork``, ``client:latest``."""
+    return f"{row.role}:{row.user_tag}"
+
+
+def describe_table() -> str:
+    """The images ``socklab images`` builds, in words (its help reads this, never a list of its own)."""
+    servers = ", ".join(
+        f"{row.version}{' = latest' if 'latest' in row.also else ''}" for row in TABLE if row.role == "server"
+    )
+    others = ", ".join(user_name(row) for row in TABLE if row.role != "server")
+    return f"every server version ({servers}), and {others}"
 
 
 def tag_of(row: Row, *, repository_prefix: str = "socklab", session: str = "") -> str:
@@ -232,22 +249,28 @@ def build_images(
     session: str = "",
     labels: dict[str, str] | None = None,
     with_c: bool = True,
+    only: Collection[str] | None = None,
     install_missing: bool = False,
     progress: Progress = quiet,
 ) -> ImageSet:
-    """Build every server version and both clients; return their tags.
+    """Build every server version and both clients (or ``only`` those named as ``user_name`` does:
+    ``server:fork``, ``client:latest``); return their tags.
 
     With no ``session`` the tags are the user's (``socklab/server:fork``, ``:latest``, …); a test session
     passes its id and gets ``socklab-test/server:<id>-fork``, so it never touches the user's images.
     The C witnesses need ``musl-gcc`` on the host: without it ``MissingTool`` says how to install it,
     unless ``install_missing`` (the user's consent) lets ``apt-get`` install it.
     """
+    rows = select(only, with_c=with_c)
     ensure_base(client, base_image, progress)
-    rows = [row for row in TABLE if with_c or row.source != "c"]
     tags = {row: tag_of(row, repository_prefix=repository_prefix, session=session) for row in rows}
     specs = _specs(base_image=base_image, prefix=repository_prefix, session=session)
-    python_server = next(row for row in rows if row.model == DEFAULT_MODEL)
+    # Every Python model's image derives from the one Python server build (the default model's tag).
+    python_server = next(row for row in TABLE if row.model == DEFAULT_MODEL)
     models = [row for row in rows if row.model is not None and row is not python_server]
+    wants_python_server = any(row.model is not None for row in rows)
+    if wants_python_server and python_server not in tags:
+        tags[python_server] = tag_of(python_server, repository_prefix=repository_prefix, session=session)
 
     def build_row(row: Row) -> None:
         build(client, specs[row], labels=labels, progress=progress)
@@ -265,10 +288,29 @@ def build_images(
             if row.source == "c":
                 build_row(row)
 
-    python_client = next(row for row in rows if row.role == "client" and row.source == "python")
-    _all([server_then_models, partial(build_row, python_client), *([c_witnesses] if with_c else [])])
+    jobs: list[Callable[[], object]] = [server_then_models] if wants_python_server else []
+    jobs += [partial(build_row, row) for row in rows if row.role == "client" and row.source == "python"]
+    if any(row.source == "c" for row in rows):
+        jobs.append(c_witnesses)
+    _all(jobs)
     servers = {row.version: tag for row, tag in tags.items() if row.role == "server"}
     return ImageSet(servers=servers, clients={row.version: tag for row, tag in tags.items() if row.role == "client"})
+
+
+def select(only: Collection[str] | None = None, *, with_c: bool = True) -> list[Row]:
+    """The rows to build: every one (without the C ones unless ``with_c``), or ``only`` those named.
+
+    An unknown name is a ``ValueError`` that lists the known ones.
+    """
+    rows = [row for row in TABLE if with_c or row.source != "c"]
+    if only is None:
+        return rows
+    known = {user_name(row): row for row in TABLE} | {f"{row.role}:{a}": row for row in TABLE for a in row.also}
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        raise ValueError(f"no image {', '.join(unknown)}; socklab builds {', '.join(known)}")
+    chosen = [known[name] for name in only]
+    return [row for row in rows if row in chosen]
 
 
 def _all(jobs: Iterable[Callable[[], object]]) -> None:

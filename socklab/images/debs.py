@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from socklab import hostcmd
+from socklab import hostcmd, hostpkg
 from socklab.images.errors import BuildFailed
 from socklab.progress import Progress
 
@@ -89,7 +89,8 @@ def download(packages: Sequence[str], *, cache_dir: Path, progress: Progress) ->
     version). That updates the host's package lists, nothing else.
     """
     arch = run(["dpkg", "--print-architecture"], what="dpkg").strip()
-    with hostcmd.locked(cache_dir / ".lock"):  # one download at a time into the same cache
+    # One download at a time into the same cache.
+    with hostcmd.locked(cache_dir / ".lock", what=f"the package cache {cache_dir}", waiting=progress):
         missing = [p for p in packages if _cached_deb(cache_dir, p, arch) is None]
         if missing:
             progress(f"download: {len(missing)} of {len(packages)} packages into {cache_dir}")
@@ -100,7 +101,7 @@ def download(packages: Sequence[str], *, cache_dir: Path, progress: Progress) ->
                 run(cmd, cwd=cache_dir, what="apt-get download")
             except ImageBuildError as exc:
                 progress(f"download failed ({exc}); running apt-get update and retrying")
-                run(["apt-get", "update", "-q"], what="apt-get update")
+                hostpkg.update_lists(progress=progress)
                 run(cmd, cwd=cache_dir, what="apt-get download (after update)")
         found = {p: _cached_deb(cache_dir, p, arch) for p in packages}
     absent = [p for p, path in found.items() if path is None]

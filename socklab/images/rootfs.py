@@ -50,6 +50,7 @@ __all__ = [
     "image_exists",
     "import_changes",
     "resolve_policy",
+    "up_to_date",
 ]
 
 #: The label holding the digest of the policy an image was built by: a changed policy rebuilds it.
@@ -122,6 +123,11 @@ def _up_to_date(client: docker.DockerClient, tag: str, name: str | ImagePolicy, 
     return bool(version) and digest == policy(name, python=version).digest()
 
 
+def up_to_date(client: docker.DockerClient, name: str) -> bool:
+    """Whether image *name* ("base", "tools") is at its tag and was built by this version of its policy."""
+    return _up_to_date(client, TAGS[name], name, None)
+
+
 def ensure_image(
     client: docker.DockerClient,
     name: str | ImagePolicy,
@@ -141,7 +147,7 @@ def ensure_image(
     if not force and _up_to_date(client, target, name, python):
         return target
     lock = Path(cache_dir) / f".build-{re.sub(r'[^A-Za-z0-9_.-]', '_', target)}.lock"
-    with hostcmd.locked(lock):
+    with hostcmd.locked(lock, what=f"the image {target}", waiting=progress):
         # Another process may have built it while we waited for the lock.
         if force or not _up_to_date(client, target, name, python):
             if not force and image_exists(client, target):

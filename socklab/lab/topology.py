@@ -14,6 +14,9 @@ from typing import Any
 from socklab.wire.config import ClientConfig, ServerConfig
 
 SERVER = "server"  # the server's role, and the alias clients dial
+# A server's SIGTERM when its lab closes: it stops accepting and answers what it accepted (the drain); a
+# server with nothing in flight exits at once, one that hangs is killed after this long.
+SERVER_STOP_GRACE = 3.0
 LAB_NETWORK = "lab"
 
 
@@ -74,6 +77,9 @@ class Node:
     labels: Mapping[str, str] = field(default_factory=dict)  # beside the run's own labels
     # Host folders copied in before it starts: host path -> the folder it lands in (a sidecar's agent code).
     copies: Mapping[str, str] = field(default_factory=dict)
+    # Seconds it gets to end by itself on SIGTERM (``docker stop``) when the lab closes, as the lesson ends a
+    # server; None: removed at once (SIGKILL), for what has nothing to finish (clients, sidecars, probes).
+    stop_grace: float | None = None
 
     def __post_init__(self) -> None:
         if (self.network is None or self.shares_network_with) and (self.aliases or self.ipv4_address):
@@ -115,7 +121,9 @@ class Topology:
                     f"server env {name}={extra[name]!r} contradicts the lab's {knob} "
                     f"{value}: set it on the lab, not in the environment"
                 )
-        return Node(role, image, {**own, **extra}, aliases=(SERVER,), hardening=self.hardening)
+        return Node(
+            role, image, {**own, **extra}, aliases=(SERVER,), hardening=self.hardening, stop_grace=SERVER_STOP_GRACE
+        )
 
     def client(self, index: int, image: str, *, env: Mapping[str, str] | None = None) -> Node:
         base = ClientConfig(json=True, port=self.port, server=SERVER).to_env()

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,11 +24,12 @@ import docker
 import docker.errors
 from docker.models.images import Image
 
+from socklab import hostpkg
 from socklab.hostcmd import locked
 from socklab.hostcmd import run as run_on_host
+from socklab.images.errors import MissingTool
 from socklab.lab.labels import PROJECT, PURPOSE
 from socklab.progress import Progress, quiet
-from socklab.wire.knobs import env_name
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -113,18 +113,12 @@ def _ensure_debootstrap(progress: Progress, *, install_missing: bool) -> None:
     """debootstrap on the host; installed only with the user's consent, as the C witnesses' tools are."""
     if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin"):
         return
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"]
-    if not install_missing:
-        raise NodeImageError(
-            f"the swarm's node image needs debootstrap on this host: install it with `sudo {' '.join(install)}`, "
-            f"or pass --install-missing ({env_name('install_missing')}=1) to let socklab do it"
+    try:
+        hostpkg.install(
+            ["debootstrap"], why="the swarm's node image needs debootstrap", consent=install_missing, progress=progress
         )
-    progress(f"installing on this host, as asked: {' '.join(install)}")
-    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
-        done = subprocess.run(install, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise NodeImageError(f"cannot install debootstrap (needs root and apt): {done.stderr[-1000:]}")
+    except MissingTool as exc:
+        raise NodeImageError(str(exc)) from exc
 
 
 def _trim(root: Path) -> None:
@@ -142,7 +136,8 @@ def ensure_node_image(client: docker.DockerClient, *, install_missing: bool = Fa
     tag = node_tag()
     if _existing(client, tag) is not None:
         return tag
-    with locked(CACHE_DIR / "build.lock"):  # one build at a time (tests and the CLI may race for a cold cache)
+    # One build at a time (tests and the CLI may race for a cold cache).
+    with locked(CACHE_DIR / "build.lock", what=f"the swarm node image {tag}", waiting=progress):
         if _existing(client, tag) is not None:  # built by whoever held the lock before us
             return tag
         _ensure_debootstrap(progress, install_missing=install_missing)

@@ -139,30 +139,35 @@ def deploy(docker_host: str | None, settings: StackSettings) -> None:
         )
 
 
-def remove(client: docker.DockerClient, docker_host: str | None) -> None:
+def remove(
+    client: docker.DockerClient, docker_host: str | None, *, engines: Sequence[docker.DockerClient] = ()
+) -> None:
     """``docker stack rm``, then wait until its services, its task containers and its network are gone.
 
-    Neither step waits by itself: the CLI returns once the manager has removed the services, while each
-    engine stops and removes the task containers afterwards (a server task drains for up to its stop grace
-    period), and the manager removes the overlay network a moment later (a deploy in that moment finds the
-    old network, creates none, and fails with "network socklab_lab not found"). Only when all of it is gone
-    is the stack removed; on a swarm of several engines this waits for the tasks of ``client``'s engine.
+    The CLI returns once the manager has removed the services (the CLI's own ``--detach=false`` wait has no
+    bound and was seen hanging for minutes in a test's teardown), while each engine stops and removes the
+    task containers afterwards (a server task drains for up to its stop grace period), and the manager
+    removes the overlay network a moment later (a deploy in that moment finds the old network, creates
+    none, and fails with "network socklab_lab not found"). Only when all of it is gone is the stack
+    removed: the task containers on ``client``'s engine and on every one of ``engines`` (the other nodes
+    of a swarm of several), each wait bounded, a timeout naming what is still there.
     """
-    _cli(docker_host, ["stack", "rm", "--detach=false", STACK_NAME])
+    _cli(docker_host, ["stack", "rm", STACK_NAME])
     deadline = time.monotonic() + SETTLE
     selector = {"label": f"{NAMESPACE_LABEL}={STACK_NAME}"}
-    while tasks := client.containers.list(all=True, filters=selector, ignore_removed=True):
-        for task in tasks:  # the engine's own "removed" condition: no polling while one is under way
-            left = max(1, int(deadline - time.monotonic()))
-            with contextlib.suppress(docker.errors.NotFound, requests.exceptions.RequestException):
-                client.api.wait(task.id, timeout=left, condition="removed")
-        if time.monotonic() > deadline:
-            names = ", ".join(sorted(str(t.name) for t in tasks))
-            raise StackError(f"task containers still there {SETTLE:g} s after `docker stack rm`: {names}")
+    for engine in (client, *engines):
+        while tasks := engine.containers.list(all=True, filters=selector, ignore_removed=True):
+            for task in tasks:  # the engine's own "removed" condition: no polling while one is under way
+                left = max(1, int(deadline - time.monotonic()))
+                with contextlib.suppress(docker.errors.NotFound, requests.exceptions.RequestException):
+                    engine.api.wait(task.id, timeout=left, condition="removed")
+            if time.monotonic() > deadline:
+                names = ", ".join(sorted(str(t.name) for t in tasks))
+                raise StackError(f"task containers still there {SETTLE:g} s after `docker stack rm`: {names}")
     while client.networks.list(filters=selector):
         if time.monotonic() > deadline:
             raise StackError(f"the stack's network was still there {SETTLE:g} s after `docker stack rm`")
-        time.sleep(0.1)
+        time.sleep(0.1)  # the manager removes it without an event this engine reports
 
 
 def deployed(client: docker.DockerClient) -> bool:

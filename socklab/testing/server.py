@@ -33,9 +33,12 @@ class Server:
     def logs(self) -> str:
         return self.lab.server_logs()
 
-    def ask(self, byte: int = 0x41, *, timeout: float | None = None) -> bytes:
-        """Send one byte, return the answer (b"" when the server closed without one)."""
+    def ask(self, byte: int | bytes = b"A", *, timeout: float | None = None) -> bytes:
+        """Send one byte (``b"A"`` or ``0x41``), return the answer (b"" when the server closed without one)."""
+        request = bytes([byte]) if isinstance(byte, int) else bytes(byte)
+        if len(request) != 1:
+            raise ValueError(f"ask sends one byte, not {request!r}: the lesson's request is a single byte")
         wait = self.delay + 10 if timeout is None else timeout
         with socket.create_connection((self.address, self.port), timeout=wait) as conn:
-            conn.sendall(bytes([byte]))
+            conn.sendall(request)
             return conn.recv(1)

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
+
 import pytest
 
-from socklab.experiments import backlog, blocking, order, pipe, stream_vs_datagram, unix, zombies
+from socklab.experiments import (
+    backlog,
+    blocking,
+    congestion,
+    crash,
+    crash_rules,
+    half_close,
+    nagle,
+    order,
+    pipe,
+    stream_vs_datagram,
+    time_wait,
+    unix,
+    zero_window,
+    zombies,
+)
 from socklab.lab.labels import RUN
 
 pytestmark = pytest.mark.lab
@@ -106,3 +124,92 @@ def test_under_loss_tcp_answers_everyone_and_udp_does_not(probes_image, lab_imag
     assert tcp["answered"] == 20 and tcp["retransmitted_segments"] > 0
     assert udp["lost"] > 0 and udp["datagrams_in"] < 20  # 20 % of 20 each way: none lost is a 1-in-10,000 run
     assert (tmp_path / "stream-vs-datagram.png").exists()
+
+
+# --- issue 20: more of the lesson --------------------------------------------------------------------------
+def test_nagle_and_the_delayed_ack_stall_each_exchange_and_nodelay_does_not(probes_image, docker_client):
+    result = nagle.run(probes_image=probes_image, exchanges=20)
+    stalled, quick = result.numbers["modes"]["nagle"], result.numbers["modes"]["nodelay"]
+    assert stalled["median_ms"] >= nagle.STALLED_MS and stalled["stalled"] >= 15, stalled
+    assert stalled["server_ato_ms"] >= 40 and stalled["server_delayed_acks"] >= 15  # the server's kernel says why
+    assert quick["median_ms"] < nagle.FAST_MS and quick["server_delayed_acks"] < 5, quick
+    # On the wire: the second half of the request leaves only when the delayed ACK of the first comes back.
+    second_write = [step for step in stalled["exchange_on_the_wire"] if "→ 20 bytes" in step][1]
+    assert float(second_write.split()[0]) >= 30.0, stalled["exchange_on_the_wire"]
+    assert result.agrees, result.text()
+    assert not leftovers(docker_client, "nagle")
+
+
+def test_the_closer_holds_time_wait_and_a_restart_needs_so_reuseaddr_on_both_servers(probes_image, docker_client):
+    result = time_wait.run(probes_image=probes_image)
+    first = result.numbers["server_closes_first"]
+    assert first["reuse"]["server_left"] == ["TIME_WAIT"] and first["reuse"]["client_left"] == []
+    assert result.numbers["client_closes_first"] == {"server_left": [], "client_left": ["TIME_WAIT"]}
+    assert first["reuse"]["restart_without"]["errno"] == "EADDRINUSE" and first["reuse"]["restart_with"]["bound"]
+    assert first["plain"]["restart_with"]["errno"] == "EADDRINUSE"  # Linux: the TIME_WAIT keeps the old setting
+    assert first["reuse"]["restarted_after_s"] < 30  # "at once": well inside TIME_WAIT's 60 s
+    assert not leftovers(docker_client, "time-wait")
+
+
+def test_a_reader_that_stops_closes_the_window_and_the_sender_probes_it(probes_image, docker_client):
+    result = zero_window.run(probes_image=probes_image, hold=3.0)
+    sender, reader, on_wire = result.numbers["sender"], result.numbers["reader"], result.numbers["wire"]
+    assert sender["peer_window_when_full"] == 0 and sender["queued_when_full"] > 0
+    assert reader["smallest_window_advertised"] == 0 and reader["unread_when_resumed"] > 0
+    assert sender["window_probes"] >= zero_window.MIN_PROBES and on_wire["probes"] >= zero_window.MIN_PROBES
+    assert on_wire["zero_window_acks"] >= on_wire["probes"]  # each probe answered: still nothing read
+    gaps = on_wire["probe_gaps_s"]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps)), gaps  # backing off
+    assert reader["received"] == sender["written"] and reader["intact"] and sender["drained"]
+    assert not leftovers(docker_client, "zero-window")
+
+
+def test_the_lab_servers_answer_a_half_closed_client(probes_image, lab_images, docker_client):
+    result = half_close.run(
+        probes_image=probes_image, server_image=lab_images.servers["fork"], c_server_image=lab_images.servers["c-fork"]
+    )
+    for there in result.numbers["servers"].values():
+        half, closed = there["connections"]["shutdown"], there["connections"]["close"]
+        assert half["client_state_after_shutdown"] == "FIN_WAIT2"
+        assert half["server_state_while_it_waits"] == ["CLOSE_WAIT"]  # it has our FIN, it has not closed
+        assert half["answer"] == "B" and half["eof_after_answer"]
+        assert half["client_state_after"] == ["TIME_WAIT"] and half["server_state_after"] == []
+        assert "← 'B'" in half["wire"] and "→ RST" not in half["wire"]
+        assert closed["wire"][-2:] == ["← 'B'", "→ RST"] and closed["server_logged_served"]
+    assert result.agrees, result.text()
+    assert not leftovers(docker_client, "half-close")
+
+
+@pytest.mark.experiments
+def test_what_a_waiting_client_sees_when_its_server_goes_away(probes_image, docker_client):
+    result = crash.run(probes_image=probes_image)
+    v = result.numbers["variants"]
+    for ends in (v["kill"]["plain"], v["kill"]["keepalive"]):
+        assert [s["what"] for s in ends["seen"]][:3] == ["eof", "write_after_eof", "reset"], ends
+        assert "← RST" in ends["wire"]
+    assert v["partition"]["plain"]["seen"] == [] and v["partition"]["keepalive"]["first"] == "timeout"
+    low, high = crash_rules.keepalive_window()  # idle + count x interval after the last reply, give or take
+    assert low <= v["partition"]["keepalive"]["first_after_s"] <= high
+    assert v["pause"]["keepalive"]["first"] == "answer"  # the frozen host's kernel answered every probe
+    assert v["pause"]["keepalive"]["first_after_s"] >= v["pause"]["keepalive"]["released_after_s"]
+    assert [s["what"] for s in v["stop"]["plain"]["seen"]] == ["answer", "eof"]
+    assert result.numbers["client_counters"]["TCPAbortOnTimeout"] >= 1
+    assert result.agrees, result.text()
+    assert not leftovers(docker_client, "crash")
+
+
+@pytest.mark.experiments
+def test_loss_shrinks_the_window_reno_halves_it_and_every_byte_arrives(probes_image, docker_client, tmp_path):
+    result = congestion.run(probes_image=probes_image, plot_dir=tmp_path)
+    runs = result.numbers["runs"]
+    for levels in runs.values():
+        assert all(congestion.whole(r) for r in levels.values()), levels
+        assert levels["20"]["mbit_per_s"] < congestion.SLOWER * levels["0"]["mbit_per_s"]
+    reno = [ratio for r in runs["reno"].values() for ratio in r["cut_ratios"]]
+    assert (
+        len(reno) >= congestion.MIN_CUTS and congestion.HALVING[0] <= statistics.median(reno) <= congestion.HALVING[1]
+    )
+    if runs["default"]["0"]["algorithm"] == "bbr":  # this machine's default: model-based, it does not back off
+        assert any(d.startswith("bbr (this kernel) does not cut") for d in result.differences), result.text()
+    assert (tmp_path / "congestion.png").stat().st_size > 0
+    assert not leftovers(docker_client, "congestion")

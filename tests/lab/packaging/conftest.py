@@ -1,13 +1,16 @@
 """The built wheel, installed in a fresh venv outside the checkout, and images built by that install.
 
-Session fixtures: building the wheel (``python -m build``: an sdist, then the wheel from it) and installing
-it with its dependencies take minutes, once. Every image is tagged with the session's id and labelled with
-its run (owner: this pytest), and removed at the end.
+Building the wheel (``python -m build``: an sdist, then the wheel from it) and installing it with its
+dependencies take minutes: once per test run, for every xdist worker (``once``, in the run's shared folder),
+and from a copy of the checkout, since setuptools writes into the folder it builds (the sdist's staging
+folder, the egg-info), which must never meet another build or a test reading the tree. Every image is
+tagged with the session's id and labelled with its run (owner: this pytest), and removed at the end.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,26 +19,30 @@ import docker
 import pytest
 
 from socklab.lab.labels import run_labels
-from socklab.paths import CHECKOUT
-from support_wheel import must, run
+from support_wheel import copy_of_checkout, must, once, run
 
 
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    must(run([sys.executable, "-m", "build", "--outdir", out, CHECKOUT], cwd=out))
-    (built,) = out.glob("socklab-*.whl")
+def wheel(run_folder: Path) -> Path:
+    def build(out: Path) -> None:
+        source = copy_of_checkout(out / "source")
+        must(run([sys.executable, "-m", "build", "--outdir", out, source], cwd=out))
+        shutil.rmtree(source)
+
+    (built,) = once(run_folder / "dist", build).glob("socklab-*.whl")
     return built
 
 
 @pytest.fixture(scope="session")
-def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+def venv(run_folder: Path, wheel: Path) -> Path:
     """A fresh venv in a temporary folder, with the wheel, pytest and pytest-xdist installed."""
-    home = tmp_path_factory.mktemp("venv")
-    must(run([sys.executable, "-m", "venv", home], cwd=home))
-    pip = [home / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    must(run([*pip, wheel, "pytest", "pytest-xdist"], cwd=home))
-    return home
+
+    def install(home: Path) -> None:
+        must(run([sys.executable, "-m", "venv", home], cwd=home))
+        pip = [home / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        must(run([*pip, wheel, "pytest", "pytest-xdist"], cwd=home))
+
+    return once(run_folder / "venv", install)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ def test_our_server_answers_b(socklab_lab, socklab_server):
     note(socklab_lab)
     network = socklab_lab.docker.networks.get(socklab_lab.network.name)
     assert network.attrs["Labels"]["io.socklab.owner-pid"] == str(os.getpid())
-    assert socklab_server.ask(0x41) == b"B"
+    assert socklab_server.ask(b"A") == b"B" and socklab_server.ask(0xFF) == b"\\x00"
 
 
 def test_three_clients_at_once(socklab_lab, socklab_clients):

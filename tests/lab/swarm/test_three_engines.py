@@ -66,7 +66,8 @@ def engines(docker_client: docker.DockerClient, lab_images: ImageSet, session_id
 def fresh(engines: DindCluster) -> DindCluster:
     """The cluster with no stack deployed."""
     if deployed(engines.client(engines.manager)):
-        remove(engines.client(engines.manager), engines.manager.base_url)
+        others = [engines.client(node) for node in engines.nodes if node is not engines.manager]
+        remove(engines.client(engines.manager), engines.manager.base_url, engines=others)
     return engines
 
 

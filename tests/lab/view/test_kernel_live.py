@@ -53,7 +53,7 @@ def test_the_serial_server_with_nine_clients_shows_its_queue_full_and_the_client
     log = tmp_path / "run.jsonl"
     args = ["run", "--clients", "9", "--delay", "3", "--server-image", lab_images.servers["serial"],
             "--client-image", lab_images.client]  # fmt: skip
-    with watched(args, log) as run, browser(1400, 1600) as page:
+    with browser(1400, 1600) as page, watched(args, log) as run:  # the browser first: it may start slowly
         page.get(run.url)
 
         def shows(what: str, condition: Any) -> None:
@@ -84,7 +84,7 @@ def test_one_clients_ladder_shows_the_handshake_a_b_and_both_fins_in_order_and_t
     log, report = tmp_path / "run.jsonl", tmp_path / "run.html"
     args = ["run", "--clients", "3", "--delay", "2", "--server-image", lab_images.server,
             "--client-image", lab_images.client, "--report", str(report)]  # fmt: skip
-    with watched(args, log) as run, browser(1400, 1600) as page:
+    with browser(1400, 1600) as page, watched(args, log) as run:  # the browser first: it may start slowly
         page.get(run.url)
         until(page, 180, lambda d: "finished (exit 0)" in text(d, "#status"), "the run's end", context=run.told)
         click(page, '#packets .pick[data-pick="client-2"]')
@@ -111,7 +111,7 @@ def test_the_fork_servers_lanes_show_accept_blocked_until_the_client_connects_an
     log = tmp_path / "run.jsonl"
     args = ["run", "--clients", "2", "--delay", "2", "--server-image", lab_images.servers["c-fork"],
             "--client-image", lab_images.client]  # fmt: skip
-    with watched(args, log) as run, browser(1400, 1600) as page:
+    with browser(1400, 1600) as page, watched(args, log) as run:  # the browser first: it may start slowly
         page.get(run.url)
         until(page, 180, lambda d: "finished (exit 0)" in text(d, "#status"), "the run's end", context=run.told)
         lanes = page.execute_script(

@@ -32,7 +32,7 @@ def test_a_run_with_view_shows_the_clients_waiting_then_b_and_the_verdict(
     log = tmp_path / "run.jsonl"
     args = ["run", "--clients", str(clients), "--delay", str(DELAY), "--server-image", lab_images.server,
             "--client-image", lab_images.client, *(["--kernel"] if kernel else [])]  # fmt: skip
-    with LiveRun(args, log) as run, browser() as page:
+    with browser() as page, LiveRun(args, log) as run:  # the browser first: it may start slowly
         page.get(run.url)
 
         def shows(what: str, condition: Any) -> None:
@@ -47,6 +47,7 @@ def test_a_run_with_view_shows_the_clients_waiting_then_b_and_the_verdict(
             assert texts(page, ".host.client.answered") == []
             addresses = texts(page, ".host.client .addr")
             assert all(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) for a in addresses), addresses
+        shows(f"{clients} served connections", lambda d: len(texts(d, ".conn.served")) == min(clients, 12))
         shows(f"B on {clients} clients", lambda d: texts(d, ".host.client.answered .reply") == ["B"] * clients)
         shows("the verdict", lambda d: f"served concurrently: {clients}/{clients}" in " ".join(texts(d, ".verdict")))
         shows("the run's end", lambda d: "finished (exit 0)" in " ".join(texts(d, "#status")))
@@ -83,7 +84,7 @@ def test_the_verdict_on_the_page_names_the_slowest_client_as_the_page_does(lab_i
     log = tmp_path / "run.jsonl"
     args = ["run", "--clients", "3", "--delay", "1", "--server-image", lab_images.servers["serial"],
             "--client-image", lab_images.client]  # fmt: skip
-    with LiveRun(args, log) as run, browser() as page:
+    with browser() as page, LiveRun(args, log) as run:  # the browser first: it may start slowly
         page.get(run.url)
         until(page, 120, lambda d: "worst:" in " ".join(texts(d, ".verdict")), "the verdict", context=run.told)
         verdict = " ".join(texts(page, ".verdict"))

@@ -16,8 +16,8 @@ CLIENT, SERVER = ("172.30.0.3", 40000), ("172.30.0.2", 9736)
 S, A, F, R = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST
 
 
-def frame(src, dst, flags, seq, ack=0, data=b""):
-    tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, ack=ack, flags=flags, data=data)
+def frame(src, dst, flags, seq, ack=0, data=b"", win=65535):
+    tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, ack=ack, flags=flags, data=data, win=win)
     ip = dpkt.ip.IP(src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=dpkt.ip.IP_PROTO_TCP, data=tcp)
     ip.len += len(tcp)
     return bytes(dpkt.ethernet.Ethernet(data=ip, type=dpkt.ethernet.ETH_TYPE_IP))
@@ -61,6 +61,49 @@ def test_a_repeated_data_segment_is_a_retransmission_and_a_reset_is_named():
     labels = [s.label for s in read_segments(exchange(retransmit_a=True, reset=True))]
     assert "'A' (retransmission)" in labels
     assert labels[-1] == "RST"
+
+
+def test_a_zero_window_and_the_probes_that_test_it_are_named():
+    c, s = 5000, 9000
+    frames = [
+        (0.0, frame(CLIENT, SERVER, S, c)),
+        (0.0001, frame(SERVER, CLIENT, S | A, s, c + 1)),
+        (0.0002, frame(CLIENT, SERVER, A, c + 1, s + 1)),
+        (0.001, frame(CLIENT, SERVER, A, c + 1, s + 1, b"x" * 100)),
+        (0.002, frame(SERVER, CLIENT, A, s + 1, c + 101, win=0)),  # the reader's buffer is full
+        (0.2, frame(CLIENT, SERVER, A, c + 100, s + 1)),  # one byte behind: the kernel's probe
+        (0.2001, frame(SERVER, CLIENT, A, s + 1, c + 101, win=0)),
+        (0.6, frame(CLIENT, SERVER, A, c + 100, s + 1)),
+        (0.7, frame(SERVER, CLIENT, A, s + 1, c + 101, win=512)),  # read: the window opens
+        (0.7001, frame(CLIENT, SERVER, A, c + 101, s + 1)),  # a plain ACK is not a probe
+    ]
+    segments = read_segments(pcap(frames))
+    assert [s.label for s in segments[3:]] == [
+        "100 bytes",
+        "ACK (window 0)",
+        "probe",
+        "ACK (window 0)",
+        "probe",
+        "ACK",
+        "ACK",
+    ]
+    assert segments[5].at == pytest.approx(1000.2) and segments[4].window == 0
+
+
+def test_a_short_snapshot_keeps_the_length_sent():
+    c, s = 5000, 9000
+    frames = [
+        (0.0, frame(CLIENT, SERVER, S, c)),
+        (0.001, frame(CLIENT, SERVER, A, c + 1, s + 1, b"y" * 1000)),
+        (0.2, frame(CLIENT, SERVER, A, c + 1000, s + 1)),
+    ]
+    out = io.BytesIO()
+    writer = dpkt.pcap.Writer(out, snaplen=128)
+    for at, data in frames:
+        writer.writepkt(data[:128], ts=1000 + at)  # what tcpdump -s 128 keeps
+    segments = read_segments(out.getvalue())
+    assert segments[1].size == 1000 and len(segments[1].payload) < 128 and segments[1].label == "1000 bytes"
+    assert segments[2].label == "probe"  # one behind the 1000 bytes sent, not the bytes kept
 
 
 def test_other_ports_are_left_out():

@@ -85,4 +85,4 @@ def test_the_base_image_follows_compose_s_variable(monkeypatch):
     parser = build_parser()
     args = parser.parse_args(["images"])
     assert options_from(args, ImagesOptions).base_image == "python:3.11-slim"
-    assert [f.name for f in dataclasses.fields(ImagesOptions)] == ["base_image", "c", "install_missing"]
+    assert [f.name for f in dataclasses.fields(ImagesOptions)] == ["base_image", "c", "install_missing", "only"]

@@ -1,0 +1,129 @@
+"""A reader that stops reading, and a writer that keeps writing: TCP's flow control, from both sockets.
+
+``serve`` accepts one connection and reads nothing until SIGUSR1; meanwhile it samples its own socket
+(bytes received and unread, the window it advertises). On SIGUSR1 it reads everything until EOF and checks
+the bytes (byte i of the stream is i % 251). ``send`` writes without blocking until the kernel takes no
+more; then it stops writing and samples its socket (the peer's window, unacknowledged bytes, window
+probes sent and their backoff) until everything it wrote is acknowledged, and closes. Both report their
+network namespace's TcpExt counters about windows and probes, before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+from probes.events import emit
+from probes.kernel import counters
+from probes.tcpinfo import queues, tcp_info
+
+CHUNK = 65536
+BLOCK = bytes(range(251)) * (CHUNK // 251 + 2)
+COUNTERS = ("TCPWinProbe", "TCPToZeroWindowAdv", "TCPFromZeroWindowAdv", "TCPWantZeroWindowAdv", "TCPProbeWindow")
+
+
+def pattern(start: int, size: int) -> bytes:
+    """``size`` bytes of the stream from offset ``start`` (at most CHUNK at a time)."""
+    offset = start % 251
+    return BLOCK[offset : offset + size]
+
+
+def tcp_ext() -> dict[str, int]:
+    ext = counters()["TcpExt"]
+    return {name: int(ext.get(name, 0)) for name in COUNTERS}
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in before}
+
+
+def serve(port: int, interval: float) -> None:
+    resume = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda _s, _f: resume.set())
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", port))
+    listener.listen(1)
+    emit("listening", port=port)
+    conn, _ = listener.accept()
+    before = tcp_ext()
+    emit("accepted", rcvbuf=conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    samples = []
+    while not resume.wait(interval):
+        info = tcp_info(conn)
+        samples.append({"at": time.time(), **queues(conn), "rcv_wnd": info.get("rcv_wnd")})
+    emit("resumed", unread=queues(conn)["unread"])
+    received, intact = 0, True
+    while chunk := conn.recv(CHUNK):
+        intact = intact and chunk == pattern(received, len(chunk))
+        received += len(chunk)
+    conn.close()
+    emit("done", received=received, intact=intact, samples=samples, counters=delta(before, tcp_ext()))
+    signal.pause()  # the namespace stays (a capture beside it) until the container is removed
+
+
+def fill(sock: socket.socket, patience: float) -> int:
+    """Write until the kernel has taken nothing for ``patience`` seconds; the bytes it took."""
+    sent, stuck_since = 0, None
+    while True:
+        try:
+            sent += sock.send(pattern(sent, CHUNK))
+            stuck_since = None
+        except BlockingIOError:
+            stuck_since = stuck_since or time.monotonic()
+            if time.monotonic() - stuck_since >= patience:
+                return sent
+            time.sleep(0.01)
+
+
+def send(address: tuple[str, int], patience: float, interval: float, watch: float) -> None:
+    before = tcp_ext()
+    sock = socket.create_connection(address)
+    sock.setblocking(False)
+    sent = fill(sock, patience)
+    blocked_at = time.time()
+    local = "{}:{}".format(*sock.getsockname())
+    emit("blocked", sent=sent, local=local, **queues(sock), snd_wnd=tcp_info(sock).get("snd_wnd"))
+    samples: list[dict[str, Any]] = []
+    deadline = time.monotonic() + watch
+    while time.monotonic() < deadline:
+        info, queued = tcp_info(sock), queues(sock)
+        samples.append(
+            {
+                "at": time.time(),
+                "snd_wnd": info.get("snd_wnd"),
+                "probes": info.get("probes"),
+                "backoff": info.get("backoff"),
+                "rto_us": info.get("rto"),
+                **queued,
+            }
+        )
+        if queued["unacked_out"] == 0:
+            break
+        time.sleep(interval)
+    drained = queues(sock)["unacked_out"] == 0
+    sock.close()
+    emit("done", sent=sent, blocked_at=blocked_at, drained=drained, samples=samples, counters=delta(before, tcp_ext()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m probes.window")
+    parser.add_argument("role", choices=("serve", "send"))
+    parser.add_argument("--server", default="server")
+    parser.add_argument("--port", type=int, default=9736)
+    parser.add_argument("--patience", type=float, default=0.5, help="seconds without progress that mean 'full'")
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between samples")
+    parser.add_argument("--watch", type=float, default=30.0, help="at most this long after the queue filled")
+    args = parser.parse_args()
+    if args.role == "serve":
+        serve(args.port, args.interval)
+    else:
+        send((socket.gethostbyname(args.server), args.port), args.patience, args.interval, args.watch)
+
+
+if __name__ == "__main__":
+    main()
