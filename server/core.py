@@ -98,6 +98,7 @@ class Server:
     transport: ClassVar[Transport] = TCP
     handler: ClassVar[type[StreamHandler]] = StreamHandler
     poll_interval: ClassVar[float] = 0.5  # upper bound between housekeeping rounds when nothing wakes the loop
+    accept_batch: ClassVar[int] = ACCEPT_BATCH  # connections taken from the kernel's queue per wake-up
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         self.config = config
@@ -151,11 +152,11 @@ class Server:
         )
 
     def _accept(self, selector: selectors.BaseSelector) -> list[Connection]:
-        """The connections the kernel has queued (at least one, at most ``ACCEPT_BATCH``), or none when stopping.
+        """The connections the kernel has queued (at least one, at most ``accept_batch``), or none when stopping.
 
         All of them before any is handed over: the accept queue is emptied at accept()'s speed, not at the
         model's, so that a flood of connects (idle clients) does not overflow a small backlog and get the
-        next client's SYN dropped.
+        next client's SYN dropped. The serial server takes one at a time (``accept_batch`` 1).
         """
         resume_at: float | None = None
         while not self._stopping:
@@ -178,7 +179,7 @@ class Server:
                     listener_ready = True
             if listener_ready:
                 batch: list[Connection] = []
-                while len(batch) < ACCEPT_BATCH:
+                while len(batch) < self.accept_batch:
                     try:
                         batch.append(self.accept())
                     except (BlockingIOError, InterruptedError):

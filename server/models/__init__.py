@@ -21,7 +21,14 @@ class ForkingServer(ForkingMixIn, Server):
 
 
 class SerialServer(Server):
-    """One connection at a time: the iterative server, kept to show what concurrency buys."""
+    """One connection at a time: the iterative server, kept to show what concurrency buys.
+
+    It accepts a connection only when it is done with the last one, as the textbook's loop does: the clients
+    that come meanwhile wait in the kernel's accept queue (``listen(5)`` holds 6), and the SYN of one beyond
+    it is dropped and sent again by its kernel 1, 3, 7… s later, which ``--kernel`` shows.
+    """
+
+    accept_batch = 1
 
 
 # model -> "module:Class", the module relative to this package ("" for this one): imported on first use.

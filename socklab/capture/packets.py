@@ -11,11 +11,26 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dpkt
 
 FLAG_NAMES = (("SYN", dpkt.tcp.TH_SYN), ("FIN", dpkt.tcp.TH_FIN), ("RST", dpkt.tcp.TH_RST), ("ACK", dpkt.tcp.TH_ACK))
+LETTERS = {"SYN": "S", "FIN": "F", "RST": "R", "PSH": "P", "ACK": "A"}  # tcpdump's, in the event log's order
+
+
+def flag_letters(names: Iterable[str]) -> str:
+    """Flags as the event log writes them: tcpdump's letters (``("SYN", "ACK")`` -> ``"SA"``)."""
+    given = set(names)
+    return "".join(letter for name, letter in LETTERS.items() if name in given)
+
+
+def flag_names(flags: str | Iterable[str]) -> tuple[str, ...]:
+    """Flags as names from the log's letters (``"SA"``) or an older log's list of names."""
+    if isinstance(flags, str):
+        return tuple(name for name, letter in LETTERS.items() if letter in flags)
+    return tuple(flags)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import dpkt
 
 from socklab.capture.diagram import Host, draw_sequence
-from socklab.capture.packets import Segment, listing, read_segments
+from socklab.capture.packets import Segment, flag_letters, listing, read_segments
 from socklab.capture.tcpdump import Tcpdump
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
@@ -110,7 +110,7 @@ def run_trace(
     client_host = Host(f"client {record.host if record else ''}".strip(), client_ip)
     server_host = Host("server", server_ip)
     segments = read_segments(capture.pcap, port=PORT)
-    _record_packets(segments, capture.pcap, client_host, server_host)
+    _record_packets(segments, capture.pcap, client_host, server_host, host=lab.host_prefix + server.node.role)
     result = TraceResult(
         pcap=output / "trace.pcap",
         picture=output / "trace.png",
@@ -134,19 +134,20 @@ def run_trace(
     return result
 
 
-def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: Host) -> None:
-    """Every segment as a ``packet`` event (when the run is being recorded), at the time it was captured."""
+def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: Host, *, host: str) -> None:
+    """Every segment as a ``packet`` event (when the run is being recorded), at the time it was captured, in
+    ``host``'s namespace (the server's)."""
     if not events.recording():
         return
     first = next(iter(dpkt.pcap.Reader(io.BytesIO(pcap))), (time.time(), b""))[0]
     for segment in segments:
         events.emit(
             Kind.PACKET,
-            "trace",
+            host,
             t=first + segment.time,
             src=segment.src,
             dst=segment.dst,
-            flags=list(segment.flags),
+            flags=flag_letters(segment.flags),
             seq=segment.seq,
             ack=segment.ack,
             length=segment.size,

@@ -57,12 +57,12 @@ def _print_report(report: LabReport) -> None:
     for run in report.runs:
         r = run.result
         answer = repr(run.received) if run.received is not None else "-"
-        if r is None:  # a client that prints no record: its container, its answer line and its exit code
-            role = run.name.rsplit("-", 2)[-2:]
-            print(f"{'-'.join(role):<16} {'-':<21} {answer:<7} {'-':>9} {'-':>9}  exit {run.exit_code}")
+        who = run.role or "-".join(run.name.rsplit("-", 2)[-2:])  # client-5, as the page and the verdict say
+        if r is None:  # a client that prints no record: its answer line and its exit code
+            print(f"{who:<16} {'-':<21} {answer:<7} {'-':>9} {'-':>9}  exit {run.exit_code}")
             continue
         print(
-            f"{r.host[:16]:<16} {r.address or '-':<21} {answer:<7} "
+            f"{who[:16]:<16} {r.address or '-':<21} {answer:<7} "
             f"{_seconds(r.connect_seconds):>9} {_seconds(r.answer_seconds):>9}  {r.outcome}"
         )
     judged = "" if report.judged_by in ("clients", "nothing") else f" (judged from the {report.judged_by})"

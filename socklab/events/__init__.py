@@ -1,5 +1,5 @@
-"""One event log for every run: what the report and the live view read (see ``schema``)."""
+"""One event log for every run: what the report and the live view read (see ``schema`` and ``kinds``)."""
 
-from .schema import FIELDS, Event, Kind, MalformedEvent, parse_log
+from .schema import SPECS, Event, InvalidEvent, Kind, MalformedEvent, parse_log
 
-__all__ = ["FIELDS", "Event", "Kind", "MalformedEvent", "parse_log"]
+__all__ = ["SPECS", "Event", "InvalidEvent", "Kind", "MalformedEvent", "parse_log"]

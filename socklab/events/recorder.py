@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from socklab.events.schema import Event, Kind
+from socklab.events.schema import Event, Kind, check
 from socklab.lab.labels import new_run_id
 
 Listener = Callable[[Event], None]
@@ -76,13 +76,17 @@ class Recorder:
 
     # --- events -------------------------------------------------------------------------------------
     def emit(self, kind: Kind, host: str = "", /, *, t: float | None = None, **data: Any) -> Event:
-        """Record one event now (``t``: when it happened, POSIX seconds; the host's clock by default)."""
+        """Record one event now (``t``: when it happened, POSIX seconds; the host's clock by default).
+
+        Raises ``InvalidEvent`` when ``data`` is not what ``kinds.SPECS`` says the kind holds."""
         event = Event(kind=Kind(kind), t=time.time() if t is None else t, run=self.run, host=host, data=data)
         self.record(event)
         return event
 
     def record(self, event: Event) -> None:
-        """Write an event made elsewhere (a replayed log) and hand it to the listeners."""
+        """Write an event made elsewhere (a replayed log) and hand it to the listeners; ``InvalidEvent`` as
+        ``emit``: nothing is written that the readers would refuse."""
+        check(event.kind, event.data)
         line = event.to_line()
         with self._lock:
             if self._file is not None:

@@ -5,8 +5,10 @@
 ``t`` is POSIX seconds: the engine's timestamp for what a container printed or did, the host's clock for
 what socklab itself did (a fault applied, a measurement). ``host`` is the lab role the event is about
 (``server``, ``client-3``, ``fault``…) or ``""`` for the run as a whole. ``data`` holds the kind's fields,
-listed in ``FIELDS``; a reader ignores fields it does not know, so the log can grow without breaking a
-saved file. A saved log replays: the view and the report never look at Docker.
+described in ``kinds.SPECS``: the recorder refuses an event that does not match it (``InvalidEvent``), a
+reader refuses a line without a required field (``MalformedEvent``) and ignores fields it does not know, so
+the log can grow without breaking a saved file. A saved log replays: the view and the report never look at
+Docker.
 """
 
 from __future__ import annotations
@@ -14,55 +16,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from socklab.events.kinds import SPECS, InvalidEvent, Kind, check, problems
 
-class Kind(StrEnum):
-    """What happened. The value is what the log line spells."""
-
-    RUN_STARTED = "run.started"  # command, args (dict), title
-    HOST = "host"  # role, address, image, version (server version or client image), network
-    CONTAINER_STARTED = "container.started"  # role, image
-    CONTAINER_STOPPED = "container.stopped"  # role, exit_code
-    CONNECTED = "connected"  # client side: the client opened its connection (peer = server address)
-    ACCEPTED = "accepted"  # server side: peer (ip:port), version
-    SERVED = "served"  # server side: peer, request, reply (bytes as ints), seconds, version
-    ANSWERED = "answered"  # client side: reply (the byte as int, or None), seconds, ok (bool)
-    FAILED = "failed"  # client side: error (one line), seconds
-    FAULT_APPLIED = "fault.applied"  # name, target, spec (dict), until (POSIX, or None)
-    FAULT_UNDONE = "fault.undone"  # name, target, report (dict: what it did)
-    MEASUREMENT = "measurement"  # name, value, unit, labels (dict)
-    PACKET = "packet"  # trace rows: src, dst, flags, seq, ack, length (host: the namespace it was captured in)
-    SOCKET = "socket"  # a socket's state changed in host's namespace: key, local, peer, state, queues, tcp_info
-    SYSCALL = "syscall"  # a traced system call of host's processes: pid, call, args, result, seconds (blocked)
-    STEP = "step"  # a scenario's step fired: name, action, planned, fired, late (offsets in s), targets
-    PROBE = "probe"  # a scenario's probe judged: phase, probe, value, tolerance, ok, detail
-    VERDICT = "verdict"  # ok (bool), text (one line), details (list of str)
-    RUN_FINISHED = "run.finished"  # exit_code
-
-
-FIELDS: dict[Kind, tuple[str, ...]] = {
-    Kind.RUN_STARTED: ("command", "args", "title"),
-    Kind.HOST: ("role", "address", "image", "version", "network"),
-    Kind.CONTAINER_STARTED: ("role", "image"),
-    Kind.CONTAINER_STOPPED: ("role", "exit_code"),
-    Kind.CONNECTED: ("peer",),
-    Kind.ACCEPTED: ("peer", "version"),
-    Kind.SERVED: ("peer", "request", "reply", "seconds", "version"),
-    Kind.ANSWERED: ("reply", "seconds", "ok"),
-    Kind.FAILED: ("error", "seconds"),
-    Kind.FAULT_APPLIED: ("name", "target", "spec", "until"),
-    Kind.FAULT_UNDONE: ("name", "target", "report"),
-    Kind.MEASUREMENT: ("name", "value", "unit", "labels"),
-    Kind.PACKET: ("src", "dst", "flags", "seq", "ack", "length"),
-    Kind.SOCKET: ("key", "local", "peer", "state", "recv_q", "send_q", "backlog", "rtt_ms", "cwnd", "retrans"),
-    Kind.SYSCALL: ("pid", "call", "args", "result", "seconds"),
-    Kind.STEP: ("name", "action", "planned", "fired", "late", "targets"),
-    Kind.PROBE: ("phase", "probe", "value", "tolerance", "ok", "detail"),
-    Kind.VERDICT: ("ok", "text", "details"),
-    Kind.RUN_FINISHED: ("exit_code",),
-}
+__all__ = ["SPECS", "Event", "InvalidEvent", "Kind", "MalformedEvent", "check", "parse_log"]
 
 
 class MalformedEvent(ValueError):
@@ -90,7 +48,8 @@ class Event:
 
     @classmethod
     def from_line(cls, line: str) -> Event:
-        """Parse one line; raises MalformedEvent naming what is wrong. Unknown data fields are kept."""
+        """Parse one line; raises MalformedEvent naming what is wrong (not JSON, an unknown kind, a required
+        field missing or of the wrong type). Fields the kind does not declare are kept, unchecked."""
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -106,6 +65,8 @@ class Event:
         data = record.get("data", {})
         if not isinstance(data, dict):
             raise MalformedEvent("data is not an object")
+        if found := problems(kind, data, strict=False):
+            raise MalformedEvent(f"{kind.value} event: " + "; ".join(found))
         try:
             return cls(kind=kind, t=t, run=run, host=str(record.get("host", "")), data=data)
         except ValueError as exc:

@@ -20,6 +20,7 @@ class ClientRun:
     exit_code: int
     stdout: str
     stderr: str
+    role: str = ""  # its role in the lab (client-5): what the page, the report and the verdict call it
 
     @cached_property
     def results(self) -> list[wire.ClientResult]:
@@ -49,11 +50,12 @@ class ClientRun:
 
     @property
     def interval(self) -> Interval | None:
-        """Connect to answer on the wall clock, when the client reported it and was answered."""
+        """Connect to answer on the wall clock, when the client reported it and was answered; named by its
+        role (client-5), else by the host name it reported (its container's id), else its container's name."""
         r = self.result
         if r is None or not r.ok or r.connected_at is None or r.answered_at is None:
             return None
-        return Interval(r.host or self.name, r.connected_at, r.answered_at)
+        return Interval(self.role or r.host or self.name, r.connected_at, r.answered_at)
 
     def describe(self) -> str:
         return f"{self.name} exited {self.exit_code}: {(self.stdout + self.stderr).strip()[-500:]}"

@@ -258,7 +258,7 @@ class Lab(LabRecording):
         try:
             exit_code = container.wait(timeout)
             stdout, stderr = container.stdout_and_stderr()
-            run = ClientRun(container.name, exit_code, stdout, stderr)
+            run = ClientRun(container.name, exit_code, stdout, stderr, role=container.node.role)
             self._record_client(container.node.role, container.node.image, run)
             return run
         finally:

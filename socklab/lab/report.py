@@ -8,7 +8,7 @@ prints no timings must never make a run look "not concurrent".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from socklab.analysis.server_log import served_intervals
@@ -64,6 +64,7 @@ def judge_run(
         verdict, judged_by = judge(intervals, clients=clients, delay=delay), "clients"
     elif intervals := served_intervals(server_log):
         # Clients that print no timings (the C client, a foreign one): the server's view of each request.
+        intervals = [_by_role(interval, runs) for interval in intervals]
         verdict, judged_by = judge(intervals, clients=clients, delay=delay), "server log"
     else:
         intervals = []
@@ -74,3 +75,11 @@ def judge_run(
         )
         judged_by = "nothing"
     return LabReport(server_image, client_image, delay, list(runs), verdict, server_log, tuple(intervals), judged_by)
+
+
+def _by_role(interval: Interval, runs: Sequence[ClientRun]) -> Interval:
+    """A served line's peer, named by the server's reverse lookup (``socklab-<run>-client-5.<network>``), as
+    the role of the client container it is (client-5); left as it is when it names none of ``runs``."""
+    container = interval.host.split(".", 1)[0]
+    role = next((run.role for run in runs if run.role and run.name == container), None)
+    return interval if role is None else replace(interval, host=role)

@@ -2,8 +2,8 @@
 
 ``read_run(events)`` gives a ``RunView``: the command and its outcome, the verdicts, the hosts, each lab's
 exchanges (client connected -> server accepted -> answered or failed), the faults and what was lost, the
-bench's measurements and the trace's packets. Hosts are ``role`` for the first lab of a run and
-``labN/role`` for the others (``Recorder.lab_prefix``).
+bench's measurements, the trace's packets and ``--kernel``'s streams (``report.kernel``). Hosts are ``role``
+for the first lab of a run and ``labN/role`` for the others (``Recorder.lab_prefix``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socklab.events.schema import Event, Kind
+from socklab.report.kernel import KernelView, ip_of, read_kernel
+
+KERNEL_KINDS = (Kind.SOCKET, Kind.PACKET, Kind.SYSCALL)
 
 
 def lab_of(host: str) -> str:
@@ -125,6 +128,7 @@ class RunView:
     packets: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)  # a scenario's steps as they fired
     probes: list[dict[str, Any]] = field(default_factory=list)  # a scenario's probes as they were judged
+    kernel: KernelView = field(default_factory=KernelView)  # --kernel's streams (and the trace's packets)
     counts: Counter[str] = field(default_factory=Counter)
     events: int = 0
 
@@ -240,6 +244,8 @@ def read_run(events: Iterable[Event]) -> RunView:
             view.probes.append({"t": event.t, "lab": lab_of(event.host), **data})
 
     _match_server_side(server_side, by_peer, lab)
+    names = {ip_of(str(h["address"])) or str(h["address"]): host for host, h in view.hosts.items() if h.get("address")}
+    view.kernel = read_kernel((e for e in ordered if e.kind in KERNEL_KINDS), names)
     view.labs = [labs[name] for name in sorted(labs, key=lambda n: (len(n), n))]
     for item in view.labs:
         item.exchanges.sort(key=lambda e: (e.start or 0.0, e.host))

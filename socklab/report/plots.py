@@ -1,5 +1,5 @@
 """The report's pictures as inline SVG text: the timeline (``analysis.timeline`` for one exchange per client,
-a row per client otherwise), the trace's sequence diagram (``capture.diagram``) and the bench's bars.
+a row per client otherwise) and the bench's bars; the kernel's views are ``kernel_plots``'.
 
 Every SVG is cleaned for inlining: no XML declaration, DOCTYPE, metadata or namespace URLs (the report
 must hold no URL at all), and ids salted per picture so that two pictures never share one.
@@ -20,8 +20,6 @@ from matplotlib.patches import Patch
 
 from socklab.analysis.timeline import LATE, ON_TIME, SHADE, Lane, draw_timeline
 from socklab.analysis.verdict import Interval
-from socklab.capture.diagram import Host, draw_sequence
-from socklab.capture.packets import Segment
 from socklab.report.model import Exchange, FaultView, LabView, RunView, role_of
 
 FAILED = "#d62728"
@@ -168,31 +166,6 @@ def timelines(run: RunView) -> list[str]:
     pictures = [lesson_timeline(simple[k : k + 4], run) for k in range(0, len(simple), 4)]
     pictures += [exchange_rows(lab, run) for lab in labs if not one_per_client(lab)]
     return pictures
-
-
-def segments(packets: Sequence[dict[str, Any]]) -> list[Segment]:
-    return [
-        Segment(
-            time=float(p.get("time") or 0.0),
-            src=str(p.get("src")),
-            dst=str(p.get("dst")),
-            flags=tuple(p.get("flags") or ()),
-            seq=int(p.get("seq") or 0),
-            ack=int(p.get("ack") or 0),
-            payload=bytes(p.get("payload") or b"\0" * int(p.get("length") or 0)),
-            retransmission=bool(p.get("retransmission")),
-        )
-        for p in packets
-    ]
-
-
-def sequence_diagram(packets: Sequence[dict[str, Any]]) -> str:
-    first = packets[0]
-    client = first.get("client") or {"name": "client", "address": str(first.get("src")).rpartition(":")[0]}
-    server = first.get("server") or {"name": "server", "address": str(first.get("dst")).rpartition(":")[0]}
-    hosts = Host(str(client["name"]), str(client["address"])), Host(str(server["name"]), str(server["address"]))
-    title = f"{len(packets)} segments between {hosts[0].name} and {hosts[1].name}"
-    return _svg(lambda path: draw_sequence(segments(packets), hosts[0], hosts[1], path, title=title))
 
 
 def bench_bars(name: str, rows: Sequence[dict[str, Any]]) -> str | None:

@@ -14,7 +14,8 @@ from typing import Any
 import jinja2
 
 from socklab.events.schema import Event, parse_log
-from socklab.report import plots
+from socklab.report import kernel_plots, plots
+from socklab.report.kernel import KernelView, summary_rows
 from socklab.report.model import RunView, clock, natural, read_run, role_of
 
 TEMPLATE = "report.html.j2"
@@ -53,6 +54,38 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def kernel_context(kernel: KernelView) -> dict[str, Any]:
+    """The three kernel views: sockets, packets (a few ladders, a row per connection), system calls."""
+    listeners = [t for tracks in kernel.sockets.values() for t in tracks.values() if t.listener]
+    ladders = kernel_plots.chosen_connections(kernel)
+    return {
+        "sockets_picture": kernel_plots.sockets_picture(kernel) if kernel.sockets else None,
+        "listeners": [
+            {
+                "host": t.host,
+                "local": t.local,
+                "backlog": t.backlog,
+                "holds": t.holds,
+                "longest": t.longest,
+                "full": t.full_seconds(kernel.end),
+            }
+            for t in listeners
+        ],
+        "ladders": [(kernel.name(c.client), kernel_plots.ladder_picture(kernel, c)) for c in ladders],
+        "rungs": [
+            (kernel.name(c.client), r, r.sent(kernel.names) - c.ordered(kernel.names)[0].sent(kernel.names))
+            for c in ladders[:1]
+            for r in c.ordered(kernel.names)[:MAX_ROWS]
+        ],
+        "connections": summary_rows(kernel)[:MAX_ROWS],
+        "more_connections": max(0, len(kernel.connections) - MAX_ROWS),
+        "lanes": [(host, kernel_plots.lanes_picture(kernel, host)) for host in sorted(kernel.lanes)],
+        "late_tracers": [
+            (host, lane.pid) for host, lanes in kernel.lanes.items() for lane in lanes.values() if lane.late
+        ],
+    }
+
+
 def render(run: RunView) -> str:
     """The report's HTML for one run."""
     bench = [
@@ -68,8 +101,7 @@ def render(run: RunView) -> str:
         "timelines": plots.timelines(run),
         "exchanges": run.exchanges[:MAX_ROWS],
         "more_exchanges": max(0, len(run.exchanges) - MAX_ROWS),
-        "sequence": plots.sequence_diagram(run.packets) if run.packets else None,
-        "packets": run.packets[:MAX_ROWS],
+        **kernel_context(run.kernel),
         "bench": bench,
         "lost_columns": ["fault", "server", "sent", "answered", "lost", "errors", "recovery_s", "fault_s", "note"],
     }

@@ -1,6 +1,7 @@
 // socklab live view: the run's event log, as server-sent events, drawn as the lab's hosts.
-// No framework: one state object fed by the events, one render() that redraws it (at most every 100 ms
-// while a wait or a fault is running, so the countdowns move).
+// No framework: one state object fed by the events, one render() that redraws what changed, once a frame
+// however many events came in it. The kernel's streams (socket, packet, syscall) go to the panels of
+// kernel-*.js, each redrawn at most every `every` ms (hundreds of events a second with 50 clients).
 "use strict";
 
 const state = {
@@ -11,12 +12,24 @@ const state = {
   faults: new Map(), // name@target -> fault.applied data + t
   verdicts: [],
   steps: [], // a scenario's steps as they fire (and its probes as they are judged), newest last
-  log: [],
+  log: [], // what just happened, in event time order (the clients' results come when they exit, late)
+  ips: new Map(), // an IP -> the host that has it ("server", "lab2/client-3"): the kernel panels name ends by it
   shown: {}, // line number -> when the page showed it (epoch seconds), for measuring the latency
   received: {}, // line number -> when its message arrived (epoch seconds, the browser's clock)
   pendingShown: [],
+  closed: false, // the stream ended after the run finished: the view server stopped, nothing more will come
+  costs: {}, // milliseconds spent drawing, per part of the page (the lab, each kernel panel): what keeping up costs
 };
 window.socklab = state;
+
+// The kernel's panels (kernel-*.js): each takes the events of its kinds and draws its own section.
+const panels = [];
+const KERNEL = new Set(["packet", "socket", "syscall"]);
+function panel(def) {
+  const p = { every: 150, dirty: false, last: 0, pending: [], ...def };
+  panels.push(p);
+  return p;
+}
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -88,6 +101,22 @@ function conn(l, server, peer, t) {
   return c;
 }
 
+const LOG_KEPT = 300;
+function logEvent(item) {
+  // In the order things happened: a client's "connected" (read when it exits) goes where its time says.
+  const log = state.log;
+  let i = log.length;
+  while (i > 0 && (log[i - 1].t > item.t || (log[i - 1].t === item.t && log[i - 1].n > item.n))) i--;
+  if (i === 0 && log.length >= LOG_KEPT) return; // older than all that is kept
+  log.splice(i, 0, item);
+  if (log.length > LOG_KEPT) log.shift();
+}
+
+function learnIp(address, name) {
+  const ip = ipOf(address);
+  if (ip && name && !state.ips.has(ip) && !/^(0\.0\.0\.0|::|\*|127\.)/.test(ip)) state.ips.set(ip, name);
+}
+
 function describe(e) {
   const d = e.data || {};
   switch (e.kind) {
@@ -113,8 +142,13 @@ function describe(e) {
 
 function apply(e) {
   const d = e.data || {};
-  if (e.kind !== "packet") state.log.push({ n: e.n, t: e.t, text: describe(e), fault: e.kind.startsWith("fault") });
-  if (state.log.length > 300) state.log.shift();
+  if (KERNEL.has(e.kind)) {
+    for (const p of panels) if (p.kinds.has(e.kind) && p.apply(e) !== false) { p.dirty = true; p.pending.push(e.n); }
+    return;
+  }
+  labDirty = true;
+  state.pendingShown.push(e.n);
+  logEvent({ n: e.n, t: e.t, text: describe(e), fault: e.kind.startsWith("fault") });
   switch (e.kind) {
     case "run.started": state.run = d; break;
     case "run.finished": state.finished = d; break;
@@ -126,11 +160,12 @@ function apply(e) {
         if (k === "address" && hst.address) continue; // the first one: its IP, not a later ip:port
         hst[k] = d[k];
       }
+      learnIp(d.address, e.host);
       break;
     }
     case "container.started": { const hst = host(e.host); hst.state = "started"; hst.image = hst.image || d.image; break; }
     case "container.stopped": { const hst = host(e.host); hst.state = d.state === "pause" ? "paused" : "stopped"; hst.exit = d.exit_code; break; }
-    case "connected": { const hst = host(e.host); hst.connected = e.t; if (d.address) hst.address = hst.address || d.address; break; }
+    case "connected": { const hst = host(e.host); hst.connected = e.t; if (d.address) hst.address = hst.address || d.address; learnIp(d.address, e.host); break; }
     case "accepted": {
       if (d.probe) break;
       const [prefix] = split(e.host); host(e.host);
@@ -242,7 +277,7 @@ function clientBox(l, hst, faulted) {
   } else if (hst.connected) { cls = "connected"; text = "connected"; }
   else text = hst.state === "stopped" ? `exited${hst.exit !== undefined && hst.exit !== null ? " " + hst.exit : ""}` : "started, not accepted yet";
   if (hst.state === "stopped" && !hst.answered && !hst.failed && cls !== "served") cls += " stopped";
-  return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
+  return h("div", { class: `host client ${cls}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role, "data-pick": l.prefix + hst.role },
     h("div", { class: "name" }, h("span", { class: "badge" }, "CLIENT"), ` ${hst.role}`),
     h("div", { class: "addr" }, hst.address || "…"),
     h("div", { class: "state" }, text), extra);
@@ -255,7 +290,9 @@ function verdictBox(v) {
 
 const KEPT_LABS = 2; // labs drawn whole; older ones that have their verdict shrink to it (socklab faults runs many)
 
-function render() {
+let labDirty = true;
+let labDrawn = 0; // performance.now() of the last time the lab was drawn
+function renderLab() {
   const faulted = new Set();
   for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
   const run = state.run || {};
@@ -263,6 +300,7 @@ function render() {
   const status = document.getElementById("status");
   if (state.finished) { status.textContent = `finished (exit ${state.finished.exit_code})`; status.className = "status finished"; }
   else if (state.lastN) { status.textContent = "running…"; status.className = "status running"; }
+  footer();
   tickers = [];
   const clockEl = document.getElementById("clock");
   ticking(() => { clockEl.textContent = state.lastN ? clock(now()) : ""; });
@@ -302,11 +340,7 @@ function render() {
   verdicts.hidden = state.verdicts.length === 0;
 
   document.getElementById("log").replaceChildren(...state.log.slice(-60).reverse().map((x) =>
-    h("li", { value: x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`)));
-  document.getElementById("count").textContent = state.lastN;
-  const shownAt = Date.now() / 1000;
-  for (const n of state.pendingShown) state.shown[n] = shownAt;
-  state.pendingShown = [];
+    h("li", { "data-n": x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`)));
 }
 
 // A scenario's steps and probes, in the order they happened, in a list of their own under the labs (made the
@@ -321,6 +355,45 @@ function renderSteps() {
   list.replaceChildren(...state.steps.map((x) => h("li", { "data-kind": x.kind, class: x.bad ? "fault" : null }, x.text)));
 }
 
+function footer() {
+  document.getElementById("count").textContent = state.lastN;
+  const conn = document.getElementById("connection");
+  // After run.finished nothing more comes: a stream that ends then is the view stopping, not a problem.
+  if (state.finished) conn.textContent = state.closed ? "the run is over; the view has stopped (the page keeps what it showed)" : "the run is over: every event is shown";
+  else if (state.closed) conn.textContent = "reconnecting…";
+  conn.className = state.finished ? "over" : state.closed ? "lost" : "";
+}
+
+function shownNow(lines) {
+  const at = Date.now() / 1000;
+  for (const n of lines) state.shown[n] = at;
+  lines.length = 0;
+}
+
+function render(force) {
+  if (labDirty) {
+    const began = performance.now();
+    labDirty = false;
+    labDrawn = began;
+    renderLab();
+    shownNow(state.pendingShown);
+    state.costs.lab = (state.costs.lab || 0) + performance.now() - began;
+  }
+  footer();
+  const now = performance.now();
+  let later = false;
+  for (const p of panels) {
+    if (!p.dirty && !(force && p.ticks)) continue;
+    if (now - p.last < p.every) { later = true; continue; }
+    p.dirty = false;
+    p.render();
+    p.last = performance.now();
+    state.costs[p.name] = (state.costs[p.name] || 0) + (p.last - now);
+    shownNow(p.pending);
+  }
+  if (later) setTimeout(schedule, 30);
+}
+
 let scheduled = false;
 // One redraw per frame however many events came in it (50 clients accepted at once are one redraw);
 // a hidden tab gets no frames, so a timer stands in.
@@ -332,25 +405,45 @@ function schedule() {
   setTimeout(draw, 100);
 }
 setInterval(() => { if (!state.finished) for (const tick of tickers) tick(); }, 100);
+setInterval(() => { if (!state.finished) render(true); }, 500); // panels whose picture moves with the clock
 
 function connect() {
   const source = new EventSource("/events");
   const conn = document.getElementById("connection");
-  source.onopen = () => { conn.textContent = "live"; };
-  source.onerror = () => { conn.textContent = "reconnecting…"; };
-  const take = (msg) => {
-    const e = JSON.parse(msg.data);
-    if (e.n <= state.lastN) return; // already applied (a replay after a reconnect)
-    state.offset = e.now - Date.now() / 1000;
-    state.lastN = e.n;
-    if (msg.type === "malformed") state.log.push({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
-    else apply(e);
-    state.pendingShown.push(e.n);
-    state.received[e.n] = Date.now() / 1000;
-    schedule();
+  source.onopen = () => { state.closed = false; conn.textContent = "live"; footer(); };
+  source.onerror = () => {
+    state.closed = true;
+    if (state.finished) source.close(); // the run is over and the view stopped: no need to try again
+    footer();
   };
-  source.addEventListener("event", take);
-  source.addEventListener("malformed", take);
+  const take = (e, at) => {
+    if (e.n <= state.lastN) return; // already applied (a replay after a reconnect)
+    state.offset = e.now - at;
+    state.lastN = e.n;
+    state.received[e.n] = at;
+    if (e.error !== undefined) {
+      logEvent({ n: e.n, t: e.now, text: `line ${e.n} is not an event: ${e.error}` });
+      labDirty = true;
+      state.pendingShown.push(e.n);
+    } else apply(e);
+  };
+  // Each message: the lines the server found in one look at the log (a burst comes as one message).
+  source.addEventListener("events", (msg) => {
+    const at = Date.now() / 1000;
+    for (const e of JSON.parse(msg.data)) take(e, at);
+    // The lab's boxes at once when they changed and were not drawn in the last 30 ms (no waiting for the
+    // next frame); else, and for the kernel's panels, with the next frame.
+    if (labDirty && performance.now() - labDrawn >= 30) render(); else schedule();
+  });
 }
-connect();
-render();
+
+// Selecting a client (its box, its sockets, its button) picks whose packets the ladder draws.
+document.addEventListener("click", (ev) => {
+  const picked = ev.target.closest && ev.target.closest("[data-pick]");
+  if (!picked) return;
+  state.ladder = picked.getAttribute("data-pick");
+  for (const p of panels) p.dirty = true;
+  schedule();
+});
+
+document.addEventListener("DOMContentLoaded", () => { connect(); render(); });

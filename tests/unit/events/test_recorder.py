@@ -60,7 +60,9 @@ def test_lines_from_many_threads_never_interleave(tmp_path):
     with Recorder(path) as recorder:
         threads = [
             threading.Thread(
-                target=lambda k=k: [recorder.emit(Kind.SERVED, f"s{k}", peer="p" * 500) for _ in range(50)]
+                target=lambda k=k: [
+                    recorder.emit(Kind.ACCEPTED, f"s{k}", peer="p" * 500, version="fork") for _ in range(50)
+                ]
             )
             for k in range(8)
         ]

@@ -56,3 +56,30 @@ def test_nothing_to_judge_by_is_said_and_is_not_a_failure():
     assert report.judged_by == "nothing"
     assert report.verdict.summary().startswith("cannot judge concurrency")
     assert report.ok and report.as_json()["verdict"]["concurrent"] is None
+
+
+def test_the_verdict_names_the_slowest_client_as_the_page_does_by_its_role():
+    """The client reports its container's id as its host; the page calls it client-3, and so does the verdict."""
+    runs = []
+    for k in range(3):
+        run = _json_client(f"{k:012x}", 100.0, 100.0 + 2.0 * (k + 1))  # a staircase: 2, 4, 6 s
+        runs.append(ClientRun(f"socklab-r1-client-{k + 1}", 0, run.stdout, "", role=f"client-{k + 1}"))
+    report = judge_run("s", "c", 2.0, runs, server_log="")
+    assert not report.verdict.concurrent
+    assert "(worst: client-3 6.00 s)" in report.verdict.summary()
+    assert "00000002" not in report.verdict.summary()
+
+
+def test_a_client_seen_only_in_the_servers_log_is_named_by_its_role_too():
+    serial = "\n".join(
+        f"2026-11-25T10:00:{10 + 2 * k:02d}.000000000Z served 172.20.0.{3 + k}:4000 "
+        f"(socklab-r1-client-{k + 1}.socklab-r1_lab): 'A' (0x41) -> 'B' (0x42) in {2.0 * (k + 1):.3f} s"
+        for k in range(3)
+    )
+    runs = [
+        ClientRun(f"socklab-r1-client-{k + 1}", 0, "char from server = B\n", "", role=f"client-{k + 1}")
+        for k in range(3)
+    ]
+    report = judge_run("s", "c", 2.0, runs, serial)
+    assert report.judged_by == "server log"
+    assert "(worst: client-3 6.00 s)" in report.verdict.summary()

@@ -106,7 +106,7 @@ def test_every_section_has_an_id_the_contents_link_to():
     html = render(read_run(synthetic_log(3, fault=True, packets=True, bench=True)))
     page = parse(html)
     links = [v[1:] for tag, name, v in page.attrs if tag == "a" and name == "href"]
-    for section in ("summary", "hosts", "timeline", "exchanges", "faults", "trace", "bench", "events"):
+    for section in ("summary", "hosts", "timeline", "exchanges", "faults", "packets", "bench", "events"):
         assert section in page.ids() and section in links, section
     assert "@media print" in html
 
@@ -124,7 +124,7 @@ def test_a_fault_is_shaded_and_its_loss_is_counted():
 def test_the_trace_has_its_diagram_and_its_packets():
     html = render(read_run(synthetic_log(1, packets=True)))
     assert_offline(html)
-    trace = html[html.index('id="trace"') :]
+    trace = html[html.index('id="packets"') :]
     assert trace.count("<svg") >= 1 and "SYN-ACK" in trace  # the diagram labels the segments itself
     assert all(f"segment {n}" in trace for n in range(4))
 

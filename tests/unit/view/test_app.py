@@ -3,7 +3,6 @@ numbers as ids, a reconnect (Last-Event-ID) that resumes after what the browser 
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import urllib.request
@@ -13,12 +12,15 @@ import pytest
 from socklab.events.schema import Event, Kind
 from socklab.view.app import STATIC
 from socklab.view.server import ViewError, ViewServer
-from support_view import sse_messages as first_messages
+from support_view import sse_events
 
 
 def write_log(path, count):
     path.write_text(
-        "".join(Event(Kind.HOST, float(k), "r", f"client-{k}").to_line() + "\n" for k in range(1, count + 1))
+        "".join(
+            Event(Kind.HOST, float(k), "r", f"client-{k}", {"role": f"client-{k}"}).to_line() + "\n"
+            for k in range(1, count + 1)
+        )
     )
 
 
@@ -26,11 +28,21 @@ def test_events_carry_their_line_number_and_a_reconnect_resumes_after_the_last_s
     log = tmp_path / "e.jsonl"
     write_log(log, 5)
     with ViewServer(log, port=0) as view:
-        whole = first_messages(view.url + "events", 5)
-        assert [m["id"] for m in whole] == ["1", "2", "3", "4", "5"]
-        assert [json.loads(m["data"])["host"] for m in whole] == [f"client-{k}" for k in range(1, 6)]
-        resumed = first_messages(view.url + "events", 2, {"Last-Event-ID": "3"})
-        assert [m["id"] for m in resumed] == ["4", "5"]
+        whole = sse_events(view.url + "events", 5)
+        assert [e["n"] for _, e in whole] == [1, 2, 3, 4, 5]
+        assert [e["host"] for _, e in whole] == [f"client-{k}" for k in range(1, 6)]
+        assert {message_id for message_id, _ in whole} == {"5"}, "the five lines found together: one message"
+        resumed = sse_events(view.url + "events", 2, {"Last-Event-ID": "3"})
+        assert [e["n"] for _, e in resumed] == [4, 5]
+
+
+def test_a_burst_of_lines_goes_as_few_messages_each_id_its_last_line(tmp_path):
+    log = tmp_path / "e.jsonl"
+    write_log(log, 1200)
+    with ViewServer(log, port=0) as view:
+        events = sse_events(view.url + "events", 1200)
+    assert [e["n"] for _, e in events] == list(range(1, 1201))
+    assert sorted({int(message_id) for message_id, _ in events}) == [500, 1000, 1200]
 
 
 def test_the_page_and_its_assets_come_from_this_server_only(tmp_path):
@@ -42,7 +54,8 @@ def test_the_page_and_its_assets_come_from_this_server_only(tmp_path):
         for asset in assets:
             assert urllib.request.urlopen(view.url.rstrip("/") + asset, timeout=5).status == 200
     for path in STATIC.iterdir():
-        assert not re.search(r"https?://", path.read_text()), f"{path.name} refers to another host"
+        text = path.read_text().replace("http://www.w3.org/2000/svg", "")  # SVG's namespace: a name, not fetched
+        assert not re.search(r"https?://", text), f"{path.name} refers to another host"
 
 
 def test_a_taken_port_is_one_clear_error(tmp_path):

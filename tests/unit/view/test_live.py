@@ -3,7 +3,6 @@ served while it runs (a temporary file when no --events is given), the view gone
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ from socklab.cli.recording import recorded
 from socklab.events import recorder
 from socklab.events.options import RecordOptions
 from socklab.events.schema import Kind
-from support_view import sse_messages
+from support_view import sse_events
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,7 @@ def test_view_serves_the_run_as_it_is_recorded_then_stops_with_the_linger(capsys
         assert url, "the URL is printed before the run starts"
         seen.append(url[1])
         recorder.emit(Kind.HOST, "server", role="server", address="10.0.0.2")
-        messages = sse_messages(url[1] + "events", 2)
-        seen.extend(json.loads(m["data"])["kind"] for m in messages)
+        seen.extend(event["kind"] for _, event in sse_events(url[1] + "events", 2))
         return 0
 
     code = recorded("fake", run)(FakeOptions(view=True, view_port=0, view_linger=0))

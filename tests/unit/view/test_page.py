@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from socklab.events.schema import Kind
 from socklab.view.server import ViewServer
-from support_view import LiveLog, Script, browser, client_ip
+from support_view import LiveLog, Script, browser, client_ip, text, texts
 
 DELAY = 1.5
 
@@ -32,16 +32,6 @@ def log(tmp_path: Any) -> Any:
     written = LiveLog(tmp_path / "run.jsonl")
     yield written
     written.close()
-
-
-def texts(page: Any, selector: str) -> list[str]:
-    """What the elements matching ``selector`` show now (read in one go: the page redraws 10 times a second)."""
-    script = "return [...document.querySelectorAll(arguments[0])].filter(e => e.offsetParent).map(e => e.innerText)"
-    return list(page.execute_script(script, selector))
-
-
-def text(page: Any, selector: str) -> str:
-    return " ".join(texts(page, selector))
 
 
 def classes(page: Any, selector: str) -> str:
@@ -187,7 +177,7 @@ def test_the_demos_clients_get_their_connections_from_the_servers_reverse_lookup
         log.emit(Kind.ACCEPTED, "server-1", t=t, peer=f"{client_ip(k)}:{40000 + k}", version="")
         log.emit(
             Kind.SERVED, "server-1", peer=f"{client_ip(k)}:{40000 + k}", request=65, reply=66, seconds=0.2,
-            name=f"demo-client-{k}.demo_lab", accepted_at=t,
+            version="", name=f"demo-client-{k}.demo_lab", accepted_at=t,
         )  # fmt: skip
     with ViewServer(log.path, port=0) as view:
         page.get(view.url)
