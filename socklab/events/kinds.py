@@ -287,12 +287,12 @@ SPECS: dict[Kind, Spec] = {
         "`scenario`",
         need("name", "str", "the step as the journal names it (`cut fault`, `method[3] swap`)"),
         need("action", "str", "the step in words"),
-        need("kind", "str", "`fire`, or `undo` (a fault's end)"),
         need("planned", "number", "its offset from the method's start, seconds"),
         need("fired", "number|null", "when its action began, same clock"),
         need("late", "bool", "it fired more than 100 ms after its offset (never shifted: reported)"),
         need("targets", "list", "the containers it acted on"),
         may("label", "str", "a short label for the timeline (`partition server`)"),
+        may("kind", "str", "`fire`, or `undo` (a fault's end)"),
     ),
     Kind.PROBE: spec(
         "a scenario's probe judged (the steady-state hypothesis, or a probe step)",
