@@ -82,11 +82,43 @@ def test_base_prunes(path):
 
 
 def test_tools_prune_the_standard_library_like_the_base():
-    samples = [f"{STDLIB}/{name}" for name in ("ssl.py", "email", "multiprocessing", "socket.py", "asyncio")]
+    samples = [f"{STDLIB}/{name}" for name in ("ssl.py", "email", "sqlite3", "socket.py", "asyncio", "http")]
     assert [TOOLS.prunes(p) for p in samples] == [BASE.prunes(p) for p in samples]
 
 
-TOOL_PROGRAMS = ["bin/ip", "sbin/tc", "bin/ss", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi"]
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{STDLIB}/ctypes/__init__.py",  # setns(2) for the kernel observer
+        f"{STDLIB}/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so",
+        f"{STDLIB}/multiprocessing/context.py",  # pyroute2's config imports it
+        "usr/lib/python3/dist-packages/pyroute2/netlink/diag/__init__.py",
+        "usr/lib/python3/dist-packages/pyroute2/netlink/nlsocket.py",
+        "usr/lib/python3/dist-packages/pyroute2/config/__init__.py",
+    ],
+)
+def test_tools_keep_what_the_kernel_observer_imports_and_the_base_prunes(path):
+    assert not TOOLS.prunes(path)
+    assert BASE.prunes(path) or "dist-packages" in path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "usr/lib/python3/dist-packages/pyroute2/__init__.py",  # imports all of pyroute2 (NDB, sqlite3, ...)
+        "usr/lib/python3/dist-packages/pyroute2/ndb/main.py",
+        "usr/lib/python3/dist-packages/pyroute2/netlink/rtnl/ifinfmsg/__init__.py",
+        f"{STDLIB}/lib-dynload/_ctypes_test.cpython-311-x86_64-linux-gnu.so",
+    ],
+)
+def test_tools_keep_no_more_of_pyroute2_than_the_observer_imports(path):
+    assert TOOLS.prunes(path)
+
+
+TOOL_PROGRAMS = [
+    *("bin/ip", "sbin/tc", "bin/ss", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi"),
+    "usr/bin/strace",
+]
 
 
 @pytest.mark.parametrize("program", [*TOOL_PROGRAMS, f"usr/bin/python{PY}"])
