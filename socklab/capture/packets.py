@@ -1,8 +1,8 @@
 """A pcap as the segments of TCP conversations: who sent what when, named as a lesson names them.
 
-dpkt reads the file; this module only names what it read: SYN, SYN-ACK, ACK, the data byte ('A'),
-FIN, RST, with relative sequence numbers, and marks a segment that repeats an earlier one's sequence
-range as a retransmission.
+dpkt reads the file, or each frame as ``--kernel`` streams it (``SegmentReader``); this module only names
+what it read: SYN, SYN-ACK, ACK, the data byte ('A'), FIN, RST, with relative sequence numbers, and marks a
+segment that repeats an earlier one's sequence range as a retransmission.
 """
 
 from __future__ import annotations
@@ -19,13 +19,19 @@ FLAG_NAMES = (("SYN", dpkt.tcp.TH_SYN), ("FIN", dpkt.tcp.TH_FIN), ("RST", dpkt.t
 @dataclass(frozen=True)
 class Segment:
     time: float  # seconds since the first segment
-    src: str  # ip:port
+    src: str  # ip:port ([ip]:port for IPv6)
     dst: str
     flags: tuple[str, ...]  # SYN, FIN, RST, ACK as set
     seq: int  # relative to the sender's first sequence number
     ack: int  # relative to the receiver's first sequence number (0 without ACK)
-    payload: bytes
+    payload: bytes  # as captured: a capture cut short (``--kernel`` keeps 256 bytes a frame) holds the first ones
     retransmission: bool
+    length: int | None = None  # payload bytes on the wire; None: all of ``payload``
+
+    @property
+    def size(self) -> int:
+        """Payload bytes the segment carried on the wire."""
+        return len(self.payload) if self.length is None else self.length
 
     @property
     def label(self) -> str:
@@ -34,8 +40,8 @@ class Segment:
             name = "SYN-ACK" if "ACK" in self.flags else "SYN"
         elif "RST" in self.flags:
             name = "RST"
-        elif self.payload:
-            name = _data_name(self.payload) + (" + FIN" if "FIN" in self.flags else "")
+        elif self.size:
+            name = _data_name(self.payload, self.size) + (" + FIN" if "FIN" in self.flags else "")
         elif "FIN" in self.flags:
             name = "FIN-ACK" if "ACK" in self.flags else "FIN"
         else:
@@ -43,56 +49,81 @@ class Segment:
         return name + (" (retransmission)" if self.retransmission else "")
 
 
-def _data_name(payload: bytes) -> str:
-    if len(payload) == 1:
+def _data_name(payload: bytes, size: int) -> str:
+    if size == 1 and payload:
         char = chr(payload[0])
         return repr(char) if char.isprintable() else f"0x{payload[0]:02x}"
-    return f"{len(payload)} bytes"
+    return f"{size} bytes"
 
 
-def _endpoint(address: bytes, port: int) -> str:
-    return f"{socket.inet_ntoa(address)}:{port}"
+def _endpoint(family: int, address: bytes, port: int) -> str:
+    text = socket.inet_ntop(family, address)
+    return f"[{text}]:{port}" if family == socket.AF_INET6 else f"{text}:{port}"
+
+
+def tcp_of(frame: bytes) -> tuple[str, str, dpkt.tcp.TCP, int] | None:
+    """(source, destination, the TCP segment, its payload bytes on the wire) of an Ethernet frame that carries
+    TCP over IPv4 or IPv6; None for any other frame. A frame cut short is read as far as it goes."""
+    try:
+        ip = dpkt.ethernet.Ethernet(frame).data
+    except dpkt.UnpackError:
+        return None
+    if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
+        family, wire = socket.AF_INET, ip.len - ip.hl * 4
+    elif isinstance(ip, dpkt.ip6.IP6) and isinstance(ip.data, dpkt.tcp.TCP):
+        family, wire = socket.AF_INET6, ip.plen
+    else:
+        return None
+    tcp = ip.data
+    src, dst = _endpoint(family, ip.src, tcp.sport), _endpoint(family, ip.dst, tcp.dport)
+    return src, dst, tcp, max(0, wire - tcp.off * 4)
+
+
+class SegmentReader:
+    """Frames in, one at a time, segments out: sequence numbers relative to each sender's SYN, a segment that
+    repeats an earlier one's sequence range marked as a retransmission. One reader per capture point."""
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.port = port
+        self.first_seq: dict[str, int] = {}
+        self.seen: set[tuple[str, int, int, bool, bool]] = set()
+        self.start: float | None = None
+
+    def read(self, timestamp: float, frame: bytes) -> Segment | None:
+        """The frame's segment (None: not TCP, or not on ``port``)."""
+        found = tcp_of(frame)
+        if found is None:
+            return None
+        src, dst, tcp, length = found
+        if self.port is not None and self.port not in (tcp.sport, tcp.dport):
+            return None
+        self.start = timestamp if self.start is None else self.start
+        flags = tuple(name for name, bit in FLAG_NAMES if tcp.flags & bit)
+        if "SYN" in flags:
+            self.first_seq.setdefault(src, tcp.seq)
+        base = self.first_seq.get(src, tcp.seq)
+        # A segment that occupies sequence space (data, SYN or FIN) and was seen before is sent again.
+        key = (src, tcp.seq, length, "SYN" in flags, "FIN" in flags)
+        retransmission = (length > 0 or "SYN" in flags or "FIN" in flags) and key in self.seen
+        self.seen.add(key)
+        payload = bytes(tcp.data)[:length]
+        return Segment(
+            time=round(timestamp - self.start, 6),
+            src=src,
+            dst=dst,
+            flags=flags,
+            seq=(tcp.seq - base) % 2**32,
+            ack=(tcp.ack - self.first_seq.get(dst, tcp.ack)) % 2**32 if "ACK" in flags else 0,
+            payload=payload,
+            retransmission=retransmission,
+            length=None if len(payload) == length else length,
+        )
 
 
 def read_segments(pcap: bytes, *, port: int | None = None) -> list[Segment]:
     """The TCP segments of an Ethernet pcap (only those to or from ``port``, if given), in capture order."""
-    segments: list[Segment] = []
-    first_seq: dict[str, int] = {}
-    seen: set[tuple[str, int, int, bool, bool]] = set()
-    start: float | None = None
-    for timestamp, frame in dpkt.pcap.Reader(io.BytesIO(pcap)):
-        ip = dpkt.ethernet.Ethernet(frame).data
-        if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP):
-            continue
-        tcp = ip.data
-        if port is not None and port not in (tcp.sport, tcp.dport):
-            continue
-        start = timestamp if start is None else start
-        src, dst = _endpoint(ip.src, tcp.sport), _endpoint(ip.dst, tcp.dport)
-        flags = tuple(name for name, bit in FLAG_NAMES if tcp.flags & bit)
-        if "SYN" in flags:
-            first_seq.setdefault(src, tcp.seq)
-        base = first_seq.get(src, tcp.seq)
-        payload = bytes(tcp.data)
-        # A segment that occupies sequence space (data, SYN or FIN) and was seen before is sent again.
-        key = (src, tcp.seq, len(payload), "SYN" in flags, "FIN" in flags)
-        occupies = bool(payload) or "SYN" in flags or "FIN" in flags
-        retransmission = occupies and key in seen
-        seen.add(key)
-        ack = (tcp.ack - first_seq.get(dst, tcp.ack)) % 2**32 if "ACK" in flags else 0
-        segments.append(
-            Segment(
-                time=round(timestamp - start, 6),
-                src=src,
-                dst=dst,
-                flags=flags,
-                seq=(tcp.seq - base) % 2**32,
-                ack=ack,
-                payload=payload,
-                retransmission=retransmission,
-            )
-        )
-    return segments
+    reader = SegmentReader(port=port)
+    return [s for timestamp, frame in dpkt.pcap.Reader(io.BytesIO(pcap)) if (s := reader.read(timestamp, frame))]
 
 
 def listing(segments: list[Segment], names: dict[str, str]) -> str:
@@ -101,7 +132,6 @@ def listing(segments: list[Segment], names: dict[str, str]) -> str:
     for s in segments:
         who = f"{names.get(s.src.rpartition(':')[0], s.src)} -> {names.get(s.dst.rpartition(':')[0], s.dst)}"
         lines.append(
-            f"{s.time:10.6f}  {s.src:>21} -> {s.dst:<21} {who:<17} {s.label:<28} seq={s.seq} ack={s.ack} "
-            f"len={len(s.payload)}"
+            f"{s.time:10.6f}  {s.src:>21} -> {s.dst:<21} {who:<17} {s.label:<28} seq={s.seq} ack={s.ack} len={s.size}"
         )
     return "\n".join(lines)
