@@ -36,6 +36,7 @@ from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
+from socklab.lab.kernel import LabKernel
 from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.recording import LabRecording
@@ -55,7 +56,7 @@ __all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "r
 
 
 @dataclass
-class Lab(LabRecording):
+class Lab(LabRecording, LabKernel):
     """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``.
 
     ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
@@ -83,6 +84,9 @@ class Lab(LabRecording):
     # False: the reaper leaves this run alone, because what it makes ends and removes itself when this
     # process dies (a fault agent undoes on stdin EOF or on time; `socklab clean` stops what is left).
     reap: bool = True
+    # Record the kernel's view of its hosts (socket, packet, syscall events): None follows the recorded run's
+    # --kernel; needs a recorder (lab/kernel.py).
+    kernel: bool | None = None
 
     def __post_init__(self) -> None:
         self.topology = Topology(self.run_id, delay=self.delay, port=self.port).with_hardening(
@@ -100,6 +104,7 @@ class Lab(LabRecording):
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
         self._roles = itertools.count(1)
         self._watch: LabWatch | None = None  # the run's events, when a recorder is active
+        self._kernel_streams = None  # the kernel's view (--kernel), once started
         self._recorder = events.active()
         self.host_prefix = "" if self._recorder is None else self._recorder.lab_prefix(self.run_id)
 
@@ -126,6 +131,7 @@ class Lab(LabRecording):
         if self.own_network:
             self.network = self._create_network()
         self._start_watch()
+        self._start_kernel(self._gateways())
         if self.server_image is not None:
             assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
@@ -162,7 +168,8 @@ class Lab(LabRecording):
     def close(self) -> None:
         """Remove every container, the network and anything else labelled with this run."""
         with reaper.interrupts_deferred():
-            for container in self.containers.values():
+            self._close_kernel()  # first: the observer's last samples of the hosts still there
+            for container in list(self.containers.values()):
                 container.remove()
             if self._watch is not None:
                 self._watch.close()  # after the removals: each server's log has been read to its end
@@ -201,7 +208,7 @@ class Lab(LabRecording):
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        container.start(self.docker, wait)
+        container.start(self.docker, wait, on_start=self._kernel_started if self._kernel_streams else None)
         self._record_host(node, container)
         return container
 
@@ -229,6 +236,7 @@ class Lab(LabRecording):
 
     def remove(self, container: LabContainer) -> None:
         """Remove one container now (idempotent) and forget its role."""
+        self._kernel_removed(container)
         container.remove()
         self.containers.pop(container.node.role, None)
 
@@ -251,7 +259,7 @@ class Lab(LabRecording):
 
         A second call replaces nobody: the old server keeps running until it is stopped (see swap).
         """
-        node = self.topology.server(image, env=self.server_env, role=role)
+        node = self.topology.server(image, env={**self.server_env, **self.kernel_server_env()}, role=role)
         self.server = self.add(node, wait=self.accepting())
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server
