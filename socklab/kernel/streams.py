@@ -68,9 +68,10 @@ class KernelStreams:
         return ServerConfig(wait_for_tracer=TRACER_WAIT).to_env()
 
     # --- containers -------------------------------------------------------------------------------------------
-    def started(self, container: LabContainer) -> None:
-        """Observe a container that just started (its network namespace) and trace it if it is a server."""
-        if container.network is None or self.observer is None:
+    def started(self, container: LabContainer, *, server: bool | None = None) -> None:
+        """Observe a container that just started (its network namespace) and trace it if it is a server (by
+        default: it has the alias ``server``). An adopted container (one the lab did not make) is observed too."""
+        if self.observer is None or container.node.shares_network_with or (container.owned and not container.network):
             return  # a sidecar in another's namespace, or a container without a network: no host of the lab
         role = container.node.role
         try:
@@ -85,7 +86,7 @@ class KernelStreams:
             self.pids[role] = pid
             answer = self._answers[role] = threading.Event()
             self.packets[role] = Packets(port=self.lab.port, probes_from=self.probes_from)
-        server = SERVER in container.node.aliases
+        server = SERVER in container.node.aliases if server is None else server
         interval = SERVER_INTERVAL if server else CLIENT_INTERVAL
         self.observer.send("watch", ns=role, pid=pid, interval_s=interval, capture=True, server=server)
         if not self.observer.ended.is_set() and not answer.wait(ANSWER):

@@ -8,9 +8,11 @@ kernel: ``Lab(kernel=True)``, or ``kernel=None`` (the default) while a run recor
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, cast
 
 import docker
+import docker.errors
 
 from socklab.events.recorder import Recorder
 from socklab.lab.containers import LabContainer
@@ -26,6 +28,7 @@ class LabKernel:
 
     # Set by Lab.__post_init__.
     kernel: bool | None
+    own_network: bool
     docker: docker.DockerClient
     progress: Progress
     _recorder: Recorder | None
@@ -36,7 +39,9 @@ class LabKernel:
         """Whether this lab's hosts' sockets and packets and its servers' system calls are recorded."""
         if self._recorder is None:
             return False
-        return self._recorder.kernel if self.kernel is None else self.kernel
+        if self.kernel is None:  # a lab of sidecars over others' containers (a fault's) observes nothing unasked
+            return self._recorder.kernel and self.own_network
+        return self.kernel
 
     def _start_kernel(self, probes_from: frozenset[str]) -> None:
         if not self.observes_kernel:
@@ -68,6 +73,22 @@ class LabKernel:
         if self._kernel_streams is not None:
             streams, self._kernel_streams = self._kernel_streams, None
             streams.close()
+
+    def observe_started(self, role: str, container_id: str, *, server: bool) -> None:
+        """A container this lab did not make started (the compose demo's, told by the engine's events): observe
+        it as ``role``, from a thread of its own (the engine's events go on meanwhile)."""
+        streams = self._kernel_streams
+        if streams is None:
+            return
+
+        def observe() -> None:
+            try:
+                adopted = self.adopt(container_id, role=role)  # type: ignore[attr-defined]
+            except docker.errors.NotFound:
+                return  # gone again already
+            streams.started(adopted, server=server)
+
+        threading.Thread(target=observe, name=f"kernel-{role}", daemon=True).start()
 
     def trace_syscalls(self, container: LabContainer) -> None:
         """Trace ``container``'s processes too (the lab's servers are traced already); a no-op unless observed.

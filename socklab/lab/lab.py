@@ -222,11 +222,11 @@ class Lab(LabRecording, LabKernel):
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
 
-    def adopt(self, container: Container | str) -> LabContainer:
+    def adopt(self, container: Container | str, *, role: str | None = None) -> LabContainer:
         """A running container this lab did not make, as a target for sidecars (``shares_network_with``
-        its role); leaving the lab never removes it."""
+        its role, ``target-N`` unless given); leaving the lab never removes it."""
         sdk = self.docker.containers.get(container) if isinstance(container, str) else container
-        adopted = LabContainer.adopted(sdk, self.new_role("target"))
+        adopted = LabContainer.adopted(sdk, role or self.new_role("target"))
         self.containers[adopted.node.role] = adopted
         return adopted
 
