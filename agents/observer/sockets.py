@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-__all__ = ["STATES", "Changes", "Row", "Sampler", "raw_of", "rows_of"]
+__all__ = ["STATES", "Changes", "Row", "Sampler", "names_of", "raw_of", "rows_of"]
 
 STATES = {
     1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT", 7: "CLOSE",
@@ -95,6 +95,7 @@ def raw_of(message: Any) -> dict[str, Any]:
         "rqueue": message["idiag_rqueue"],
         "wqueue": message["idiag_wqueue"],
         "cookie": message["idiag_cookie"],
+        "inode": message["idiag_inode"],
         "info": None
         if info is None
         else {"rtt_us": info["tcpi_rtt"], "cwnd": info["tcpi_snd_cwnd"], "retrans": info["tcpi_total_retrans"]},
@@ -103,17 +104,27 @@ def raw_of(message: Any) -> dict[str, Any]:
 
 def rows_of(raws: Iterable[Mapping[str, Any]]) -> list[Row]:
     """Rows of one sample, listeners first, in a stable order (a second listener on one address gets ``#2``)."""
+    return [row for _raw, row in _keyed(raws)]
+
+
+def names_of(raws: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """Each socket's key by its inode (0, as for TIME_WAIT and request sockets, is no inode): the name the
+    tracer gives a socket strace knows by inode."""
+    return {int(raw["inode"]): row.key for raw, row in _keyed(raws) if raw.get("inode")}
+
+
+def _keyed(raws: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Row]]:
     ordered = sorted(raws, key=lambda r: (r["state"] != 10, r["sport"], r["cookie"]))
     listening = {r["sport"] for r in ordered if r["state"] == 10}
-    rows: list[Row] = []
+    keyed: list[tuple[Mapping[str, Any], Row]] = []
     seen: dict[str, int] = {}
     for raw in ordered:
         row = _row(raw, listening)
         seen[row.key] = seen.get(row.key, 0) + 1
         if seen[row.key] > 1:
             row = replace(row, key=f"{row.key}#{seen[row.key]}")
-        rows.append(row)
-    return rows
+        keyed.append((raw, row))
+    return keyed
 
 
 def _row(raw: Mapping[str, Any], listening: set[int]) -> Row:

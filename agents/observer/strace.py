@@ -1,4 +1,4 @@
-"""strace's lines as system calls: ``strace -f -ttt -T -yy -o FILE`` (each line ``PID SECONDS call(args) = result
+"""strace's lines as system calls: ``strace -f -ttt -T -y -o FILE`` (each line ``PID SECONDS call(args) = result
 <blocked>``), the calls cut short for a lesson's eye.
 
     1234  1764676805.002117 accept4(3<TCP:[0.0.0.0:9736]>, {sa_family=AF_INET, sin_port=htons(53832),
@@ -6,7 +6,10 @@
 
 becomes ``Syscall(pid=1234, call="accept4", args="3, 172.18.0.4:53832, [16], SOCK_CLOEXEC", result="5",
 seconds=4.512, fd=3, socket="172.18.0.3:9736>172.18.0.4:53832")``: ``socket`` is the connection the call is
-about (for accept, the one it returned), written as the socket events write their keys (local>peer).
+about (for accept, the one it returned), written as the socket events write their keys (local>peer). That is
+how ``-yy`` names a socket; ``-y`` names it by inode (``5<socket:[73124]>``: ``inode=73124``, ``socket=None``),
+which costs the server far less (``-yy`` asks the kernel for the ends at every call it prints), and the tracer
+then looks the inode up itself (``trace.Names``).
 
 A call that blocks arrives in pieces: its entry as soon as it is made (strace writes it at once), the rest
 when it returns, or ``<unfinished ...>`` and later ``<... accept4 resumed>`` when another process got in
@@ -40,7 +43,8 @@ _UNFINISHED = " <unfinished ...>"
 _OUTCOME = re.compile(r"^\s*=\s*(?P<result>.*?)(?:\s+<(?P<seconds>\d+\.\d+|unavailable)>)?\s*$")
 # fd decorations of -yy: 3<TCP:[172.18.0.3:9736->172.18.0.4:53832]>, 1</dev/null<char 1:3>>, 5<pipe:[467]>
 _DECORATED = re.compile(r"(?P<fd>-?\d+)<(?P<what>(?:->|[^<>]|<[^<>]*>)*)>")
-_ENDPOINTS = re.compile(r"^(?:TCP|TCPv6|UDP|UDPv6):\[(?P<ends>.*:\d+)\]$")
+_ENDPOINTS = re.compile(r"^(?:TCP|TCPv6|UDP|UDPv6):\[(?P<ends>.*:\d+)\]$")  # -yy: a socket's two ends
+_INODE = re.compile(r"^(?:socket|TCP|TCPv6|UDP|UDPv6):\[(?P<inode>\d+)\]$")  # -y (or -yy unbound): its inode
 _SOCKADDR4 = re.compile(
     r'\{sa_family=AF_INET, sin_port=htons\((?P<port>\d+)\), sin_addr=inet_addr\("(?P<ip>[^"]+)"\)\}'
 )
@@ -62,6 +66,7 @@ class Syscall:
     done: bool
     fd: int | None = None
     socket: str | None = None
+    inode: int | None = None  # the socket's inode, when strace named it by inode (-y): ``socket`` is for the reader
 
 
 @dataclass(frozen=True)
@@ -95,16 +100,20 @@ def _close(text: str, start: int = 0, depth: int = 1) -> int | None:
     return None
 
 
-def _ends(decoration: str) -> str | None:
-    found = _ENDPOINTS.match(decoration)
-    return None if found is None else found["ends"].replace("->", ">")
+def _ends(decoration: str) -> tuple[str | None, int | None]:
+    """(its ends as local>peer, its inode) of a socket's fd decoration: -yy names the ends, -y the inode."""
+    ends = _ENDPOINTS.match(decoration)
+    if ends is not None:
+        return ends["ends"].replace("->", ">"), None
+    inode = _INODE.match(decoration)
+    return None, None if inode is None else int(inode["inode"])
 
 
-def _first_fd(args: str) -> tuple[int | None, str | None]:
+def _first_fd(args: str) -> tuple[int | None, str | None, int | None]:
     found = _DECORATED.match(args)
     if found is None:
-        return None, None
-    return int(found["fd"]), _ends(found["what"])
+        return None, None, None
+    return int(found["fd"]), *_ends(found["what"])
 
 
 def shorten(args: str) -> str:
@@ -117,11 +126,11 @@ def shorten(args: str) -> str:
     return text if len(text) <= ARGS_WIDTH else text[: ARGS_WIDTH - 1] + "…"
 
 
-def _outcome(tail: str) -> tuple[str | None, float | None, str | None]:
-    """(result, seconds, the returned socket's ends) of what follows the closing parenthesis."""
+def _outcome(tail: str) -> tuple[str | None, float | None, tuple[str | None, int | None]]:
+    """(result, seconds, the returned socket's ends and inode) of what follows the closing parenthesis."""
     found = _OUTCOME.match(tail)
     if found is None:
-        return None, None, None
+        return None, None, (None, None)
     raw = found["result"]
     returned = _DECORATED.match(raw)
     value = _ERRNO.match(raw)
@@ -129,7 +138,7 @@ def _outcome(tail: str) -> tuple[str | None, float | None, str | None]:
     return (
         value["value"] if value else raw,
         float(seconds) if seconds and seconds != "unavailable" else None,
-        _ends(returned["what"]) if returned else None,
+        _ends(returned["what"]) if returned else (None, None),
     )
 
 
@@ -169,8 +178,9 @@ class Strace:
         if head is None or call is None:
             return None
         args = head["rest"][call.end() :].rstrip(", ")
-        fd, ends = _first_fd(args)
-        return Syscall(float(head["t"]), int(head["pid"]), call["call"], shorten(args), None, None, False, fd, ends)
+        fd, ends, inode = _first_fd(args)
+        t, pid = float(head["t"]), int(head["pid"])
+        return Syscall(t, pid, call["call"], shorten(args), None, None, False, fd, ends, inode)
 
     def opened(self, partial: str = "") -> list[Syscall]:
         """Every call open now: the unfinished ones, and the one on the line strace is still writing."""
@@ -198,6 +208,7 @@ class Strace:
 
     def _finish(self, pid: int, t: float, call: str, args: str, tail: str) -> Syscall:
         result, seconds, returned = _outcome(tail)
-        fd, ends = _first_fd(args)
-        about = returned if call in ("accept", "accept4") and returned else ends
-        return Syscall(t, pid, call, shorten(args), result, seconds, True, fd, about)
+        fd, ends, inode = _first_fd(args)
+        if call in ("accept", "accept4") and returned != (None, None):
+            ends, inode = returned  # the connection it returned
+        return Syscall(t, pid, call, shorten(args), result, seconds, True, fd, ends, inode)

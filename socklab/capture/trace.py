@@ -134,6 +134,9 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
     if not events.recording():
         return
     first = next(iter(dpkt.pcap.Reader(io.BytesIO(pcap))), (time.time(), b""))[0]
+    # The connection as --kernel names it (client>server): the client's end is the one not on the server's port.
+    ends = {s.src for s in segments} | {s.dst for s in segments}
+    client_port = next((end.rsplit(":", 1)[1] for end in ends if end != f"{server.address}:{PORT}"), "0")
     for segment in segments:
         events.emit(
             Kind.PACKET,
@@ -148,6 +151,7 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
             payload=list(segment.payload[:64]),
             label=segment.label,
             retransmission=segment.retransmission,
+            conn=f"{client.address}:{client_port}>{server.address}:{PORT}",
             time=segment.time,
             client={"name": client.name, "address": client.address},
             server={"name": server.name, "address": server.address},

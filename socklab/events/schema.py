@@ -33,9 +33,9 @@ class Kind(StrEnum):
     FAULT_APPLIED = "fault.applied"  # name, target, spec (dict), until (POSIX, or None)
     FAULT_UNDONE = "fault.undone"  # name, target, report (dict: what it did)
     MEASUREMENT = "measurement"  # name, value, unit, labels (dict)
-    PACKET = "packet"  # trace rows: src, dst, flags, seq, ack, length (host: the namespace it was captured in)
-    SOCKET = "socket"  # a socket's state changed in host's namespace: key, local, peer, state, queues, tcp_info
-    SYSCALL = "syscall"  # a traced system call of host's processes: pid, call, args, result, seconds (blocked)
+    PACKET = "packet"  # a TCP segment, captured in host's namespace (trace, --kernel): src, dst, flags, seq, …, conn
+    SOCKET = "socket"  # a socket's state changed in host's namespace (--kernel): key, local, peer, state, queues, …
+    SYSCALL = "syscall"  # a traced system call of host's processes (--kernel): pid, call, args, result, seconds, …
     VERDICT = "verdict"  # ok (bool), text (one line), details (list of str)
     RUN_FINISHED = "run.finished"  # exit_code
 
@@ -53,9 +53,12 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.FAULT_APPLIED: ("name", "target", "spec", "until"),
     Kind.FAULT_UNDONE: ("name", "target", "report"),
     Kind.MEASUREMENT: ("name", "value", "unit", "labels"),
-    Kind.PACKET: ("src", "dst", "flags", "seq", "ack", "length"),
-    Kind.SOCKET: ("key", "local", "peer", "state", "recv_q", "send_q", "backlog", "rtt_ms", "cwnd", "retrans"),
-    Kind.SYSCALL: ("pid", "call", "args", "result", "seconds"),
+    Kind.PACKET: ("src", "dst", "flags", "seq", "ack", "length", "label", "retransmission", "payload", "conn"),
+    Kind.SOCKET: (
+        *("key", "local", "peer", "state", "recv_q", "send_q", "backlog", "rtt_ms", "cwnd", "retrans"),
+        *("conn", "probe"),
+    ),
+    Kind.SYSCALL: ("pid", "call", "args", "result", "seconds", "done", "fd", "socket", "conn"),
     Kind.VERDICT: ("ok", "text", "details"),
     Kind.RUN_FINISHED: ("exit_code",),
 }

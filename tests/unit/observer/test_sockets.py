@@ -8,13 +8,14 @@ serial server with backlog 1 as six clients connected at once, from the server's
 from __future__ import annotations
 
 import json
+import os
 import socket
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from observer.sockets import Changes, Row, rows_of
+from observer.sockets import Changes, Row, names_of, rows_of
 
 SAMPLES = Path(__file__).parent / "samples"
 SERVER = "192.168.144.3"
@@ -116,3 +117,29 @@ def test_the_sampler_reads_this_hosts_own_loopback():
     assert (listening.recv_q, listening.backlog) == (2, 1)  # backlog 1 holds 2: Linux's "more than backlog" rule
     ends = [r for r in rows if r.state == "ESTABLISHED"]
     assert len(ends) == 4 and len({r.conn for r in ends}) == 2  # two connections, each seen from both ends
+
+
+def test_names_of_gives_each_socket_with_an_inode_its_key():
+    rows = raw("serial-queue")
+    with_inodes = [{**r, "inode": 1000 + k if r["state"] != 6 else 0} for k, r in enumerate(rows)]
+    names = names_of(with_inodes)
+    assert names[1001] == "0.0.0.0:9736" and names[1002] == f"{SERVER}:9736>192.168.144.1:37432"
+    assert 0 not in names
+
+
+def test_the_tracer_names_a_socket_strace_knows_by_inode():
+    pytest.importorskip("pyroute2.netlink.diag")
+    from observer.trace import Names
+
+    names = Names()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            accepted, (_, client_port) = listener.accept()
+            with accepted:
+                assert names(os.fstat(listener.fileno()).st_ino) == f"127.0.0.1:{port}"
+                assert names(os.fstat(accepted.fileno()).st_ino) == f"127.0.0.1:{port}>127.0.0.1:{client_port}"
+                assert names(os.fstat(client.fileno()).st_ino) == f"127.0.0.1:{client_port}>127.0.0.1:{port}"
+    assert names(2**40) is None and 2**40 in names.missed  # looked up once, not again at every call
