@@ -30,6 +30,12 @@ class ProbeFailed(RuntimeError):
     """A probe in a container failed or never said what we waited for; the message carries its output."""
 
 
+def _with_old_names(row: dict[str, Any]) -> dict[str, Any]:
+    """A socket row with the names ``probes.kernel sockets`` used too: remote, rx_queue, tx_queue."""
+    unbound = "[::]:0" if row["local"].startswith("[") else "0.0.0.0:0"
+    return {**row, "remote": row["peer"] or unbound, "rx_queue": row["recv_q"], "tx_queue": row["send_q"] or 0}
+
+
 def _values(output: str) -> list[Any]:
     return [json.loads(line)["value"] for line in output.splitlines() if line.startswith("{")]
 
@@ -139,12 +145,14 @@ class Stage(OnLab):
 
         ``sockets`` (``[PORT] [--samples N --interval S]``): its TCP sockets from netlink INET_DIAG, the one
         sampler ``--kernel`` uses too (``observer.sockets``: key, local, peer, state, recv_q, send_q, backlog,
-        rtt_ms, cwnd, retrans, conn), in a tools sidecar. The rest (``counters``, ``unix``…) from
-        ``probes.kernel`` in a probes sidecar: ``/proc/net`` is the reader's network namespace. For any image,
-        even one without Python (the C server); neither needs a capability.
+        rtt_ms, cwnd, retrans, conn; and remote, rx_queue, tx_queue, the names ``probes.kernel`` gave them
+        when it read /proc/net/tcp), in a tools sidecar: one container a call, so sample in one call. The rest
+        (``counters``, ``unix``…) from ``probes.kernel`` in a probes sidecar: ``/proc/net`` is the reader's
+        network namespace. For any image, even one without Python (the C server); neither needs a capability.
         """
         if what == "sockets":
-            return read_sockets(self.lab, target, *args, image=tools_image(self.lab.docker, self.progress))
+            samples = read_sockets(self.lab, target, *args, image=tools_image(self.lab.docker, self.progress))
+            return [[_with_old_names(row) for row in rows] for rows in samples]
         if self.probes_image is None:
             raise ValueError("observe() needs the probes image")
         sidecar = Node(
