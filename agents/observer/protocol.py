@@ -7,7 +7,8 @@ kind, and the fields ``MESSAGES`` lists for that kind, each of its type (None al
     {"msg": "socket", "ns": "client-2", "t": 1764676805.002, "socket": {"key": "...", "state": "ESTABLISHED", ...}}
 
 Host -> observer (on its stdin): ``watch`` a container's network namespace (by a PID in it), ``forget`` it.
-Observer -> host: ``watching`` (the namespace is open), ``sampling`` (how often it is sampled now), ``socket``
+Observer -> host: ``watching`` (the namespace is open), ``sampling`` (how often it is to be sampled now),
+``sampled`` (how often it was, when it is forgotten), ``socket``
 (a socket changed), ``frame`` (a TCP frame, base64, cut to ``SNAP`` bytes), ``skipped`` (frames over the cap),
 ``lost`` (a namespace could not be read), ``forgotten``, ``failed``.
 Tracer -> host: ``attached`` (strace holds every process of the server), ``syscall``, ``exited`` (a process).
@@ -37,6 +38,7 @@ MESSAGES: dict[str, dict[str, _Types]] = {
     # observer -> host
     "watching": {"ns": _TEXT, "t": _NUMBER, "pid": _INT, "interval_s": _NUMBER, "capture": _FLAG},
     "sampling": {"ns": _TEXT, "t": _NUMBER, "interval_s": _NUMBER, "cost_ms": _NUMBER},
+    "sampled": {"ns": _TEXT, "t": _NUMBER, "samples": _INT, "mean_s": _NUMBER, "max_gap_s": _NUMBER},
     "socket": {"ns": _TEXT, "t": _NUMBER, "socket": (dict,)},
     "frame": {"ns": _TEXT, "t": _NUMBER, "frame": _TEXT, "outgoing": _FLAG},
     "skipped": {"ns": _TEXT, "t": _NUMBER, "frames": _INT},

@@ -41,7 +41,12 @@ ENV = {"PYTHONPATH": HOME, "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/local/s
 COPIES = {str(ROOT / "agents" / "observer"): HOME}
 # Files are copied in between create and start, which a read-only root refuses.
 HARDENING = Hardening(read_only=False, cap_drop=("ALL",), pids_limit=64, mem_limit="256m")
-OBSERVER_EXTRA = {"pid_mode": "host", "cap_add": ["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"], "user": "0"}
+OBSERVER_EXTRA = {
+    **{"pid_mode": "host", "cap_add": ["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"], "user": "0"},
+    # 8x the default weight: on a busy machine (50 clients on 2 cores) its samples are late less often; it
+    # uses a tenth of a core, so the weight takes nothing from anyone else in a quiet moment.
+    "cpu_shares": 8192,
+}
 OBSERVER_IO = {"stdin_open": True, "working_dir": HOME}
 # ptrace, and reading the server's /proc/PID/fd (its uid's, mode 0500) for strace -yy's socket names.
 TRACER_CAPABILITIES = ["SYS_PTRACE", "DAC_READ_SEARCH"]

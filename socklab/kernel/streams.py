@@ -152,6 +152,11 @@ class KernelStreams:
             self.lab.emit(
                 Kind.MEASUREMENT, role, t=t, name="kernel.sampling", value=fields["interval_s"], unit="s", labels=labels
             )
+        elif msg == "sampled":
+            labels = {"samples": fields["samples"], "max_gap_s": fields["max_gap_s"]}
+            self.lab.emit(
+                Kind.MEASUREMENT, role, t=t, name="kernel.sampled", value=fields["mean_s"], unit="s", labels=labels
+            )
         elif msg == "skipped":
             self.lab.emit(
                 Kind.MEASUREMENT, role, t=t, name="kernel.skipped_frames", value=fields["frames"], unit="frames"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
 from socklab.images.policies import BASE_TAG, TOOLS_TAG, base_policy, policy, tools_policy
 from socklab.images.policy import matches
+from socklab.paths import ROOT
 
 PY = "3.11"
 STDLIB = f"usr/lib/python{PY}"
@@ -185,3 +189,28 @@ def test_not_hard_wired_to_one_python():
 def test_unknown_policy_names_the_known_ones():
     with pytest.raises(KeyError, match="base, tools"):
         policy("nope", python=PY)
+
+
+def _imports(folder: Path) -> set[str]:
+    names: set[str] = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", ["observer", "sidecar"])
+def test_what_runs_in_the_tools_image_imports_only_what_it_keeps(package):
+    """The observer, the tracer and the fault agent run on the tools image's pruned Python: each module they
+    import (and each it imports, for the stdlib) must be there, or the container dies at start."""
+    ours = {"observer", "sidecar", "pyroute2", "__future__"}
+    for name in sorted(_imports(ROOT / "agents" / package) - ours):
+        spec = importlib.util.find_spec(name)  # where this (3.11) interpreter's standard library has it
+        assert spec is not None, name
+        if spec.origin in (None, "built-in", "frozen"):
+            continue
+        where = f"{STDLIB}/{spec.origin.split(f'/python{PY}/', 1)[1]}"
+        assert not TOOLS.prunes(where), f"agents/{package} imports {name} ({where}), which the tools image prunes"

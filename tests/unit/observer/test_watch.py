@@ -140,6 +140,8 @@ def test_it_samples_a_namespace_it_entered_and_reports_only_changes(host):
         observer.stdin.write(dump("forget", ns="lab") + "\n")
         observer.stdin.flush()
         lines.until(lambda line: '"forgotten"' in line, "forgotten")
+        sampled = next(parse(line)[1] for line in lines.seen[quiet:] if '"sampled"' in line)
+        assert sampled["samples"] >= 3 and 0 < sampled["mean_s"] <= 0.1, sampled  # asked for every 0.05 s
         changed = [json.loads(line) for line in lines.seen[quiet:] if '"socket"' in line]
         assert all(c["socket"]["state"] != "ESTABLISHED" for c in changed)  # nothing unchanged said again
     finally:
