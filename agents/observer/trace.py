@@ -1,7 +1,7 @@
 """``python3 -m observer.trace``: strace on every process of the PID namespace it runs in, as protocol lines.
 
-Run in a sidecar that joins a server's PID namespace (``pid_mode="container:<id>"``) with SYS_PTRACE: every
-process there but this one is the server's. It says ``attached`` once strace holds them all, with
+Run in a sidecar that joins a server's PID namespace (``pid_mode="container:<id>"``) with SYS_PTRACE: the
+server's processes are those of its container (``_processes``). It says ``attached`` once strace holds them, with
 ``from_start``: whether none of them had a socket open yet (a server that waited for its tracer before
 ``socket()``, ``SOCKLAB_WAIT_FOR_TRACER``), so the lane shows socket, bind and listen; else it starts at the
 attachment. Then one ``syscall`` line per call of the lesson's (``strace.CALLS``), a first one as soon as a
@@ -29,6 +29,7 @@ from .strace import CALLS, Exit, Strace, Syscall
 BLOCKED = 0.02  # seconds a call may stay open before it is said to block (most return within microseconds)
 STRING_LIMIT = 32  # bytes of read and write buffers strace shows
 ATTACHED = re.compile(r"Process (\d+) attached")
+REFUSED = re.compile(r"attach: ptrace\(PTRACE_SEIZE, (\d+)\)")  # gone, or not ours to trace: not waited for
 
 
 def say(msg: str, **fields: Any) -> None:
@@ -36,9 +37,19 @@ def say(msg: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
+def _cgroup(pid: int | str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cgroup") as groups:
+            return groups.read()
+    except OSError:
+        return None  # it ended while we looked
+
+
 def _processes() -> list[int]:
-    me = os.getpid()
-    return sorted(int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != me)
+    """The server's processes: those in its container's cgroup (its PID 1's). Not this tracer, nor one on its
+    way out (whose orphans the server's PID 1 adopts), which share the PID namespace but not the cgroup."""
+    server = _cgroup(1)
+    return sorted(int(name) for name in os.listdir("/proc") if name.isdigit() and _cgroup(name) == server)
 
 
 def _has_socket(pid: int) -> bool:
@@ -54,15 +65,20 @@ def command(pids: Sequence[int], calls: Sequence[str]) -> list[str]:
 
 
 def _messages(stream: IO[bytes], pids: Sequence[int], from_start: bool) -> None:
-    """strace's own lines (stderr): ``attached`` once every process is held; its complaints as ``failed``."""
-    waiting = set(pids)
+    """strace's own lines (stderr): ``attached`` once every process is held (or refused: one that ended
+    meanwhile); its complaints as ``failed``."""
+    waiting, refused = set(pids), set[int]()
     for raw in stream:
         line = raw.decode(errors="replace").strip()
-        found = ATTACHED.search(line)
+        found = ATTACHED.search(line) or REFUSED.search(line)
         if found:
             waiting.discard(int(found[1]))
-            if not waiting:
-                say("attached", t=time.time(), pids=list(pids), from_start=from_start)
+            if found.re is REFUSED:
+                refused.add(int(found[1]))
+                say("failed", t=time.time(), error=line[:500])
+            held = [pid for pid in pids if pid not in refused]
+            if not waiting and held:
+                say("attached", t=time.time(), pids=held, from_start=from_start)
                 waiting = {-1}  # said once
         elif line and "detached" not in line:
             say("failed", t=time.time(), error=line[:500])

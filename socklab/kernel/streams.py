@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -34,7 +33,17 @@ CLIENT_INTERVAL = 0.1  # what the others ask for; the observer stretches it to i
 TRACER_WAIT = 15.0  # seconds a server of ours waits for its tracer before socket() (SOCKLAB_WAIT_FOR_TRACER)
 ANSWER = 15.0  # seconds the observer and a tracer have to say they are there
 
-Emit = Callable[..., None]
+POLL = 0.05  # seconds between two looks at two events at once (threading has no wait for either)
+
+
+def _either(first: threading.Event, second: threading.Event, timeout: float) -> bool:
+    """Wait until either event is set (True), or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while not (first.is_set() or second.is_set()):
+        if time.monotonic() >= deadline:
+            return False
+        first.wait(min(POLL, max(0.0, deadline - time.monotonic())))
+    return True
 
 
 class KernelStreams:
@@ -48,6 +57,7 @@ class KernelStreams:
         self.probes_from = frozenset[str]()
         self._answers: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._said_ended = False
 
     # --- life cycle -------------------------------------------------------------------------------------------
     def start(self, probes_from: frozenset[str]) -> KernelStreams:
@@ -89,9 +99,10 @@ class KernelStreams:
         server = SERVER in container.node.aliases if server is None else server
         interval = SERVER_INTERVAL if server else CLIENT_INTERVAL
         self.observer.send("watch", ns=role, pid=pid, interval_s=interval, capture=True, server=server)
-        if not self.observer.ended.is_set() and not answer.wait(ANSWER):
+        if not _either(answer, self.observer.ended, ANSWER):
             self._lost(role, f"the observer did not open its namespace in {ANSWER:g} s")
-        if self.observer.ended.is_set():
+        elif self.observer.ended.is_set() and not self._said_ended:
+            self._said_ended = True
             self._lost(role, f"the observer has ended: {' | '.join(self.observer.noise)[-500:]}")
         if server:
             self.trace(container)
@@ -115,7 +126,7 @@ class KernelStreams:
             self._lost(role, f"no tracer: {exc}")
             return
         self.tracers[role] = tracer
-        if not attached.wait(wait):
+        if not _either(attached, tracer.ended, wait) or not attached.is_set():
             self._lost(role, f"strace did not attach in {wait:g} s: {' | '.join(tracer.noise)[-500:]}")
 
     def restarted(self, role: str, container_id: str) -> None:

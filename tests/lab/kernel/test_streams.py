@@ -169,3 +169,18 @@ def test_a_restarted_server_is_observed_and_traced_again(lab_images, tools_image
     assert [e.data["from_start"] for e in attached] == [True, True]  # the new server waited for its new tracer
     later = [e for e in recorder.events if e.t >= restarted and e.data.get("conn") == conn]
     assert {e.kind for e in later} >= {Kind.SOCKET, Kind.PACKET, Kind.SYSCALL}, later
+
+
+def test_a_server_met_already_listening_is_traced_from_there_and_says_so(lab_images, tools_image):
+    """What a foreign image gets (it does not wait for its tracer): the lane starts at the attachment."""
+    with Recorder(kernel=True) as recorder, Lab(
+        server_image=lab_images.server, client_image=lab_images.client, delay=0.5, purpose="test"
+    ) as lab:
+        assert lab.server is not None
+        lab.trace_syscalls(lab.server)  # a new tracer for the server that already listens
+        (run,) = lab.run_clients(1)
+    assert run.received == "B"
+    attached = [e for e in recorder.events if e.kind is Kind.SYSCALL and e.data["call"] == "attached"]
+    assert [e.data["from_start"] for e in attached] == [True, False]
+    after = [e.data["call"] for e in recorder.events if e.kind is Kind.SYSCALL and e.t > attached[1].t]
+    assert "accept4" in after and "listen" not in after
