@@ -173,9 +173,10 @@ def test_a_restarted_server_is_observed_and_traced_again(lab_images, tools_image
 
 def test_a_server_met_already_listening_is_traced_from_there_and_says_so(lab_images, tools_image):
     """What a foreign image gets (it does not wait for its tracer): the lane starts at the attachment."""
-    with Recorder(kernel=True) as recorder, Lab(
-        server_image=lab_images.server, client_image=lab_images.client, delay=0.5, purpose="test"
-    ) as lab:
+    with (
+        Recorder(kernel=True) as recorder,
+        Lab(server_image=lab_images.server, client_image=lab_images.client, delay=0.5, purpose="test") as lab,
+    ):
         assert lab.server is not None
         lab.trace_syscalls(lab.server)  # a new tracer for the server that already listens
         (run,) = lab.run_clients(1)
