@@ -14,6 +14,7 @@ from .config import ServerConfig
 from .core import BindError
 from .log import Log
 from .models import server_class
+from .tracer import wait_for_tracer
 
 
 class ExitCode(IntEnum):
@@ -26,6 +27,7 @@ class ExitCode(IntEnum):
 def run(*, config: ServerConfig, log: Log | None = None) -> ExitCode:
     """Listen and serve until SIGTERM or SIGINT, then drain; install the signal handlers."""
     log = log or Log(mode=config.log)
+    wait_for_tracer(config.wait_for_tracer, log)  # before socket(): a tracer then sees socket, bind, listen
     try:
         server = server_class(config.model, config.transport)(config, log)
     except BindError as exc:

@@ -17,9 +17,9 @@ import pytest
 
 import support_session
 from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
-from socklab.images.rootfs import ensure_image
 from socklab.lab import reaper
 from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab.sidecar import tools_image as tools_image_of
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
 from support_session import INSTALL_MISSING
@@ -129,12 +129,13 @@ def lab_images(request: pytest.FixtureRequest, docker_client: docker.DockerClien
 
 @pytest.fixture(scope="session")
 def tools_image(docker_client: docker.DockerClient) -> str:
-    """``socklab/tools:latest``, built only when a test asks for it, and rebuilt when its policy changed.
+    """``socklab/tools:latest``, built only when a test asks for it, and rebuilt when its policy changed; or
+    the image ``SOCKLAB_TOOLS_IMAGE`` names, as is (what the lab's sidecars then run too).
 
     Like the base it is an input built from Debian packages (not from the tree's code), so it is shared
     with the user's runs rather than built per session.
     """
-    return ensure_image(docker_client, "tools", progress=to_stderr("tests"))
+    return tools_image_of(docker_client, progress=to_stderr("tests"))
 
 
 @pytest.fixture(scope="session")

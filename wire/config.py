@@ -83,6 +83,13 @@ class ServerConfig(Knobs):
         rule=one_of(LOG_MODES),
     )
     workers: int = option(1, "processes sharing the port with SO_REUSEPORT (model epoll only)", rule=whole(1, 64))
+    wait_for_tracer: float = option(
+        0.0,
+        "before socket(), wait up to this long for a tracer (strace) to attach, so that it sees socket, bind "
+        "and listen (0: do not wait)",
+        metavar="SECONDS",
+        rule=SECONDS,
+    )
 
     def check(self) -> None:
         if self.workers > 1 and self.model != "epoll":

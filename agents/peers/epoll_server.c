@@ -16,6 +16,7 @@
  *   SOCKLAB_GRACE         on SIGTERM, how long answers may take     (default 10)
  *   SOCKLAB_LOG           connections | summary | off               (default connections)
  *   SOCKLAB_WORKERS       processes sharing the port (SO_REUSEPORT) (default 1)
+ *   SOCKLAB_WAIT_FOR_TRACER  before socket(), wait this long for a tracer (strace) to attach (default 0)
  *
  * Log lines are socklab's ("accepted ADDR", "served ADDR: 'A' (0x41) -> 'B' (0x42) in 5.002 s");
  * "summary" prints one line a second: accepted, served, in flight, errors (totals so far); "off"
@@ -167,6 +168,43 @@ static enum log_mode env_log(void)
         return LOG_OFF;
     die_config("SOCKLAB_LOG", s, "connections, summary or off");
     return LOG_OFF;
+}
+
+/* The PID of the process tracing this one (TracerPid in /proc/self/status), 0 if none. */
+static long tracer_pid(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    long pid = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "TracerPid: %ld", &pid) == 1)
+            break;
+    fclose(f);
+    return pid;
+}
+
+/* Before socket(): wait up to `seconds` until a tracer is attached, so that it sees socket, bind, listen. */
+static void wait_for_tracer(double seconds)
+{
+    if (seconds <= 0)
+        return;
+    struct timespec start, pause = { 0, 5000000 }, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long pid;
+    while ((pid = tracer_pid()) == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    refresh_stamp();
+    if (pid > 0)
+        say("tracer attached (pid %ld)", pid);
+    else
+        say("no tracer attached within %g s: going on", seconds);
+    fflush(stdout);
 }
 
 /* 'A' (0x41), or 0x00 when it is not printable: the Python server's describe(). */
@@ -541,6 +579,7 @@ int main(void)
     cfg.idle_timeout = env_seconds("SOCKLAB_IDLE_TIMEOUT", 30.0);
     cfg.grace = env_seconds("SOCKLAB_GRACE", 10.0);
     cfg.log = env_log();
+    double wait_tracer = env_seconds("SOCKLAB_WAIT_FOR_TRACER", 0.0);
     if (cfg.idle_timeout == 0)
         die_config("SOCKLAB_IDLE_TIMEOUT", "0", "a positive number of seconds");
 
@@ -567,6 +606,7 @@ int main(void)
         return 1;
     }
 
+    wait_for_tracer(wait_tracer);
     int first = open_listener(); /* bind errors surface before any worker starts */
     refresh_stamp();
     {

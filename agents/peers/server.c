@@ -8,6 +8,8 @@
  *   SOCKLAB_PORT     TCP port, 1..65535           (default 9736)
  *   SOCKLAB_BACKLOG  listen(2) backlog, 1..65535   (default 5)
  *   SOCKLAB_DELAY    seconds, fractions allowed    (default 5)
+ *   SOCKLAB_WAIT_FOR_TRACER  seconds to wait before socket() for a tracer
+ *                    (strace) to attach, 0 = do not wait (default 0)
  *
  * Exit codes: 0 after SIGTERM/SIGINT, 1 unexpected system error,
  *             2 bad configuration, 3 cannot bind/listen.
@@ -128,6 +130,41 @@ static void sleep_seconds(double d)
         req = rem;
 }
 
+/* The PID of the process tracing this one (TracerPid in /proc/self/status), 0 if none. */
+static long tracer_pid(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    long pid = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "TracerPid: %ld", &pid) == 1)
+            break;
+    fclose(f);
+    return pid;
+}
+
+/* Before socket(): wait up to `seconds` until a tracer is attached, so that it sees socket, bind, listen. */
+static void wait_for_tracer(double seconds)
+{
+    if (seconds <= 0)
+        return;
+    double deadline = now_s() + seconds;
+    for (;;) {
+        long pid = tracer_pid();
+        if (pid > 0) {
+            say(1, "tracer attached (pid %ld)", pid);
+            return;
+        }
+        if (now_s() >= deadline) {
+            say(1, "no tracer attached within %g s: going on", seconds);
+            return;
+        }
+        sleep_seconds(0.005);
+    }
+}
+
 static void serve_one(int conn, const struct sockaddr_in *peer, double delay, double t0)
 {
     char ip[INET_ADDRSTRLEN] = "?";
@@ -178,6 +215,7 @@ int main(void)
     long port = env_long("SOCKLAB_PORT", DEFAULT_PORT, 1, 65535);
     long backlog = env_long("SOCKLAB_BACKLOG", DEFAULT_BACKLOG, 1, 65535);
     double delay = env_seconds("SOCKLAB_DELAY", DEFAULT_DELAY, 0.0, MAX_DELAY);
+    double wait_tracer = env_seconds("SOCKLAB_WAIT_FOR_TRACER", 0.0, 0.0, MAX_DELAY);
 
     /* No zombies: the kernel reaps children for us. */
     signal(SIGCHLD, SIG_IGN);
@@ -203,6 +241,7 @@ int main(void)
     sigdelset(&waitmask, SIGTERM);
     sigdelset(&waitmask, SIGINT);
 
+    wait_for_tracer(wait_tracer);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     if (lfd < 0) {
         say(2, "server: socket: %s", strerror(errno));

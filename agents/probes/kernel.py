@@ -1,4 +1,6 @@
-"""What the kernel says, as JSON lines: counters, sockets, a process's state and wait channel, zombies.
+"""What the kernel says, as JSON lines: counters, Unix sockets, a process's state and wait channel, zombies.
+
+(TCP sockets are read from netlink, by the tools image's ``observer.sockets``: ``Stage.observe(c, "sockets")``.)
 
 Run inside a container (``docker exec``), so every number is the one of that container's namespaces:
 ``/proc/net/*`` is per network namespace, ``/proc/<pid>`` per PID namespace. ``--samples N --interval S``
@@ -16,11 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-TCP_STATES = {
-    "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
-    "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
-}  # fmt: skip
-
 
 def snmp_tables(path: str) -> dict[str, dict[str, int]]:
     """``/proc/net/snmp`` and ``/proc/net/netstat``: pairs of lines, a header of names and a row of values."""
@@ -35,31 +32,6 @@ def snmp_tables(path: str) -> dict[str, dict[str, int]]:
 
 def counters() -> dict[str, Any]:
     return {**snmp_tables("/proc/net/snmp"), **snmp_tables("/proc/net/netstat")}
-
-
-def _endpoint(text: str) -> str:
-    address, port = text.split(":")
-    octets = bytes.fromhex(address)[::-1]  # little-endian on the machines we run on
-    return f"{'.'.join(map(str, octets))}:{int(port, 16)}"
-
-
-def sockets(port: int | None = None) -> list[dict[str, Any]]:
-    """``/proc/net/tcp``. For a LISTEN socket ``rx_queue`` is its accept queue (``ss -lnt``'s Recv-Q)."""
-    found = []
-    with open("/proc/net/tcp") as file:
-        for line in file.read().splitlines()[1:]:
-            fields = line.split()
-            tx, rx = (int(x, 16) for x in fields[4].split(":"))
-            entry = {
-                "local": _endpoint(fields[1]),
-                "remote": _endpoint(fields[2]),
-                "state": TCP_STATES.get(fields[3], fields[3]),
-                "tx_queue": tx,
-                "rx_queue": rx,
-            }
-            if port is None or str(entry["local"]).endswith(f":{port}"):
-                found.append(entry)
-    return found
 
 
 def unix_sockets() -> list[dict[str, Any]]:
@@ -157,14 +129,13 @@ def sysctls() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m probes.kernel")
-    parser.add_argument("what", choices=("counters", "sockets", "unix", "process", "zombies", "stat", "sysctls"))
-    parser.add_argument("target", nargs="?", help="port (sockets), pid (process), path (stat)")
+    parser.add_argument("what", choices=("counters", "unix", "process", "zombies", "stat", "sysctls"))
+    parser.add_argument("target", nargs="?", help="pid (process), path (stat)")
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--interval", type=float, default=0.1)
     args = parser.parse_args()
     readers: dict[str, Callable[[], object]] = {
         "counters": counters,
-        "sockets": lambda: sockets(int(args.target) if args.target else None),
         "unix": unix_sockets,
         "process": lambda: process(int(args.target)),
         "zombies": zombies,

@@ -187,20 +187,17 @@ def clean() -> int:
 
 
 def wait_established(spec: WaitEstablished) -> int:
-    """Wait until ``count`` TCP connections to local ``port`` are established (read from /proc/net/tcp)."""
+    """Wait until ``count`` TCP connections to local ``port`` are established (netlink INET_DIAG, through the
+    observer's sampler, copied in beside this agent: the one reader of a namespace's sockets)."""
+    from observer.sockets import Sampler
+
+    sampler = Sampler()
     deadline = time.monotonic() + spec.timeout
-    port, count = spec.port, spec.count
     seen = 0
     while time.monotonic() < deadline:
-        seen = 0
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            if os.path.exists(table):
-                with open(table) as lines:
-                    next(lines)
-                    for line in lines:
-                        local, state = line.split()[1], line.split()[3]
-                        seen += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
-        if seen >= count:
+        rows = sampler.sample()
+        seen = sum(r.state == "ESTABLISHED" and r.local.rsplit(":", 1)[1] == str(spec.port) for r in rows)
+        if seen >= spec.count:
             emit(Established(time.time(), count=seen))
             return 0
         time.sleep(0.05)

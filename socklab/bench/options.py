@@ -27,6 +27,8 @@ class BenchOptions(RecordOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.kernel:
+            raise ValueError("--kernel is not for bench: an observed server is slower (strace stops it at each call)")
         unknown = [v for v in self.versions if v not in VERSIONS]
         if unknown:
             raise ValueError(f"unknown version(s) {', '.join(unknown)}; choose from {', '.join(VERSIONS)}")

@@ -23,26 +23,18 @@ from socklab.capture.tcpdump import Tcpdump
 from socklab.events import recorder as events
 from socklab.events.schema import Kind
 from socklab.faults.network import packet_loss
+from socklab.kernel.sockets import read_sockets
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
-from socklab.lab.sidecar import run_in_namespace, tools_image
+from socklab.lab.sidecar import tools_image
 from socklab.progress import Progress, quiet
 from socklab.wire.config import ServerConfig
 
 PORT = 9736
 CLOSE_WAIT_LIMIT = 5.0  # seconds to let the connection finish closing after the client exits
-# Run beside the server (any image: the tools sidecar brings python3): wait until no connection on the
-# port is left but the listener and TIME_WAIT, i.e. both FINs were sent and acknowledged.
-WAIT_CLOSED = f"""
-import time
-deadline = time.monotonic() + {CLOSE_WAIT_LIMIT}
-def open_connections():
-    rows = [line.split() for line in open('/proc/net/tcp').read().splitlines()[1:]]
-    return [r for r in rows if r[1].endswith(':{PORT:04X}') and r[3] not in ('0A', '06')]
-while open_connections() and time.monotonic() < deadline:
-    time.sleep(0.05)
-print(len(open_connections()))
-"""
+# Read beside the server (any image: the tools sidecar brings the reader): until no connection on the port is
+# left but the listener and TIME_WAIT, i.e. both FINs were sent and acknowledged.
+WAIT_CLOSED = (str(PORT), "--until-only", "LISTEN,TIME_WAIT", "--timeout", str(CLOSE_WAIT_LIMIT))
 
 
 class ExchangeFailed(RuntimeError):
@@ -102,7 +94,7 @@ def run_trace(
             progress(f"tcpdump listening in {server_ip}'s namespace")
             with _maybe_loss(lab, server, loss, progress) as fault:
                 client = lab.run_once(lab.topology.client(1, client_image), timeout=delay + 120)
-                run_in_namespace(lab, server, ["python3", "-c", WAIT_CLOSED], image=tools)
+                read_sockets(lab, server, *WAIT_CLOSED, image=tools)
         if client.exit_code != 0:
             raise ExchangeFailed(f"the client exited {client.exit_code}: {(client.stdout + client.stderr)[-2000:]}")
     record = client.result  # its result line, read by wire's one parser
@@ -140,6 +132,9 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
     if not events.recording():
         return
     first = next(iter(dpkt.pcap.Reader(io.BytesIO(pcap))), (time.time(), b""))[0]
+    # The connection as --kernel names it (client>server): the client's end is the one not on the server's port.
+    ends = {s.src for s in segments} | {s.dst for s in segments}
+    client_port = next((end.rsplit(":", 1)[1] for end in ends if end != f"{server.address}:{PORT}"), "0")
     for segment in segments:
         events.emit(
             Kind.PACKET,
@@ -154,6 +149,7 @@ def _record_packets(segments: list[Segment], pcap: bytes, client: Host, server: 
             payload=list(segment.payload[:64]),
             label=segment.label,
             retransmission=segment.retransmission,
+            conn=f"{client.address}:{client_port}>{server.address}:{PORT}",
             time=segment.time,
             client={"name": client.name, "address": client.address},
             server={"name": server.name, "address": server.address},

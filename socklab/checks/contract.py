@@ -16,10 +16,12 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from socklab.analysis.verdict import TOLERANCE, judge
 from socklab.errors import engine, require_image
+from socklab.events.recorder import Recorder
+from socklab.events.schema import Kind
 from socklab.lab.lab import Lab
 from socklab.lab.readiness import ServerExited
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening
@@ -187,20 +189,21 @@ class Rule:
     hardening: Hardening = LOCKED_DOWN
 
 
+def concurrency_rule(clients: int, rule_id: str = "concurrency") -> Rule:
+    """``clients`` clients at once, all answered and served at the same time."""
+    # Reverse lookups off for our servers: Python 3.11.2's getnameinfo holds the GIL (see test_contract).
+    no_names = ServerConfig(resolve_names=False).to_env()
+    return Rule(rule_id, CONCURRENT, 2, lambda lab: check_concurrency(lab, clients), no_names)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("plus-one", PLUS_ONE, 0, check_plus_one),
     Rule("every-byte", EVERY_BYTE, 0, check_every_byte),
     Rule("delay", AFTER_DELAY, 1.5, check_delay),
-    # Reverse lookups off for our servers: Python 3.11.2's getnameinfo holds the GIL (see test_contract).
-    Rule(
-        "concurrency",
-        CONCURRENT,
-        2,
-        lambda lab: check_concurrency(lab, CONCURRENT_CLIENTS),
-        ServerConfig(resolve_names=False).to_env(),
-    ),
+    concurrency_rule(CONCURRENT_CLIENTS),
     Rule("bad-clients", BAD_CLIENTS, 1, check_bad_clients_harm_nobody),
 )
+KERNEL_KINDS = (Kind.SOCKET, Kind.PACKET, Kind.SYSCALL)  # what --kernel adds to a rule's lab
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ class RuleResult:
     violation: ContractViolation | None = None
     server_log: str = ""  # the server's log when the rule was broken
     not_applicable: str = ""  # why the rule does not apply to this server (then it was neither kept nor broken)
+    kernel_events: Mapping[str, int] = field(default_factory=dict)  # with kernel=True: socket, packet, syscall
 
     @property
     def passed(self) -> bool:
@@ -240,8 +244,25 @@ def check_rule(
     startup_timeout: float = 30.0,
     purpose: str = "check",
     progress: Progress = quiet,
+    kernel: bool = False,
 ) -> RuleResult:
-    """Check one rule in a lab of its own; a server that never accepts breaks ``LISTENS``. Removes the lab."""
+    """Check one rule in a lab of its own; a server that never accepts breaks ``LISTENS``. Removes the lab.
+
+    ``kernel``: with the kernel observed as ``--kernel`` does (the server traced, every host's sockets and
+    packets sampled), recorded by a recorder of the rule's own; ``kernel_events`` counts what came of it.
+    """
+    recorder = Recorder(kernel=True) if kernel else None
+    with recorder or contextlib.nullcontext():
+        result = _check_rule(server_image, rule, client_image, startup_timeout, purpose, progress)
+    if recorder is None:
+        return result
+    counts = {str(kind): sum(e.kind is kind for e in recorder.events) for kind in KERNEL_KINDS}
+    return replace(result, kernel_events=counts)
+
+
+def _check_rule(
+    server_image: str, rule: Rule, client_image: str, startup_timeout: float, purpose: str, progress: Progress
+) -> RuleResult:
     started = time.monotonic()
     lab = Lab(
         server_image=server_image,
@@ -282,10 +303,12 @@ def check_image(
     fail_fast: bool = False,
     startup_timeout: float = 30.0,
     progress: Progress = quiet,
+    kernel: bool = False,
 ) -> list[RuleResult]:
     """Hold ``server_image`` to each rule in turn (each in a fresh lab, removed after): one result a rule.
 
-    MissingImage first if either image is not on the engine; ``fail_fast`` stops at the first broken rule.
+    MissingImage first if either image is not on the engine; ``fail_fast`` stops at the first broken rule;
+    ``kernel``: each rule's lab observed as ``--kernel`` does (``check_rule``).
     """
     client = engine()
     try:
@@ -297,7 +320,12 @@ def check_image(
     for rule in rules:
         progress(f"{rule.id}: {rule.name} (delay {rule.delay:g})")
         result = check_rule(
-            server_image, rule, client_image=client_image, startup_timeout=startup_timeout, progress=progress
+            server_image,
+            rule,
+            client_image=client_image,
+            startup_timeout=startup_timeout,
+            progress=progress,
+            kernel=kernel,
         )
         results.append(result)
         said = {"BROKEN": f"BROKEN: {result.broken_rule}", "n/a": f"not applicable: {result.not_applicable}"}

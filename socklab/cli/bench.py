@@ -23,6 +23,7 @@ EPILOG = """examples:
   socklab bench outside                                  # c-epoll and epoll with tcpkali, then socklab's loader
   socklab bench backlog --help                           # bursts against the lesson's backlog of 5
   socklab bench startup --help                           # docker run → first answer against Docker's floor
+  socklab bench kernel --help                            # what --kernel costs the server and the machine
 """
 
 
@@ -63,7 +64,7 @@ def register(sub: Any) -> None:
         run,
         epilog=EPILOG,
     )
-    commands = parser.add_subparsers(dest="bench_command", metavar="[outside|backlog|startup]")
+    commands = parser.add_subparsers(dest="bench_command", metavar="[outside|backlog|startup|kernel]")
     add_command(
         commands,
         "outside",
@@ -83,6 +84,7 @@ def register(sub: Any) -> None:
 SCRIPTS = (
     ("backlog", "socklab.bench.backlog", "sequential rate and bursts against backlog 5 and 128, from the host"),
     ("startup", "socklab.bench.starts", "image sizes, docker run to first answer against Docker's floor, compose"),
+    ("kernel", "socklab.kernel.cost", "what --kernel costs: a traced server's answers and CPU, the observer's CPU"),
 )
 
 

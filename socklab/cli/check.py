@@ -33,6 +33,7 @@ examples:
   socklab check my/server:1.0 --fail-fast
   socklab check my/server:1.0 --rule plus-one --rule concurrency --json
   socklab check my/server:1.0 --bad-input
+  socklab check my/server:1.0 --kernel      # the same rules with the kernel observed (socklab run --kernel)
 """
 
 
@@ -46,6 +47,9 @@ class CheckOptions:
     bad_input: bool = option(False, f"also the bad-input and limit rules: {', '.join(BAD_INPUT_IDS)}")
     fail_fast: bool = option(False, "stop at the first broken rule")
     json: bool = option(False, "print the verdict as JSON")
+    kernel: bool = option(
+        False, "observe each rule's lab as --kernel does (sockets, packets, the server's system calls), and count"
+    )
 
     def __post_init__(self) -> None:
         if not self.image:
@@ -70,6 +74,7 @@ def _as_json(image: str, results: list[RuleResult]) -> dict[str, Any]:
                 "broken": r.broken_rule or None,
                 "detail": r.violation.detail if r.violation else None,
                 "server_log": r.server_log[-LOG_TAIL:] if r.violation else None,
+                "kernel_events": dict(r.kernel_events) or None,
             }
             for r in results
         ],
@@ -87,6 +92,8 @@ def _print(image: str, client_image: str, results: list[RuleResult]) -> None:
     for r in results:
         detail = "" if r.violation is None else f"  {r.violation.rule}: {_first_line(r.violation.detail)}"
         detail = f"  not applicable: {_first_line(r.not_applicable)}" if r.not_applicable else detail
+        if r.kernel_events:
+            detail += "  (kernel: " + ", ".join(f"{n} {kind}" for kind, n in r.kernel_events.items()) + " events)"
         print(f"  {r.verdict:<6} {r.rule.name:<{width}} {r.seconds:6.1f} s{detail}")
     for r in results:
         if r.violation is not None:
@@ -113,6 +120,7 @@ def run(options: CheckOptions) -> ExitCode:
         rules=rules,
         fail_fast=options.fail_fast,
         progress=to_stderr("check"),
+        kernel=options.kernel,
     )
     if options.json:
         print(json.dumps(_as_json(options.image, results)))

@@ -38,7 +38,7 @@ def recorded(command: str, run: Callable[[T], int]) -> Callable[[T], int]:
 
     def _recorded(options: RecordOptions, events: str) -> int:
         code: int = ExitCode.FAILED
-        recorder = Recorder(events or None)
+        recorder = Recorder(events or None, kernel=options.kernel)
         try:
             with recorder:
                 recorder.emit(Kind.RUN_STARTED, command=command, args=_args(options), title=f"socklab {command}")

@@ -38,11 +38,13 @@ class LabWatch:
         image_of: Callable[[str], str],
         prefix: str = "",
         probes_from: frozenset[str] = frozenset(),
+        on_start: Callable[[str, str], None] | None = None,
     ) -> None:
         """``label``: ``key=value`` that the containers to watch carry; ``role_of``: a container's name ->
         its role (None: not one of ours); ``follows``: whether a role's log is read (the servers');
         ``image_of``: a role's image; ``prefix``: put before each role to name the host; ``probes_from``:
-        addresses whose connections are socklab's own readiness checks (``probe`` in their events)."""
+        addresses whose connections are socklab's own readiness checks (``probe`` in their events);
+        ``on_start``: told (role, container id) of every start, a restart too (the kernel streams)."""
         self.recorder = recorder
         self.label = label
         self.role_of = role_of
@@ -50,6 +52,7 @@ class LabWatch:
         self.image_of = image_of
         self.prefix = prefix
         self.probes_from = probes_from
+        self.on_start = on_start
         self._client = docker.from_env()
         self._stream: Any = None
         self._threads: list[threading.Thread] = []
@@ -107,6 +110,8 @@ class LabWatch:
         if action == "start":
             image = str(attributes.get("image", "")) or self.image_of(role)
             self.recorder.emit(Kind.CONTAINER_STARTED, host, t=when, role=role, image=image)
+            if self.on_start is not None:
+                self.on_start(role, str(event.get("id")))
             if self.follows(role):
                 # A restarted server: its log from this start on (the lines before were read already).
                 again = role in self._followed

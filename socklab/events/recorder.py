@@ -39,13 +39,16 @@ class Recorder:
         run: str | None = None,
         listeners: Iterable[Listener] = (),
         keep: bool = True,
+        kernel: bool = False,
     ) -> None:
         """``run``: the id every event carries (a new one by default); ``keep``: hold the events in memory
-        too (``events``), which the report at the end of a command reads."""
+        too (``events``), which the report at the end of a command reads; ``kernel``: the labs made while it
+        records observe the kernel too (``--kernel``: socket, packet and syscall events)."""
         self.path = None if path is None else Path(path)
         self.run = run or new_run_id()
         self.listeners: list[Listener] = list(listeners)
         self.keep = keep
+        self.kernel = kernel
         self.events: list[Event] = []
         self._file: IO[str] | None = None
         self._lock = threading.Lock()

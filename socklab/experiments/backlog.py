@@ -72,10 +72,10 @@ def _start_clients(stage: Stage, variant: Variant, clients: int) -> LabContainer
 
 
 def _listen_queue(stage: Stage, server: LabContainer) -> tuple[int, int]:
-    """(accept queue, half-open) of the listener: ``ss -lnt``'s Recv-Q, and the SYN_RECV request socks."""
-    sockets = stage.kernel(server, "sockets", str(PORT))[0]
+    """(accept queue, half-open) of the listener: its Recv-Q (``ss -lnt``'s), and the SYN_RECV request socks."""
+    sockets = stage.observe(server, "sockets", str(PORT))[0]
     listening = next(s for s in sockets if s["state"] == "LISTEN")
-    return listening["rx_queue"], sum(s["state"] == "SYN_RECV" for s in sockets)
+    return listening["recv_q"], sum(s["state"] == "SYN_RECV" for s in sockets)
 
 
 def _tcp_ext(stage: Stage, server: LabContainer) -> dict[str, int]:
@@ -105,8 +105,9 @@ def run(
         f"a client host per server opens {clients} connections at once (non-blocking connects, one burst)",
         "slow link: the server's outgoing traffic shaped to 8 kbit/s (tc tbf, from a tools sidecar), so that "
         "handshakes overlap as they do across a real network",
-        f"{hold:g} s later the listener's queue is read from /proc/net/tcp (ss -lnt's Recv-Q), the counters "
-        "from /proc/net/netstat; then the servers start accepting (SIGUSR1) and answer each byte + 1",
+        f"{hold:g} s later the listener's queue is read from netlink INET_DIAG (ss -lnt's Recv-Q, from a tools "
+        "sidecar), the counters from /proc/net/netstat; then the servers start accepting (SIGUSR1) and answer "
+        "each byte + 1",
     ]
     # In parallel: dockerd starts a few containers a second here, the variants should see their bursts at
     # about the same time, and each reading is a `docker exec` of its own.

@@ -2,7 +2,8 @@
 
 Containers run the probes (``python -m probes.NAME``) or any image; their output is JSON event lines,
 read back from the logs. ``kernel()`` runs ``probes.kernel`` inside a container, so its numbers are that
-container's namespaces; ``observe()`` reads them from a sidecar in the container's network namespace.
+container's namespaces; ``observe()`` reads them from a sidecar in the container's network namespace (its
+sockets from netlink, as ``--kernel`` samples them).
 Running the containers (labels, volumes, networks, cleanup, the reaper) is the ``Lab``'s job.
 """
 
@@ -14,10 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from socklab.kernel.sockets import read_sockets
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
 from socklab.lab.lab import Lab
 from socklab.lab.layer import OnLab
+from socklab.lab.sidecar import tools_image
 from socklab.lab.topology import LAB_NETWORK, Node
 from socklab.progress import Progress, quiet
 from socklab.wire.config import ServerConfig
@@ -25,6 +28,12 @@ from socklab.wire.config import ServerConfig
 
 class ProbeFailed(RuntimeError):
     """A probe in a container failed or never said what we waited for; the message carries its output."""
+
+
+def _with_old_names(row: dict[str, Any]) -> dict[str, Any]:
+    """A socket row with the names ``probes.kernel sockets`` used too: remote, rx_queue, tx_queue."""
+    unbound = "[::]:0" if row["local"].startswith("[") else "0.0.0.0:0"
+    return {**row, "remote": row["peer"] or unbound, "rx_queue": row["recv_q"], "tx_queue": row["send_q"] or 0}
 
 
 def _values(output: str) -> list[Any]:
@@ -151,11 +160,18 @@ class Stage(OnLab):
         return _values(output)
 
     def observe(self, target: LabContainer, what: str, *args: str) -> list[Any]:
-        """``probes.kernel`` in ``target``'s network namespace, from a probes sidecar.
+        """What the kernel says of ``target``'s network namespace, read from a sidecar in it: one value a sample.
 
-        For any image, even one without Python (the C server): ``/proc/net`` is the reader's network
-        namespace, so the sidecar reads the target's counters and sockets. It needs no capabilities.
+        ``sockets`` (``[PORT] [--samples N --interval S]``): its TCP sockets from netlink INET_DIAG, the one
+        sampler ``--kernel`` uses too (``observer.sockets``: key, local, peer, state, recv_q, send_q, backlog,
+        rtt_ms, cwnd, retrans, conn; and remote, rx_queue, tx_queue, the names ``probes.kernel`` gave them
+        when it read /proc/net/tcp), in a tools sidecar: one container a call, so sample in one call. The rest
+        (``counters``, ``unix``…) from ``probes.kernel`` in a probes sidecar: ``/proc/net`` is the reader's
+        network namespace. For any image, even one without Python (the C server); neither needs a capability.
         """
+        if what == "sockets":
+            samples = read_sockets(self.lab, target, *args, image=tools_image(self.lab.docker, self.progress))
+            return [[_with_old_names(row) for row in rows] for rows in samples]
         if self.probes_image is None:
             raise ValueError("observe() needs the probes image")
         sidecar = Node(

@@ -3,9 +3,11 @@
 ``base``  (``socklab/base:latest``): a Python runtime and nothing else, ~15 MB, for the lab's own
           images (Dockerfile.server and Dockerfile.client build FROM it); they run as user 10001.
 ``tools`` (``socklab/tools:latest``): the same Python (sidecar agents are stdlib Python) plus
-          iproute2 (ip, tc, ss, nstat), iptables on its nf_tables backend and tcpdump. It runs as root
-          in another container's network namespace (``network_mode="container:<id>"`` with NET_ADMIN,
-          and NET_RAW for tcpdump), so faults and captures never need tools in the lab's images.
+          iproute2 (ip, tc, ss, nstat), iptables on its nf_tables backend, tcpdump, strace and
+          pyroute2's netlink core (the kernel observer's socket sampler). It runs as root in another
+          container's network namespace (``network_mode="container:<id>"`` with NET_ADMIN, and NET_RAW
+          for tcpdump), or in its PID namespace with SYS_PTRACE (strace), so faults, captures and
+          traces never need tools in the lab's images.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ _TOOL_PACKAGES = (
     *("liblz4-1", "liblzma5", "libzstd1", "libssl3"),
     # /etc/protocols and /etc/services: names for `-p tcp`, ss and tcpdump.
     "netbase",
+    # strace (the server's system calls, --kernel) and the libunwind it links for -k.
+    *("strace", "libunwind8"),
+    # The kernel observer (agents/observer): pyroute2's INET_DIAG sockets, and ctypes (libffi) for setns(2),
+    # which Python 3.11's os module lacks.
+    *("python3-pyroute2", "libffi8"),
 )
 
 _TOOL_DROPPED = {
@@ -99,10 +106,29 @@ _TOOL_DROPPED = {
     "libcap2-bin": "setcap/getcap; the container's capabilities come from Docker",
     "debconf": "maintainer scripts never run in an unpacked root",
     "adduser": "the tcpdump account is written by the builder",
+    "python3-psutil": "only pyroute2's NDB, IPDB and ss2, which are pruned",
+    "python3-importlib-metadata": "only for a Python older than 3.8",
+    "python3": "the interpreter comes from the runtime's own packages (python3.X-minimal)",
 }
 
 #: The programs kept; every other program the packages ship goes.
-_TOOL_PROGRAMS = ("bin/ip", "bin/ss", "sbin/tc", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi")
+_TOOL_PROGRAMS = (
+    *("bin/ip", "bin/ss", "sbin/tc", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi"),
+    "usr/bin/strace",
+)
+
+#: pyroute2 as the observer uses it: the netlink core and INET_DIAG (``pyroute2.netlink.diag``). Its package
+#: ``__init__`` goes too (pyroute2 then imports as a namespace package): it imports every module pyroute2 has,
+#: NDB with sqlite3 and IPDB among them, 0.2 s and a dozen pruned standard modules for nothing used here.
+_PYROUTE2 = "usr/lib/python3/dist-packages/pyroute2"
+_PYROUTE2_KEPT = (
+    *("config", "config/__init__.py", "common.py", "netlink", "netlink/__init__.py", "netlink/nlsocket.py"),
+    *("netlink/exceptions.py", "netlink/diag", "netlink/diag/__init__.py"),
+)
+
+#: What the tools keep of the standard library that the base prunes: ctypes (setns for the observer) and
+#: multiprocessing (pyroute2's config module imports it, for names it never calls here).
+_TOOL_STDLIB = ("ctypes", "ctypes/*", "lib-dynload/_ctypes.*", "multiprocessing", "multiprocessing/*")
 
 #: iptables match and target modules kept (the rest of the 2 MB of them go): the protocol matches,
 #: loss (statistic), resets (REJECT), the usual conntrack/rate/comment matches for marking rules.
@@ -125,7 +151,8 @@ TCPDUMP_ACCOUNT = Account("tcpdump", 101, "/nonexistent", owns_home=False)
 
 
 def tools_policy(python: str) -> ImagePolicy:
-    """The network tools sidecar: Python plus ip, tc, ss, nstat, iptables (nf_tables) and tcpdump."""
+    """The network tools sidecar: Python plus ip, tc, ss, nstat, iptables (nf_tables), tcpdump, strace and
+    pyroute2's netlink diag."""
     parts = _python_parts(python)
     xtables = "usr/lib/*-linux-gnu*/xtables"
     packages = (*parts["packages"], *_TOOL_PACKAGES)
@@ -136,8 +163,8 @@ def tools_policy(python: str) -> ImagePolicy:
         tag=TAGS["tools"],
         title="socklab tools",
         description=(
-            f"Python {python}, iproute2, iptables (nf_tables) and tcpdump for socklab's sidecars in a "
-            "container's network namespace, assembled from Debian bookworm packages without a registry"
+            f"Python {python}, iproute2, iptables (nf_tables), tcpdump, strace and pyroute2 for socklab's "
+            "sidecars in a container's namespaces, assembled from Debian bookworm packages without a registry"
         ),
         packages=packages,
         dropped=dropped,
@@ -151,12 +178,17 @@ def tools_policy(python: str) -> ImagePolicy:
             *("usr/lib/*-linux-gnu*/tc/q_atm.so", "usr/lib/*-linux-gnu*/engines-3"),
             *("usr/lib/*-linux-gnu*/ossl-modules", "usr/include", "usr/share/bash-completion"),
             *("usr/share/iptables", "etc/apparmor.d", "etc/rpc"),
+            # pyroute2 but its netlink core and diag, and its pr2modules shim.
+            f"{_PYROUTE2}/*",
+            "usr/lib/python3/dist-packages/pr2modules",
         ),
         keep=(
             *parts["keep"],
             f"usr/bin/python{python}",
             *_TOOL_PROGRAMS,
             *(f"{xtables}/{name}.so" for name in _XTABLES_MODULES),
+            *(f"{_PYROUTE2}/{name}" for name in _PYROUTE2_KEPT),
+            *(f"usr/lib/python{python}/{name}" for name in _TOOL_STDLIB),
         ),
         elf_roots=(
             *parts["elf_roots"],

@@ -18,6 +18,8 @@ from socklab.progress import Progress
 
 __all__ = ["compile_stdlib", "prune", "python_version", "write_skeleton", "write_tar"]
 
+DIST_PACKAGES = "usr/lib/python3/dist-packages"  # where Debian's python3-* packages put their modules
+
 
 def prune(root: Path, policy: ImagePolicy, *, progress: Progress) -> None:
     """Remove what the policy prunes, then the libraries nothing loads, duplicate docs, empty folders."""
@@ -86,10 +88,13 @@ def compile_stdlib(root: Path, policy: ImagePolicy, *, progress: Progress) -> No
     cmd = ["chroot", str(root), _interpreter(policy), "-I", "-B", "-m", "compileall", "-q"]
     if not policy.keep_sources:
         cmd.append("-b")
-    run([*cmd, f"/{policy.stdlib}"], what="compileall")
+    # Debian's packaged modules (the tools' pyroute2) are compiled the same way.
+    folders = [policy.stdlib] + ([DIST_PACKAGES] if (root / DIST_PACKAGES).is_dir() else [])
+    run([*cmd, *(f"/{folder}" for folder in folders)], what="compileall")
     if not policy.keep_sources:
-        for path in (root / policy.stdlib).rglob("*.py"):
-            path.unlink()
+        for folder in folders:
+            for path in (root / folder).rglob("*.py"):
+                path.unlink()
         for path in _frozen_module_files(root, policy):
             path.unlink()
     mode = "with sources" if policy.keep_sources else "sourceless (-b)"

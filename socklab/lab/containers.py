@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -71,8 +72,15 @@ class LabContainer:
         adopted.owned = False
         return adopted
 
-    def start(self, client: docker.DockerClient, wait: WaitStrategy | None = None) -> LabContainer:
-        """Create and start it on its network under its aliases; then wait with ``wait`` if given."""
+    def start(
+        self,
+        client: docker.DockerClient,
+        wait: WaitStrategy | None = None,
+        *,
+        on_start: Callable[[LabContainer], None] | None = None,
+    ) -> LabContainer:
+        """Create and start it on its network under its aliases; call ``on_start`` (it runs, nothing has been
+        waited for yet: the kernel observer joins it there); then wait with ``wait`` if given."""
         require_image(client, self.node.image)  # else the SDK would try to pull from a registry
         kwargs = {
             **self.node.hardening.docker_kwargs(),
@@ -112,15 +120,21 @@ class LabContainer:
             container.with_volume_mapping(volume, path, mode="rw")
         for source, folder in self.node.copies.items():
             container.with_copy_into_container(Path(source), folder)  # between create and start
-        if wait is not None:
-            container.waiting_for(wait)
         self._started = container
         try:
             container.start()
         finally:
-            # Even when the wait fails, the container exists: keep hold of it so remove() finds it.
+            # Even when a later step fails, the container exists: keep hold of it so remove() finds it.
             with contextlib.suppress(Exception):
                 self._sdk = container.get_wrapped_container()
+        if on_start is not None:
+            on_start(self)
+        if wait is not None:
+            try:
+                wait.wait_until_ready(container)
+            except TimeoutError as exc:  # as testcontainers' own start() says it: with the container's output
+                exc.add_note(self.logs())
+                raise
         return self
 
     @property

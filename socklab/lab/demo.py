@@ -24,6 +24,7 @@ from socklab.events.lines import engine_stamp
 from socklab.events.schema import Kind
 from socklab.lab.client_run import CLASSIC_LINE
 from socklab.lab.compose import ensure_compose
+from socklab.lab.lab import Lab
 from socklab.paths import COMPOSE_FILE
 from socklab.progress import Progress, quiet
 
@@ -119,7 +120,10 @@ def run_demo(
     progress(f"docker compose -p {project} up --scale client={clients}")
     started = time.monotonic()
     thread = threading.Thread(target=watcher, args=(started,), daemon=True)
-    followed = _watch_events(project)
+    kernel = _kernel_lab(progress)
+    if kernel is not None:
+        full_env.update(kernel.kernel_server_env())  # the server waits for its tracer before socket()
+    followed = _watch_events(project, kernel)
     try:
         thread.start()
         subprocess.run([*compose, "up", "--scale", f"client={clients}"], env=full_env, check=False)
@@ -146,11 +150,25 @@ def run_demo(
         subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "15"], env=full_env, capture_output=True)
         if followed is not None:
             followed.close()
+        if kernel is not None:
+            kernel.close()
         docker_client.close()
 
 
-def _watch_events(project: str) -> LabWatch | None:
-    """The demo's containers and its server's log as the run's events, live (when it is being recorded)."""
+def _kernel_lab(progress: Progress) -> Lab | None:
+    """With ``--kernel``: a lab of no network of its own whose observer and tracers watch compose's containers."""
+    recorder = recording.active()
+    if recorder is None or not recorder.kernel:
+        return None
+    lab = Lab(server_image=None, purpose="demo-kernel", own_network=False, progress=progress, kernel=True)
+    lab.start()
+    return lab
+
+
+def _watch_events(project: str, kernel: Lab | None = None) -> LabWatch | None:
+    """The demo's containers and its server's log as the run's events, live (when it is being recorded); with
+    ``kernel``, each container as it starts observed by it (the server traced): compose starts them, so they are
+    met on the engine's start event, and a client that connects within a few milliseconds of it is met late."""
     recorder = recording.active()
     if recorder is None:
         return None
@@ -158,12 +176,17 @@ def _watch_events(project: str) -> LabWatch | None:
     def role_of(name: str) -> str | None:
         return name.removeprefix(f"{project}-") if name.startswith(f"{project}-") else None
 
+    def observe(role: str, container_id: str) -> None:
+        if kernel is not None:
+            kernel.observe_started(role, container_id, server=role.startswith("server"))
+
     return LabWatch(
         recorder,
         label=f"{PROJECT_LABEL}={project}",
         role_of=role_of,
         follows=lambda role: role.startswith("server"),
         image_of=lambda role: "",
+        on_start=observe,
     ).start()
 
 

@@ -39,6 +39,7 @@ from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
+from socklab.lab.kernel import LabKernel
 from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.recording import LabRecording
@@ -58,7 +59,7 @@ __all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "r
 
 
 @dataclass
-class Lab(LabRecording):
+class Lab(LabRecording, LabKernel):
     """``with Lab(server_image=…, client_image=…, delay=…) as lab: lab.run_clients(3)``.
 
     ``server_image=None`` makes an empty lab (its network only): an experiment or a benchmark then starts
@@ -86,6 +87,9 @@ class Lab(LabRecording):
     # False: the reaper leaves this run alone, because what it makes ends and removes itself when this
     # process dies (a fault agent undoes on stdin EOF or on time; `socklab clean` stops what is left).
     reap: bool = True
+    # Record the kernel's view of its hosts (socket, packet, syscall events): None follows the recorded run's
+    # --kernel; needs a recorder (lab/kernel.py).
+    kernel: bool | None = None
 
     def __post_init__(self) -> None:
         self.topology = Topology(self.run_id, delay=self.delay, port=self.port).with_hardening(
@@ -103,6 +107,7 @@ class Lab(LabRecording):
         self.client_runs: list[ClientRun] = []  # every client run so far, in start order
         self._roles = itertools.count(1)
         self._watch: LabWatch | None = None  # the run's events, when a recorder is active
+        self._kernel_streams = None  # the kernel's view (--kernel), once started
         self._recorder = events.active()
         self.host_prefix = "" if self._recorder is None else self._recorder.lab_prefix(self.run_id)
 
@@ -129,6 +134,7 @@ class Lab(LabRecording):
         if self.own_network:
             self.network = self._create_network()
         self._start_watch()
+        self._start_kernel(self._gateways())
         if self.server_image is not None:
             assert self.network is not None, "a server needs the lab's own network"
             self.progress(f"network {self.network.name}; starting server {self.server_image}")
@@ -166,8 +172,9 @@ class Lab(LabRecording):
         """End the servers as the lesson does (SIGTERM, a short drain), then remove every container, the
         network and anything else labelled with this run."""
         with reaper.interrupts_deferred():
-            self._stop_gracefully()
-            for container in self.containers.values():
+            self._stop_gracefully()  # first: the servers drain and exit as the lesson ends them, observed
+            self._close_kernel()  # then the observer's last samples of the hosts still there
+            for container in list(self.containers.values()):
                 container.remove()
             if self._watch is not None:
                 self._watch.close()  # after the removals: each server's log has been read to its end
@@ -219,7 +226,7 @@ class Lab(LabRecording):
             docker_timeout=self.docker_timeout,
         )
         self.containers[node.role] = container
-        container.start(self.docker, wait)
+        container.start(self.docker, wait, on_start=self._kernel_started if self._kernel_streams else None)
         self._record_host(node, container)
         return container
 
@@ -233,11 +240,11 @@ class Lab(LabRecording):
     def container(self, role: str) -> LabContainer:
         return self.containers[role]
 
-    def adopt(self, container: Container | str) -> LabContainer:
+    def adopt(self, container: Container | str, *, role: str | None = None) -> LabContainer:
         """A running container this lab did not make, as a target for sidecars (``shares_network_with``
-        its role); leaving the lab never removes it."""
+        its role, ``target-N`` unless given); leaving the lab never removes it."""
         sdk = self.docker.containers.get(container) if isinstance(container, str) else container
-        adopted = LabContainer.adopted(sdk, self.new_role("target"))
+        adopted = LabContainer.adopted(sdk, role or self.new_role("target"))
         self.containers[adopted.node.role] = adopted
         return adopted
 
@@ -247,6 +254,7 @@ class Lab(LabRecording):
 
     def remove(self, container: LabContainer) -> None:
         """Remove one container now (idempotent) and forget its role."""
+        self._kernel_removed(container)
         container.remove()
         self.containers.pop(container.node.role, None)
 
@@ -269,7 +277,7 @@ class Lab(LabRecording):
 
         A second call replaces nobody: the old server keeps running until it is stopped (see swap).
         """
-        node = self.topology.server(image, env=self.server_env, role=role, alias=alias)
+        node = self.topology.server(image, env={**self.server_env, **self.kernel_server_env()}, role=role, alias=alias)
         self.server = self.add(node, wait=self.accepting())
         self.progress(f"server {image} accepts connections at {self.server_address()}:{self.port}")
         return self.server

@@ -6,6 +6,8 @@ method is a no-op while no run is recorded (``events.active()`` is None).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import docker
 from testcontainers.core.network import Network
 
@@ -33,6 +35,7 @@ class LabRecording:
     host_prefix: str
     _recorder: Recorder | None
     _watch: LabWatch | None
+    _kernel_restarted: Callable[[str, str], None]  # LabKernel's: a container started (again)
 
     def _start_watch(self) -> None:
         """Follow the engine's events and every server's log for this lab's run (when recorded)."""
@@ -45,6 +48,7 @@ class LabRecording:
                 image_of=self._image_of,
                 prefix=self.host_prefix,
                 probes_from=self._gateways(),
+                on_start=self._kernel_restarted,
             ).start()
 
     def _record_host(self, node: Node, container: LabContainer) -> None:

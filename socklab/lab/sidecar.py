@@ -7,9 +7,10 @@ container of a ``Lab``: labelled, removed with it. Three shapes of it, one way:
 
 - ``run_in_namespace``: one command, to its end, its output (a backlog's ``tc``, ``ss``, a wait);
 - ``beside``: the node of a long-running one the caller ends (tcpdump, ``socklab.capture.tcpdump``);
-- ``Agent``: the fault agent (``agents/sidecar/``, stdlib only), copied in before it starts rather than baked
-  into an image (nothing more to build, never a stale copy; any image with python3, iproute2 and
-  iptables serves: ``SOCKLAB_TOOLS_IMAGE``). It is given one ``sidecar.protocol`` spec, validated before
+- ``Agent``: the fault agent (``agents/sidecar/``, stdlib only; its wait for connections reads them with the
+  observer's netlink sampler, ``agents/observer``, copied in beside it), copied in before it starts rather than baked
+  into an image (nothing more to build, never a stale copy; any image with python3, iproute2, iptables
+  and pyroute2 serves: ``SOCKLAB_TOOLS_IMAGE``). It is given one ``sidecar.protocol`` spec, validated before
   the container is made, reports one ``sidecar.protocol`` event a line on stdout and reads ``undo`` on its
   attached stdin, which is ``StdinOnce``: when the process that attached dies, dockerd
   closes it and an untimed fault ends. It removes itself when it exits.
@@ -129,7 +130,8 @@ class Agent:
             hardening=AGENT_HARDENING,
             extra=AGENT_EXTRA,
             labels=labels,
-            copies={str(ROOT / "agents" / "sidecar"): AGENT_HOME},
+            # The observer package beside it: its socket sampler (netlink) is what wait-established reads.
+            copies={str(ROOT / "agents" / "sidecar"): AGENT_HOME, str(ROOT / "agents" / "observer"): AGENT_HOME},
         )
         self.container: LabContainer | None = None
         self._stdin: socket.socket | None = None

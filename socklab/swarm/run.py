@@ -46,6 +46,8 @@ class SwarmUpOptions(RecordOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.kernel:
+            raise ValueError("--kernel observes a lab on this engine; a swarm's tasks run on other engines")
         if self.clients < 1:
             raise ValueError("--clients must be at least 1")
         if self.nodes < 0:

@@ -6,6 +6,8 @@ import dpkt
 import pytest
 
 from socklab.capture.trace import run_trace
+from socklab.events import Kind
+from socklab.events.recorder import Recorder
 
 pytestmark = pytest.mark.lab
 
@@ -16,7 +18,12 @@ def leftovers(docker_client) -> list[str]:
 
 
 def test_one_exchange_is_captured_drawn_and_listed(lab_images, docker_client, tmp_path):
-    result = run_trace(output=tmp_path, server_image=lab_images.server, client_image=lab_images.client, delay=1)
+    with Recorder() as recorder:
+        result = run_trace(output=tmp_path, server_image=lab_images.server, client_image=lab_images.client, delay=1)
+    packets = [e.data for e in recorder.events if e.kind is Kind.PACKET]
+    assert len(packets) == len(result.segments)
+    client_end = next(p["src"] for p in packets if p["label"] == "SYN")
+    assert {p["conn"] for p in packets} == {f"{client_end}>{result.server.address}:9736"}  # as --kernel names it
     labels = [label.removesuffix(" (retransmission)") for label in result.labels()]
     assert result.answer == "B"
     assert labels[:3] == ["SYN", "SYN-ACK", "ACK"]

@@ -72,6 +72,30 @@ def test_run(docker_client: docker.DockerClient, lab_images: ImageSet) -> None:
     assert_left_nothing(watched)
 
 
+def test_run_with_kernel(docker_client: docker.DockerClient, lab_images: ImageSet, tools_image: str, tmp_path) -> None:
+    args = ["run", "--clients", "2", "--delay", "0.5", "--kernel", "--events", str(tmp_path / "e.jsonl")]
+    watched = run_and_watch(docker_client, [*args, *_images(lab_images)])
+    assert watched.returncode == 0, watched.describe()
+    assert_left_nothing(watched)  # the observer and the server's tracer too
+
+
+@pytest.mark.slow
+def test_demo_with_kernel(
+    docker_client: docker.DockerClient, lab_images: ImageSet, tools_image: str, session_id: str, tmp_path
+) -> None:
+    project = f"socklab-test-{session_id}-kdemo"
+    env = {
+        "SERVER_IMAGE": lab_images.server,
+        "CLIENT_IMAGE": lab_images.client,
+        "SOCKLAB_DELAY": "0.5",
+        "SOCKLAB_HOST_PORT": str(_free_port()),
+    }
+    args = ["demo", "--clients", "2", "--project", project, "--kernel", "--events", str(tmp_path / "e.jsonl")]
+    watched = run_and_watch(docker_client, args, env=env, projects=[project])
+    assert watched.returncode == 0, watched.describe()
+    assert_left_nothing(watched)
+
+
 def test_demo(docker_client: docker.DockerClient, lab_images: ImageSet, session_id: str) -> None:
     project = f"socklab-test-{session_id}-demo"
     env = {

@@ -99,6 +99,31 @@ def test_the_stage_labels_what_it_makes(probes_image, docker_client):
     assert not leftovers(docker_client, "labels")
 
 
+def test_the_stage_observes_a_containers_sockets_from_netlink(probes_image, lab_images, docker_client, tools_image):
+    """``Stage.observe(target, "sockets")``: the one socket reader, from outside the container, any image."""
+    import socket
+
+    from socklab.experiments.stage import Stage
+
+    with Stage("sockets", probes_image=probes_image) as stage:
+        server = stage.start("server", ["probes.server", "--port", "9736", "--backlog", "2", "--hold"], alias="held")
+        stage.wait_for_event(server, "listening")
+        address = server.address()
+        clients = [socket.create_connection((address, 9736), timeout=5) for _ in range(3)]
+        try:
+            first, second = stage.observe(server, "sockets", "9736", "--samples", "2", "--interval", "0.1")
+        finally:
+            for client in clients:
+                client.close()
+    for rows in (first, second):
+        listener = next(row for row in rows if row["state"] == "LISTEN")
+        assert (listener["recv_q"], listener["backlog"], listener["rx_queue"]) == (3, 2, 3)  # backlog + 1
+        held = [row for row in rows if row["state"] == "ESTABLISHED"]
+        assert len(held) == 3 and all(row["conn"] == f"{row['peer']}>{address}:9736" for row in held)
+        assert all(row["remote"] == row["peer"] for row in held)  # the names probes.kernel used
+    assert not leftovers(docker_client, "sockets")
+
+
 def test_a_unix_socket_is_a_file_and_without_it_nobody_gets_in(probes_image, lab_images, docker_client):
     result = unix.run(probes_image=probes_image, server_image=lab_images.server, client_image=lab_images.client)
     n = result.numbers

@@ -150,3 +150,16 @@ def test_tcpdump_writes_a_capture_of_a_handshake(docker_client, tools_image, tar
     assert status["StatusCode"] == 0, err.decode()
     assert [re.search(r"Flags \[(\S+)\]", line)[1] for line in packets] == ["S", "S.", "."], packets
     assert all(f"{target.address}.{PORT}" in line for line in packets), packets
+
+
+def test_strace_and_what_the_kernel_observer_imports_are_there(docker_client, tools_image, target):
+    code = (
+        "import ctypes, multiprocessing, pyroute2.netlink.diag as diag, socket, subprocess\n"
+        "ds = diag.DiagSocket(); ds.bind()\n"
+        "rows = ds.get_sock_stats(family=socket.AF_INET, states=1 << 10)\n"
+        "print('listening', sorted(r['idiag_sport'] for r in rows))\n"
+        "print(subprocess.run(['strace', '-V'], capture_output=True, text=True, check=True).stdout.splitlines()[0])\n"
+    )
+    out = tools(docker_client, tools_image, target, "python3", "-c", code)
+    assert f"listening [{PORT}]" in out or re.search(rf"listening \[.*\b{PORT}\b", out), out  # the target's own
+    assert out.splitlines()[-1].startswith("strace -- version"), out

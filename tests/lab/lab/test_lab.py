@@ -55,15 +55,25 @@ def _objects_of(client: docker.DockerClient, pid: int) -> tuple[list, list]:
     return client.containers.list(all=True, filters=selector), client.networks.list(filters=selector)
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_interrupted_or_killed_run_leaves_nothing_behind(lab_images, docker_client, how):
+@pytest.mark.parametrize(
+    ("how", "kernel"),
+    [(signal.SIGINT, False), (signal.SIGKILL, False), (signal.SIGKILL, True)],
+    ids=["ctrl-c", "sigkill", "sigkill-kernel"],
+)
+def test_an_interrupted_or_killed_run_leaves_nothing_behind(lab_images, docker_client, how, kernel, tmp_path, request):
+    # --kernel: the observer and the server's tracer are the run's too (the tools image is built before the run).
+    observed = ["--kernel", "--events", str(tmp_path / "e.jsonl")] if kernel else []
+    if kernel:
+        request.getfixturevalue("tools_image")
     process = _start_run(
-        "--clients", "2", "--delay", "30", "--server-image", lab_images.server, "--client-image", lab_images.client
+        "--clients", "2", "--delay", "30", "--server-image", lab_images.server, "--client-image", lab_images.client,
+        *observed,
     )  # fmt: skip
     try:
         _wait_for_stderr(process, "clients released at once")
         containers, networks = _objects_of(docker_client, process.pid)
-        assert len(containers) == 3 and len(networks) == 1, "the run is under way: a server, two clients, a network"
+        expected = 3 + 2 * kernel  # a server and two clients (and the observer and the server's tracer)
+        assert len(containers) == expected and len(networks) == 1, "the run is under way, a network and its containers"
         # Watch for their removal before the signal, so no event can be missed; `until` bounds the wait.
         events = docker_client.events(
             decode=True, since=f"{time.time():.9f}", until=int(time.time() + 60), filters={"event": "destroy"}

@@ -15,7 +15,7 @@ from support_wheel import must, run
 
 pytestmark = pytest.mark.lab
 
-IMAGE_PACKAGES = ("server", "client", "wire", "agents", "probes", "sidecar", "impair")
+IMAGE_PACKAGES = ("server", "client", "wire", "agents", "probes", "sidecar", "impair", "observer")
 
 
 def test_the_wheel_holds_one_top_level_name(wheel: Path):

@@ -50,3 +50,13 @@ def test_a_rule_that_does_not_apply_says_so_and_breaks_nothing(capsys):
     out = capsys.readouterr().out
     assert "n/a" in out and "not applicable: the Python fork model's" in out
     assert out.rstrip().endswith("keeps all 1 rules checked; 1 not applicable")
+
+
+def test_with_kernel_each_rule_says_what_the_kernel_streams_recorded(capsys):
+    counts = {"socket": 40, "packet": 120, "syscall": 300}
+    results = [RuleResult(RULES[0], 1.0, kernel_events=counts), RuleResult(RULES[1], 2.0)]
+    verdict = _as_json("x/y:1", results)
+    assert verdict["rules"][0]["kernel_events"] == counts and verdict["rules"][1]["kernel_events"] is None
+    _print("x/y:1", "c:1", results)
+    assert "(kernel: 40 socket, 120 packet, 300 syscall events)" in capsys.readouterr().out
+    assert CheckOptions(image="x:1", kernel=True).kernel

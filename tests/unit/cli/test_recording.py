@@ -54,3 +54,34 @@ def test_a_command_that_fails_still_leaves_its_log_and_report(tmp_path):
 def test_a_report_must_be_html():
     with pytest.raises(ValueError, match="html"):
         DemoOptions(report="r.txt")
+
+
+def test_kernel_is_asked_of_the_recorder_the_labs_of_the_run_read(tmp_path):
+    seen: list[bool] = []
+
+    def look(options: DemoOptions) -> int:
+        recorder = events.active()
+        seen.append(recorder is not None and recorder.kernel)
+        return 0
+
+    recorded("demo", look)(DemoOptions(events=str(tmp_path / "k.jsonl"), kernel=True))
+    recorded("demo", look)(DemoOptions(events=str(tmp_path / "e.jsonl")))
+    assert seen == [True, False]
+
+
+def test_kernel_alone_has_nowhere_to_go():
+    with pytest.raises(ValueError, match="--kernel records events"):
+        DemoOptions(kernel=True)
+    assert DemoOptions(kernel=True, view=True).kernel
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [("socklab.bench.options:BenchOptions", "not for bench"), ("socklab.swarm.run:SwarmUpOptions", "other engines")],
+)
+def test_commands_that_observe_no_lab_of_this_engine_refuse_kernel(options, says):
+    import importlib
+
+    module, name = options.split(":")
+    with pytest.raises(ValueError, match=says):
+        getattr(importlib.import_module(module), name)(kernel=True, events="e.jsonl")

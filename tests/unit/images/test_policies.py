@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
 from socklab.images.policies import BASE_TAG, TOOLS_TAG, base_policy, policy, tools_policy
 from socklab.images.policy import matches
+from socklab.paths import ROOT
 
 PY = "3.11"
 STDLIB = f"usr/lib/python{PY}"
@@ -82,11 +86,43 @@ def test_base_prunes(path):
 
 
 def test_tools_prune_the_standard_library_like_the_base():
-    samples = [f"{STDLIB}/{name}" for name in ("ssl.py", "email", "multiprocessing", "socket.py", "asyncio")]
+    samples = [f"{STDLIB}/{name}" for name in ("ssl.py", "email", "sqlite3", "socket.py", "asyncio", "http")]
     assert [TOOLS.prunes(p) for p in samples] == [BASE.prunes(p) for p in samples]
 
 
-TOOL_PROGRAMS = ["bin/ip", "sbin/tc", "bin/ss", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi"]
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{STDLIB}/ctypes/__init__.py",  # setns(2) for the kernel observer
+        f"{STDLIB}/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so",
+        f"{STDLIB}/multiprocessing/context.py",  # pyroute2's config imports it
+        "usr/lib/python3/dist-packages/pyroute2/netlink/diag/__init__.py",
+        "usr/lib/python3/dist-packages/pyroute2/netlink/nlsocket.py",
+        "usr/lib/python3/dist-packages/pyroute2/config/__init__.py",
+    ],
+)
+def test_tools_keep_what_the_kernel_observer_imports_and_the_base_prunes(path):
+    assert not TOOLS.prunes(path)
+    assert BASE.prunes(path) or "dist-packages" in path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "usr/lib/python3/dist-packages/pyroute2/__init__.py",  # imports all of pyroute2 (NDB, sqlite3, ...)
+        "usr/lib/python3/dist-packages/pyroute2/ndb/main.py",
+        "usr/lib/python3/dist-packages/pyroute2/netlink/rtnl/ifinfmsg/__init__.py",
+        f"{STDLIB}/lib-dynload/_ctypes_test.cpython-311-x86_64-linux-gnu.so",
+    ],
+)
+def test_tools_keep_no_more_of_pyroute2_than_the_observer_imports(path):
+    assert TOOLS.prunes(path)
+
+
+TOOL_PROGRAMS = [
+    *("bin/ip", "sbin/tc", "bin/ss", "usr/bin/nstat", "usr/bin/tcpdump", "usr/sbin/xtables-nft-multi"),
+    "usr/bin/strace",
+]
 
 
 @pytest.mark.parametrize("program", [*TOOL_PROGRAMS, f"usr/bin/python{PY}"])
@@ -153,3 +189,28 @@ def test_not_hard_wired_to_one_python():
 def test_unknown_policy_names_the_known_ones():
     with pytest.raises(KeyError, match="base, tools"):
         policy("nope", python=PY)
+
+
+def _imports(folder: Path) -> set[str]:
+    names: set[str] = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", ["observer", "sidecar"])
+def test_what_runs_in_the_tools_image_imports_only_what_it_keeps(package):
+    """The observer, the tracer and the fault agent run on the tools image's pruned Python: each module they
+    import (and each it imports, for the stdlib) must be there, or the container dies at start."""
+    ours = {"observer", "sidecar", "pyroute2", "__future__"}
+    for name in sorted(_imports(ROOT / "agents" / package) - ours):
+        spec = importlib.util.find_spec(name)  # where this (3.11) interpreter's standard library has it
+        assert spec is not None, name
+        if spec.origin in (None, "built-in", "frozen"):
+            continue
+        where = f"{STDLIB}/{spec.origin.split(f'/python{PY}/', 1)[1]}"
+        assert not TOOLS.prunes(where), f"agents/{package} imports {name} ({where}), which the tools image prunes"

@@ -108,3 +108,24 @@ def test_both_clients_take_a_good_deadline(c_peers: Path, client: str, value: st
     env = {"SOCKLAB_CONNECT_DEADLINE": value, "SOCKLAB_SERVER": "127.0.0.1", "SOCKLAB_PORT": str(_free_port())}
     code, out, err = _run(command, env)
     assert code == 3, (out, err)
+
+
+@pytest.mark.parametrize("server", ["c-fork", "c-epoll", "python"])
+def test_every_server_waits_for_a_tracer_before_listening_only_as_long_as_told(c_peers: Path, server: str) -> None:
+    env = {"SOCKLAB_WAIT_FOR_TRACER": "0.3", "SOCKLAB_PORT": str(_free_port())}
+    code, out, err = _run(_servers(c_peers)[server], env, until="listening on")
+    said = out.splitlines()
+    waited = next((i for i, line in enumerate(said) if "no tracer attached within 0.3 s: going on" in line), None)
+    listening = next(i for i, line in enumerate(said) if "listening on" in line)
+    assert waited is not None and waited < listening, out
+    assert code == 0, (out, err)
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "abc"])
+@pytest.mark.parametrize("server", ["c-fork", "c-epoll", "python"])
+def test_every_server_refuses_a_bad_tracer_wait(c_peers: Path, server: str, value: str) -> None:
+    with pytest.raises(ValueError):
+        ServerConfig.from_env({"SOCKLAB_WAIT_FOR_TRACER": value})
+    env = {"SOCKLAB_WAIT_FOR_TRACER": value, "SOCKLAB_PORT": str(_free_port())}
+    code, out, err = _run(_servers(c_peers)[server], env)
+    assert code == 2 and "WAIT_FOR_TRACER" in err.upper().replace("-", "_"), (out, err)

@@ -1,0 +1,5 @@
+import sys
+
+from .watch import main
+
+sys.exit(main())
