@@ -13,6 +13,7 @@ The classic builder only (no BuildKit here), through the docker SDK.
 from __future__ import annotations
 
 import ast
+import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -43,11 +44,13 @@ __all__ = [
     "Row",
     "build",
     "build_images",
+    "built_from_tree",
     "contract_versions",
     "describe_table",
     "ensure_base",
     "select",
     "server_versions",
+    "source_digest",
     "user_name",
     "user_tags",
 ]
@@ -103,6 +106,47 @@ TABLE: tuple[Row, ...] = (
     Row("client", "python", "python", "latest"),
     Row("client", "c", "c", "c"),
 )
+
+
+SOURCE_LABEL = "io.socklab.source"  # the digest of what an image was built from (``source_digest``)
+
+
+def _source_files(row: Row) -> list[Path]:
+    """The files a row's image is made of: its Dockerfile and the folders it copies (the C ones: the peers'
+    sources, which ``make`` turns into the binaries the image copies)."""
+    if row.source == "c":
+        roots = [PEERS]
+    else:
+        own = "client" if row.role == "client" else "server"
+        roots = [ROOT / (row.dockerfile or f"Dockerfile.{row.role}"), ROOT / "wire", ROOT / own]
+    files = [p for root in roots for p in ([root] if root.is_file() else sorted(root.rglob("*"))) if p.is_file()]
+    return [p for p in files if "__pycache__" not in p.parts and p.suffix != ".pyc" and "build" not in p.parts]
+
+
+def source_digest(row: Row, base_id: str = "") -> str:
+    """A short digest of a row's sources and the base image it builds FROM: a user's tag whose label differs
+    was built from other code, and ``socklab prepare`` builds it again."""
+    digest = hashlib.sha256(base_id.encode())
+    for path in _source_files(row):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _base_id(client: docker.DockerClient, base_image: str) -> str:
+    try:
+        return str(client.images.get(base_image).id)
+    except docker.errors.ImageNotFound:
+        return ""
+
+
+def built_from_tree(client: docker.DockerClient, row: Row, *, base_image: str = BASE_TAG) -> bool:
+    """Whether the user's tag of ``row`` exists and was built from the tree as it is now (a cheap look)."""
+    try:
+        labels = client.images.get(tag_of(row)).labels or {}
+    except docker.errors.ImageNotFound:
+        return False
+    base = "" if row.source == "c" else _base_id(client, base_image)
+    return labels.get(SOURCE_LABEL) == source_digest(row, base)
 
 
 def user_name(row: Row) -> str:
@@ -285,13 +329,18 @@ def build_images(
     if wants_python_server and python_server not in tags:
         tags[python_server] = tag_of(python_server, repository_prefix=repository_prefix, session=session)
 
+    base_id = _base_id(client, base_image)
+
+    def labelled(row: Row) -> dict[str, str]:
+        return {**(labels or {}), SOURCE_LABEL: source_digest(row, "" if row.source == "c" else base_id)}
+
     def build_row(row: Row) -> None:
-        build(client, specs[row], labels=labels, progress=progress)
+        build(client, specs[row], labels=labelled(row), progress=progress)
 
     def server_then_models() -> None:
-        image = build(client, specs[python_server], labels=labels, progress=progress)
+        image = build(client, specs[python_server], labels=labelled(python_server), progress=progress)
         _all(
-            partial(derive, client, image, model=str(row.model), tag=tags[row], labels=labels, progress=progress)
+            partial(derive, client, image, model=str(row.model), tag=tags[row], labels=labelled(row), progress=progress)
             for row in models
         )
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 import docker
 
-from socklab import hostpkg
+from socklab import hostcmd, hostpkg
 from socklab.progress import Progress, quiet
 
 __all__ = ["CATALOG", "SETS", "Context", "Prerequisite", "by_name", "expand"]
@@ -138,15 +138,20 @@ def _peers_make(context: Context) -> None:
 
 def _user_images(only: tuple[str, ...] | None) -> tuple[Callable[[Context], bool], Callable[[Context], None]]:
     def present(context: Context) -> bool:
-        from socklab.images.build import select, tag_of
-        from socklab.images.rootfs import image_exists
+        from socklab.images.build import built_from_tree, select
 
-        return all(image_exists(context.docker, tag_of(row)) for row in select(only))
+        return all(built_from_tree(context.docker, row) for row in select(only))
 
     def make(context: Context) -> None:
-        from socklab.images.build import build_images
+        from socklab.images.build import build_images, built_from_tree, select, user_name
 
-        build_images(context.docker, only=only, install_missing=context.install_missing, progress=context.progress)
+        # One process at a time builds the user's tags; whoever waited builds only what is still stale.
+        with hostcmd.locked(hostcmd.lock_file("user-images"), what="the user's images", waiting=context.progress):
+            stale = [user_name(row) for row in select(only) if not built_from_tree(context.docker, row)]
+            if stale:
+                build_images(
+                    context.docker, only=stale, install_missing=context.install_missing, progress=context.progress
+                )
 
     return present, make
 
@@ -239,7 +244,7 @@ CATALOG: tuple[Prerequisite, ...] = (
         "engine",
         "socklab run, check, matrix, swap, faults, bench without --server-image",
         *_user_images(None),
-        after=("base", "c-binaries"),
+        after=("base", "c-binaries", "demo-images"),
     ),
 )
 

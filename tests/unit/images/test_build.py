@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from socklab import hostpkg
@@ -64,3 +66,29 @@ def test_missing_tools_looks_each_one_up():
     assert peers.missing_tools(lambda tool: None if tool == "musl-gcc" else f"/usr/bin/{tool}") == {
         "musl-gcc": "musl-tools"
     }
+
+
+def _row(role: str, version: str) -> build.Row:
+    return next(row for row in build.TABLE if row.role == role and row.version == version)
+
+
+def test_the_source_digest_follows_what_the_image_is_made_of(monkeypatch, tmp_path):
+    for name in ("Dockerfile.server", "Dockerfile.client", "wire", "server", "client"):
+        source = build.ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    fork, thread, client = _row("server", "fork"), _row("server", "thread"), _row("client", "python")
+    before = build.source_digest(fork, "sha256:base1")
+    assert build.source_digest(thread, "sha256:base1") == before  # one build, the models derived from it
+    assert build.source_digest(client, "sha256:base1") != before
+    assert build.source_digest(fork, "sha256:base2") != before  # a new base image: built again
+    (tmp_path / "server" / "__pycache__").mkdir(exist_ok=True)
+    (tmp_path / "server" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"compiled")
+    assert build.source_digest(fork, "sha256:base1") == before  # what Python leaves behind is not a source
+    with (tmp_path / "server" / "core.py").open("a") as core:
+        core.write("# edited\n")
+    assert build.source_digest(fork, "sha256:base1") != before
+    assert build.source_digest(client, "sha256:base1") == build.source_digest(client, "sha256:base1")
