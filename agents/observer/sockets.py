@@ -213,6 +213,12 @@ class Sampler:
         self.diag.close()
 
 
+def accepted(row: Row) -> bool:
+    """Nothing of this socket waits for the server's accept(): not a listener with a queue, not a half-done
+    handshake (a SYN_RECV whose last ACK a full queue dropped joins the queue when it comes again)."""
+    return not (row.state == "LISTEN" and row.recv_q) and row.state != "SYN_RECV"
+
+
 def _on_port(rows: Sequence[Row], port: int | None) -> list[Row]:
     return [r for r in rows if port is None or r.local.rsplit(":", 1)[1] == str(port)]
 
@@ -223,16 +229,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--until-only", default="", help="sample until every socket is in one of these states")
-    parser.add_argument("--timeout", type=float, default=5.0, help="with --until-only: give up after this long")
+    parser.add_argument(
+        "--until-accepted",
+        action="store_true",
+        help="sample until the listener's accept queue is empty and no handshake is half done (SYN_RECV)",
+    )
+    parser.add_argument("--timeout", type=float, default=5.0, help="with --until-*: give up after this long")
     parser.add_argument("--raw", action="store_true", help="the kernel's rows as read (for test samples)")
     args = parser.parse_args(argv)
     sampler = Sampler()
-    if args.until_only:
+    if args.until_only or args.until_accepted:
         wanted = set(args.until_only.split(","))
         deadline = time.monotonic() + args.timeout
         while True:
             rows = _on_port(sampler.sample(), args.port)
-            settled = all(r.state in wanted for r in rows)
+            settled = all(accepted(r) for r in rows) if args.until_accepted else all(r.state in wanted for r in rows)
             if settled or time.monotonic() > deadline:
                 print(json.dumps({"at": time.time(), "value": [r.fields() for r in rows], "settled": settled}))
                 return 0

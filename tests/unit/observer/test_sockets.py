@@ -143,3 +143,14 @@ def test_the_tracer_names_a_socket_strace_knows_by_inode():
                 assert names(os.fstat(accepted.fileno()).st_ino) == f"127.0.0.1:{port}>127.0.0.1:{client_port}"
                 assert names(os.fstat(client.fileno()).st_ino) == f"127.0.0.1:{client_port}>127.0.0.1:{port}"
     assert names(2**40) is None and 2**40 in names.missed  # looked up once, not again at every call
+
+
+def test_accepted_means_no_queue_on_the_listener_and_no_handshake_half_done():
+    from observer.sockets import accepted
+
+    rows = by_key(rows_of(raw("serial-queue")))
+    listener = rows["0.0.0.0:9736"]
+    assert not accepted(listener)  # three connections wait for accept()
+    assert accepted(replace(listener, recv_q=0))
+    established = next(r for r in rows.values() if r.state == "ESTABLISHED")
+    assert accepted(established) and not accepted(replace(established, state="SYN_RECV"))
