@@ -206,6 +206,7 @@ class ImageSet:
 
     servers: dict[str, str]  # version ("fork", "thread", "async", "serial", "c-fork") -> tag
     clients: dict[str, str]  # "python", "c" -> tag
+    session: str = ""  # the test run whose tags they are (``tag_of(row, session=...)``); "" for the user's
 
     @property
     def server(self) -> str:
@@ -356,7 +357,8 @@ def build_images(
         jobs.append(c_witnesses)
     _all(jobs)
     servers = {row.version: tag for row, tag in tags.items() if row.role == "server"}
-    return ImageSet(servers=servers, clients={row.version: tag for row, tag in tags.items() if row.role == "client"})
+    clients = {row.version: tag for row, tag in tags.items() if row.role == "client"}
+    return ImageSet(servers=servers, clients=clients, session=session)
 
 
 def select(only: Collection[str] | None = None, *, with_c: bool = True) -> list[Row]:

@@ -26,7 +26,7 @@ def user_style_prefix(docker_client: docker.DockerClient, lab_images: ImageSet, 
     prefix = f"socklab-test-{session_id}".lower()
     sources = {f"server:{v}": tag for v, tag in lab_images.servers.items()}
     sources["client:latest"] = lab_images.client
-    sources["loadgen:c"] = f"socklab-test/loadgen:{session_id}-c"
+    sources["loadgen:c"] = f"socklab-test/loadgen:{lab_images.session}-c"
     made = []
     for name, tag in sources.items():
         repository, version = name.split(":")

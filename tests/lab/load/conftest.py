@@ -13,8 +13,11 @@ from socklab.images.build import ImageSet
 
 @pytest.fixture(scope="module")
 def stage(request: pytest.FixtureRequest, lab_images: ImageSet, session_id: str) -> Iterator[Stage]:
-    # Its own run id: leaving the stage removes its containers and network, and only those.
+    # Its own run id: leaving the stage removes its containers and network, and only those. Its images are the
+    # run's (under xdist the controller built them once, under its own id).
     with Stage(
-        "socklab-test", run_id=f"{session_id}-{request.module.__name__.rsplit('.', 1)[-1][:20]}", session=session_id
+        "socklab-test",
+        run_id=f"{session_id}-{request.module.__name__.rsplit('.', 1)[-1][:20]}",
+        session=lab_images.session,
     ) as stage:
         yield stage
