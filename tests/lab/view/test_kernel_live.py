@@ -130,9 +130,12 @@ def test_the_fork_servers_lanes_show_accept_blocked_until_the_client_connects_an
     assert waits and forks, main
     assert "waiting for a connection" in shown or all(c[0].startswith("accept") for c in waits)
     # For each client: the server was waiting for a connection before its SYN came, until a round trip after.
+    # Two instruments: the SYN is stamped by the kernel, the calls by strace when it is scheduled, which on a
+    # loaded machine is a few milliseconds off (seen: a wait ending 3.7 ms "before" the SYN that ended it).
     syns = [e.t for e in events[Kind.PACKET] if letters(e.data["flags"]) == "S" and not e.data.get("probe")]
     assert len(syns) >= 2, syns
+    slack = 0.01
     for syn in syns:
-        assert any(c[1] < syn < c[2] < syn + 0.05 for c in waits), (syn, waits)
+        assert any(c[1] - slack < syn < c[2] + slack and c[2] < syn + 0.05 for c in waits), (syn, waits)
     # ... and each child's lane begins where a fork returned.
     assert all(any(abs(child["born"] - (f[2] or f[1])) < 0.01 for f in forks) for child in children)
