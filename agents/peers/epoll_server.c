@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tracer.h"
+
 #define VERSION "0.1.0"
 #define ACCEPT_BATCH 1024 /* accepts per listener wake-up: timers and reads get their turn */
 #define MAX_EVENTS 1024
@@ -170,20 +172,6 @@ static enum log_mode env_log(void)
     return LOG_OFF;
 }
 
-/* The PID of the process tracing this one (TracerPid in /proc/self/status), 0 if none. */
-static long tracer_pid(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    long pid = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "TracerPid: %ld", &pid) == 1)
-            break;
-    fclose(f);
-    return pid;
-}
 
 /* Before socket(): wait up to `seconds` until a tracer is attached, so that it sees socket, bind, listen. */
 static void wait_for_tracer(double seconds)

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tracer.h"
+
 #define DEFAULT_PORT 9736
 #define DEFAULT_BACKLOG 5
 #define DEFAULT_DELAY 5.0
@@ -130,20 +132,6 @@ static void sleep_seconds(double d)
         req = rem;
 }
 
-/* The PID of the process tracing this one (TracerPid in /proc/self/status), 0 if none. */
-static long tracer_pid(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    long pid = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "TracerPid: %ld", &pid) == 1)
-            break;
-    fclose(f);
-    return pid;
-}
 
 /* Before socket(): wait up to `seconds` until a tracer is attached, so that it sees socket, bind, listen. */
 static void wait_for_tracer(double seconds)

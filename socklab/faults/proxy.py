@@ -149,6 +149,18 @@ def _params(toxics: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in toxics.items() if value and key != "streams"}
 
 
+
+def _record(fault: ImpairmentProxy | ProxyToxic, stand: ProxyStand, mechanism: str) -> FaultRecord:
+    """The record of a proxy fault just applied: on the lab's server, its toxics as parameters."""
+    assert stand.lab.server is not None
+    return FaultRecord(
+        fault=fault.name,
+        target=stand.lab.server.name,
+        mechanism=mechanism,
+        params=_params(fault.toxics),
+        applied_at=time.time(),
+    )
+
 class ImpairmentProxy(Fault):
     """``with ImpairmentProxy(lab, latency_ms=100, jitter_ms=20) as record: ...``: the proxy goes in with its
     toxics (Toxiproxy's names) and comes out on undo."""
@@ -161,14 +173,7 @@ class ImpairmentProxy(Fault):
 
     def apply(self) -> FaultRecord:
         said = self.stand.insert(self.toxics)
-        assert self.stand.lab.server is not None
-        self.record = FaultRecord(
-            fault=self.name,
-            target=self.stand.lab.server.name,
-            mechanism=f"impairment proxy under the alias `{SERVER_ALIAS}` ({said})",
-            params=_params(self.toxics),
-            applied_at=time.time(),
-        )
+        self.record = _record(self, self.stand, f"impairment proxy under the alias `{SERVER_ALIAS}` ({said})")
         return self.record
 
     def undo(self) -> None:
@@ -192,14 +197,8 @@ class ProxyToxic(Fault):
 
     def apply(self) -> FaultRecord:
         said = self.stand.set(self.toxics)
-        assert self.stand.lab.server is not None
-        self.record = FaultRecord(
-            fault=self.name,
-            target=self.stand.lab.server.name,
-            mechanism=f"impairment proxy's {self.name} toxic, set through its control port ({said})",
-            params=_params(self.toxics),
-            applied_at=time.time(),
-        )
+        mechanism = f"impairment proxy's {self.name} toxic, set through its control port ({said})"
+        self.record = _record(self, self.stand, mechanism)
         return self.record
 
     def undo(self) -> None:
