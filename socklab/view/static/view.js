@@ -19,6 +19,7 @@ const state = {
   pendingShown: [],
   closed: false, // the stream ended after the run finished: the view server stopped, nothing more will come
   costs: {}, // milliseconds spent drawing, per part of the page (the lab, each kernel panel): what keeping up costs
+  draws: {}, // how many times each part was drawn
 };
 window.socklab = state;
 
@@ -46,7 +47,10 @@ const fmt = (s) => (s === null || s === undefined ? "?" : Number(s).toFixed(s < 
 const ch = (b) => // a byte as the character it is (an int, or a list of ints for several bytes)
   Array.isArray(b) ? b.map(ch).join("") : typeof b === "number" ? String.fromCharCode(b) : b === null || b === undefined ? "?" : String(b);
 const ipOf = (peer) => String(peer || "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false }) + "." + String(Math.floor((t % 1) * 10));
+// Made once: a formatter or a collator made for each call costs more than the rest of a redraw.
+const TIME = new Intl.DateTimeFormat([], { hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const clock = (t) => TIME.format(new Date(t * 1000)) + "." + String(Math.floor((t % 1) * 10));
+const byRole = new Intl.Collator(undefined, { numeric: true }).compare;
 
 function split(host) {
   const i = host.lastIndexOf("/");
@@ -208,25 +212,54 @@ function faultedHost(target) {
 let tickers = [];
 function ticking(update) { update(); tickers.push(update); }
 
+// The lab is redrawn whenever an event changes it, up to every 30 ms, with 50 clients and their connections:
+// a box whose look did not change is the same element as before (its tickers kept), so a redraw makes and
+// lays out only what changed. ``sig``: everything the box shows that does not move with the clock.
+const made = new Map(); // key -> {sig, el, tickers}
+let used = new Set(); // the keys the redraw under way has asked for: the others are forgotten after it
+function memo(key, sig, make) {
+  used.add(key);
+  const was = made.get(key);
+  if (was && was.sig === sig) { tickers.push(...was.tickers); return was.el; }
+  const before = tickers.length;
+  const el = make();
+  made.set(key, { sig, el, tickers: tickers.slice(before) });
+  return el;
+}
+
+// Replace an element's children only when they are not already these (a redraw that changed nothing there
+// moves nothing in the page).
+function setChildren(parent, children) {
+  const kids = children.filter((c) => c !== null && c !== undefined && c !== false);
+  const same = kids.length === parent.childNodes.length && kids.every((c, i) => c === parent.childNodes[i]);
+  if (!same) parent.replaceChildren(...kids);
+  return parent;
+}
+
 function countdown(c, delay, left) {
   // A connection's wait from its accept: a bar filling over the delay and the seconds left (or waited).
   const el = bar(0, left ? "" : "minibar");
   const text = h("span", {});
   ticking(() => {
     const elapsed = Math.max(0, now() - c.accepted);
-    el.firstChild.style.width = `${Math.min(1, delay ? elapsed / delay : 0.5) * 100}%`;
+    el.firstChild.style.transform = `scaleX(${Math.min(1, delay ? elapsed / delay : 0.5)})`;
     text.textContent = state.finished ? "no answer" : delay ? `waiting… ${fmt(Math.max(0, delay - elapsed))} s${left ? " left" : ""}` : `waiting ${fmt(elapsed)} s`;
   });
   return [el, text];
 }
 
 function bar(fraction, cls) {
-  return h("div", { class: "bar " + (cls || "") }, h("span", { style: `width:${Math.max(0, Math.min(1, fraction)) * 100}%` }));
+  return h("div", { class: "bar " + (cls || "") }, h("span", { style: `transform:scaleX(${Math.max(0, Math.min(1, fraction))})` }));
 }
 
 function connRow(l, c) {
-  const delay = delayOf(l);
   const client = clientFor(l, c.peer);
+  const sig = JSON.stringify([c.served, c.reply, c.request, c.seconds, c.accepted, delayOf(l), client && client.role]);
+  return memo(`conn:${l.prefix}${c.server}:${c.peer}:${c.accepted}`, sig, () => makeConnRow(l, c, client));
+}
+
+function makeConnRow(l, c, client) {
+  const delay = delayOf(l);
   const who = client ? `${client.role} ${c.peer}` : c.peer;
   let what, progress;
   if (c.served !== undefined) {
@@ -251,20 +284,36 @@ function shownConns(conns) {
 
 function serverBox(l, hst, faulted) {
   const conns = l.conns.filter((c) => c.server === (l.prefix + hst.role));
+  const rows = shownConns(conns).map((c) => connRow(l, c)); // each the same element while it looks the same
+  const sig = JSON.stringify([hst.state, hst.exit, hst.address, hst.port, hst.image, hst.version, hst.delay,
+    faulted.has(hst), conns.length, conns.filter((c) => c.served !== undefined).length]);
+  const box = memo(`server:${l.prefix}${hst.role}`, sig, () => makeServerBox(l, hst, faulted, conns));
+  setChildren(box.querySelector(".conns"), [...rows,
+    conns.length > SHOWN_CONNS ? memo(`more:${l.prefix}${hst.role}`, String(conns.length), () =>
+      h("div", { class: "meta more" }, `and ${conns.length - rows.length} earlier connections`)) : null]);
+  return box;
+}
+
+function makeServerBox(l, hst, faulted, conns) {
   const served = conns.filter((c) => c.served !== undefined).length;
   const delay = typeof hst.delay === "number" ? hst.delay : null;
   return h("div", { class: `host server ${hst.state}${faulted.has(hst) ? " faulted" : ""}`, "data-role": hst.role },
     h("div", { class: "name" }, h("span", { class: "badge" }, "SERVER"), ` ${hst.role}`, hst.state === "stopped" ? h("span", { class: "gone", title: `exit code ${hst.exit}` }, " stopped") : hst.state === "paused" ? h("span", { class: "gone" }, " paused") : null),
     h("div", { class: "addr" }, hst.address ? `${hst.address}${hst.port ? ":" + hst.port : ""}` : "(address not known yet)"),
     h("div", { class: "meta" }, [hst.image, hst.version, delay !== null ? `waits ${delay} s before answering` : null, `${conns.length} connections, ${served} answered`].filter(Boolean).join(" · ")),
-    h("div", { class: "conns" }, shownConns(conns).map((c) => connRow(l, c)),
-      conns.length > SHOWN_CONNS ? h("div", { class: "meta more" }, `and ${conns.length - shownConns(conns).length} earlier connections`) : null));
+    h("div", { class: "conns" }));
 }
 
 function clientBox(l, hst, faulted) {
-  let cls = hst.state, text;
   const mine = l.conns.filter((c) => hst.address && ipOf(c.peer) === ipOf(hst.address));
   const c = mine[mine.length - 1];
+  const sig = JSON.stringify([hst.state, hst.exit, hst.address, hst.failed, hst.answered, hst.connected, faulted.has(hst),
+    c ? [c.accepted, c.served, c.reply] : null, delayOf(l)]);
+  return memo(`client:${l.prefix}${hst.role}`, sig, () => makeClientBox(l, hst, faulted, c));
+}
+
+function makeClientBox(l, hst, faulted, c) {
+  let cls = hst.state, text;
   let extra = null;
   if (hst.failed) { cls = "failed"; text = `failed: ${hst.failed.error}`; }
   else if (hst.answered) {
@@ -290,9 +339,37 @@ function verdictBox(v) {
 
 const KEPT_LABS = 2; // labs drawn whole; older ones that have their verdict shrink to it (socklab faults runs many)
 
+const sections = new Map(); // a lab's prefix -> its section and the parts of it that are redrawn
+function labSection(l, labs, faulted) {
+  let box = sections.get(l.prefix);
+  if (!box) {
+    const servers = h("div", { class: "servers" }), clients = h("div", { class: "clients" });
+    box = { section: h("section", { class: "lab", "data-lab": l.prefix || "lab1/" }), title: h("h2", {}), servers, clients,
+      hosts: h("div", { class: "hosts" }, servers, clients) };
+    sections.set(l.prefix, box);
+  }
+  const hosts = [...l.hosts.values()];
+  const servers = hosts.filter((x) => x.kind === "server");
+  const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => byRole(a.role, b.role));
+  const version = servers.map((s) => s.image || s.version).filter(Boolean).join(", ");
+  const answered = clients.filter((c) => c.answered).length;
+  const title = `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`;
+  if (box.title.textContent !== title) box.title.textContent = title;
+  const verdict = l.verdict ? memo(`verdict:${l.prefix}`, JSON.stringify(l.verdict), () => verdictBox(l.verdict)) : null;
+  if (l.verdict && labs.length - labs.indexOf(l) > KEPT_LABS) { // an older lab that is over: its verdict only
+    box.section.className = "lab done";
+    return setChildren(box.section, [box.title, verdict]);
+  }
+  box.section.className = "lab";
+  setChildren(box.servers, servers.map((s) => serverBox(l, s, faulted)));
+  setChildren(box.clients, clients.map((c) => clientBox(l, c, faulted)));
+  return setChildren(box.section, [box.title, box.hosts, verdict]);
+}
+
 let labDirty = true;
 let labDrawn = 0; // performance.now() of the last time the lab was drawn
 function renderLab() {
+  used = new Set();
   const faulted = new Set();
   for (const f of state.faults.values()) { const hst = faultedHost(f.target); if (hst) faulted.add(hst); }
   const run = state.run || {};
@@ -318,20 +395,7 @@ function renderLab() {
   document.body.classList.toggle("faulted", state.faults.size > 0);
 
   const labs = [...state.labs.values()].filter((l) => l.hosts.size > 0);
-  document.getElementById("labs").replaceChildren(...labs.map((l) => {
-    const hosts = [...l.hosts.values()];
-    const servers = hosts.filter((x) => x.kind === "server");
-    const clients = hosts.filter((x) => x.kind === "client").sort((a, b) => a.role.localeCompare(b.role, undefined, { numeric: true }));
-    const version = servers.map((s) => s.image || s.version).filter(Boolean).join(", ");
-    const answered = clients.filter((c) => c.answered).length;
-    const title = h("h2", {}, `lab ${l.number}${version ? ": server " + version : ""} — ${clients.length} clients, ${answered} answered`);
-    if (l.verdict && labs.length - labs.indexOf(l) > KEPT_LABS) // an older lab that is over: its verdict only
-      return h("section", { class: "lab done", "data-lab": l.prefix || "lab1/" }, title, verdictBox(l.verdict));
-    return h("section", { class: "lab", "data-lab": l.prefix || "lab1/" }, title,
-      h("div", { class: "hosts" }, h("div", { class: "servers" }, servers.map((s) => serverBox(l, s, faulted))),
-        h("div", { class: "clients" }, clients.map((c) => clientBox(l, c, faulted)))),
-      l.verdict ? verdictBox(l.verdict) : null);
-  }));
+  setChildren(document.getElementById("labs"), labs.map((l) => labSection(l, labs, faulted)));
 
   renderSteps();
 
@@ -339,8 +403,9 @@ function renderLab() {
   verdicts.replaceChildren(...state.verdicts.map(verdictBox));
   verdicts.hidden = state.verdicts.length === 0;
 
-  document.getElementById("log").replaceChildren(...state.log.slice(-60).reverse().map((x) =>
-    h("li", { "data-n": x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`)));
+  setChildren(document.getElementById("log"), state.log.slice(-60).reverse().map((x) =>
+    memo(`log:${x.n}`, "", () => h("li", { "data-n": x.n, class: x.fault ? "fault" : null }, `${clock(x.t)}  ${x.text}`))));
+  for (const key of made.keys()) if (!used.has(key)) made.delete(key);
 }
 
 // A scenario's steps and probes, in the order they happened, in a list of their own under the labs (made the
@@ -378,6 +443,7 @@ function render(force) {
     renderLab();
     shownNow(state.pendingShown);
     state.costs.lab = (state.costs.lab || 0) + performance.now() - began;
+    state.draws.lab = (state.draws.lab || 0) + 1;
   }
   footer();
   const now = performance.now();
@@ -389,6 +455,7 @@ function render(force) {
     p.render();
     p.last = performance.now();
     state.costs[p.name] = (state.costs[p.name] || 0) + (p.last - now);
+    state.draws[p.name] = (state.draws[p.name] || 0) + 1;
     shownNow(p.pending);
   }
   if (later) setTimeout(schedule, 30);
