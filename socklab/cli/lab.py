@@ -12,7 +12,8 @@ from socklab.cli.exit_codes import ExitCode
 from socklab.events import recorder as events
 from socklab.events.options import RecordOptions
 from socklab.events.schema import Kind
-from socklab.lab.lab import LabReport, run_lab
+from socklab.lab.lesson import run_lab
+from socklab.lab.report import LabReport
 from socklab.progress import to_stderr
 from socklab.wire.config import DELAY
 from socklab.wire.knobs import option

@@ -149,7 +149,6 @@ def _params(toxics: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in toxics.items() if value and key != "streams"}
 
 
-
 def _record(fault: ImpairmentProxy | ProxyToxic, stand: ProxyStand, mechanism: str) -> FaultRecord:
     """The record of a proxy fault just applied: on the lab's server, its toxics as parameters."""
     assert stand.lab.server is not None
@@ -160,6 +159,7 @@ def _record(fault: ImpairmentProxy | ProxyToxic, stand: ProxyStand, mechanism: s
         params=_params(fault.toxics),
         applied_at=time.time(),
     )
+
 
 class ImpairmentProxy(Fault):
     """``with ImpairmentProxy(lab, latency_ms=100, jitter_ms=20) as record: ...``: the proxy goes in with its

@@ -35,7 +35,6 @@ from socklab.analysis.verdict import Verdict
 from socklab.errors import require_image
 from socklab.events import recorder as events
 from socklab.events.docker_watch import LabWatch
-from socklab.events.schema import Kind
 from socklab.lab import reaper
 from socklab.lab.client_run import ClientRun
 from socklab.lab.containers import LabContainer
@@ -43,7 +42,7 @@ from socklab.lab.kernel import LabKernel
 from socklab.lab.labels import LeftBehind, new_run_id, remove_run, run_labels
 from socklab.lab.readiness import ConnectWaitStrategy
 from socklab.lab.recording import LabRecording
-from socklab.lab.report import LabReport, judge_run
+from socklab.lab.report import LabReport
 from socklab.lab.topology import LOCKED_DOWN, SERVER, Hardening, Node, Topology
 from socklab.progress import Progress, quiet
 from socklab.wire.config import ClientConfig
@@ -55,7 +54,7 @@ if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
 PORT = wire.DEFAULT_PORT
 START_WORKERS = 8  # parallel `docker start` calls; more only queue inside dockerd (measured: ~4 starts/s)
 
-__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab", "run_lab"]
+__all__ = ["PORT", "ClientRun", "Lab", "LabReport", "Verdict", "foreign_lab"]
 
 
 @dataclass
@@ -384,30 +383,3 @@ class Lab(LabRecording, LabKernel):
 def foreign_lab(purpose: str) -> Lab:
     """A lab with no network and no server, for sidecars over containers it did not make (``adopt``)."""
     return Lab(server_image=None, purpose=purpose, own_network=False, reap=False)
-
-
-def run_lab(
-    *,
-    clients: int,
-    server_image: str,
-    client_image: str,
-    delay: float = 5.0,
-    progress: Progress = quiet,
-) -> LabReport:
-    """Start a lab, run ``clients`` clients at once, judge the run, remove everything."""
-    with Lab(server_image=server_image, client_image=client_image, delay=delay, progress=progress) as lab:
-        runs = lab.run_clients(clients)
-        assert lab.server is not None
-        report = judge_run(server_image, client_image, delay, runs, lab.server.logs_with_timestamps())
-        lab.emit(
-            Kind.VERDICT,
-            ok=report.ok,
-            text=report.verdict.summary(),
-            details=list(report.verdict.reasons),
-            judged_by=report.judged_by,
-            server=server_image,
-            delay=delay,
-            clients=clients,
-            lab=lab.host_prefix.rstrip("/"),  # which lab of the run ('' for the first)
-        )
-        return report
