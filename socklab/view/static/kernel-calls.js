@@ -54,6 +54,7 @@ const callsPanel = panel({
     }
     if (SELECTS.test(call.call)) lane.lastWait = call;
     else if (call.group === "accept") waitedFor(lane.lastWait, call);
+    else if (d.call !== "write") lane.lastWait = null; // another call came between: that wait was not accept's
     const child = FORKS.test(d.call) && /^\d+$/.test(String(d.result || "")) ? Number(d.result) : 0;
     if (child > 0) {
       const back = e.t + (d.seconds || 0); // where fork returns: the child's lane begins
@@ -78,8 +79,9 @@ const callsPanel = panel({
 
 function waitedFor(wait, accept) {
   // socklab's servers wait for a connection in pselect6 or epoll_wait and then accept at once: a wait that
-  // returned just as accept was called is drawn as what it was, the wait for a connection.
-  if (wait && typeof wait.seconds === "number" && Math.abs(wait.t + wait.seconds - accept.t) < 0.005) {
+  // returned and was followed by accept (the process's next call; a loaded machine puts milliseconds between
+  // them) is drawn as what it was, the wait for a connection.
+  if (wait && typeof wait.seconds === "number" && wait.t + wait.seconds <= accept.t + 0.001) {
     wait.group = "accept";
     wait.forAccept = true;
   }

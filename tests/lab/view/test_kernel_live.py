@@ -129,13 +129,15 @@ def test_the_fork_servers_lanes_show_accept_blocked_until_the_client_connects_an
     forks = [c for c in main["calls"] if re.match(r"(clone|fork|vfork)", c[0])]
     assert waits and forks, main
     assert "waiting for a connection" in shown or all(c[0].startswith("accept") for c in waits)
-    # For each client: the server was waiting for a connection before its SYN came, until a round trip after.
-    # Two instruments: the SYN is stamped by the kernel, the calls by strace when it is scheduled, which on a
-    # loaded machine is a few milliseconds off (seen: a wait ending 3.7 ms "before" the SYN that ended it).
+    # For each client: the server was waiting for a connection before its SYN came, and that wait ended soon
+    # after it (the handshake, then the wake-up). Two instruments: the SYN is stamped by the kernel, the calls
+    # by strace when it is scheduled, a few milliseconds off on a loaded machine (seen: a wait ending 3.7 ms
+    # "before" the SYN that ended it); and a traced process stops at every call, so the wake-up can come
+    # a tenth of a second late there (seen: 128 ms) — well before the next client or the delay's end.
     syns = [e.t for e in events[Kind.PACKET] if letters(e.data["flags"]) == "S" and not e.data.get("probe")]
     assert len(syns) >= 2, syns
     slack = 0.01
     for syn in syns:
-        assert any(c[1] - slack < syn < c[2] + slack and c[2] < syn + 0.05 for c in waits), (syn, waits)
+        assert any(c[1] - slack < syn < c[2] + slack and c[2] < syn + 0.5 for c in waits), (syn, waits)
     # ... and each child's lane begins where a fork returned.
     assert all(any(abs(child["born"] - (f[2] or f[1])) < 0.01 for f in forks) for child in children)
