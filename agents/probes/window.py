@@ -66,16 +66,23 @@ def serve(port: int, interval: float) -> None:
     signal.pause()  # the namespace stays (a capture beside it) until the container is removed
 
 
+WINDOW_WAIT = 10.0  # seconds a full send buffer may wait for the peer's window to close (a busy machine)
+
+
 def fill(sock: socket.socket, patience: float) -> int:
-    """Write until the kernel has taken nothing for ``patience`` seconds; the bytes it took."""
+    """Write until the kernel has taken nothing for ``patience`` seconds and the peer's window is closed (a
+    send buffer full of data still in flight, on a machine slow to acknowledge, is not yet the window's
+    doing); the bytes it took."""
     sent, stuck_since = 0, None
+    deadline = time.monotonic() + WINDOW_WAIT
     while True:
         try:
             sent += sock.send(pattern(sent, CHUNK))
             stuck_since = None
         except BlockingIOError:
             stuck_since = stuck_since or time.monotonic()
-            if time.monotonic() - stuck_since >= patience:
+            stuck = time.monotonic() - stuck_since >= patience
+            if stuck and (tcp_info(sock).get("snd_wnd") == 0 or time.monotonic() > deadline):
                 return sent
             time.sleep(0.01)
 

@@ -105,8 +105,8 @@ def run_fault_command(options: FaultOptions, kind: FaultKind) -> int:
     cut_short = False
     try:
         with fault as record:
-            _show(record, "applied", options.json)
-            try:
+            try:  # the line first, inside: a Ctrl-C the moment it is out still ends the fault the same way
+                _show(record, "applied", options.json)
                 fault.wait()
             except KeyboardInterrupt:
                 cut_short = bool(options.seconds)  # without --for, Ctrl-C is how it ends

@@ -42,9 +42,10 @@ def test_reset_refuses_connections_until_ctrl_c(foreign, socklab_command):
     with pytest.raises(ConnectionRefusedError):
         greeting(foreign)
     command.process.send_signal(signal.SIGINT)
-    code, out, _ = command.finish()
+    code, out, err = command.finish()
+    assert code == 0 and out, f"exit {code}, said: {out!r}\n{err[-2000:]}"
     undone = json.loads(out)
-    assert code == 0 and undone["event"] == "undone" and undone["verified"] is True
+    assert undone["event"] == "undone" and undone["verified"] is True
     assert undone["undone_because"] == "the holder asked"
     assert greeting(foreign) == b"hi\n"
 
