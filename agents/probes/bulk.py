@@ -27,6 +27,7 @@ from typing import Any
 
 from probes.events import emit
 from probes.kernel import counters
+from probes.sockets import listener as listener_on
 from probes.tcpinfo import CA_STATES, congestion_control, queues, tcp_info
 from probes.window import CHUNK, pattern
 
@@ -95,10 +96,7 @@ class Receiving:
 def serve(port: int) -> None:
     connections: list[Receiving] = []
     signal.signal(signal.SIGUSR1, lambda _s, _f: emit("tally", connections=[c.tally() for c in connections]))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(5)
+    listener = listener_on(port, 5)
     emit("listening", port=port)
     while True:
         conn, address = listener.accept()

@@ -20,6 +20,7 @@ from typing import Any
 
 from probes.events import emit
 from probes.kernel import counters
+from probes.sockets import listener as listener_on
 from probes.tcpinfo import tcp_info
 
 MODES = ("nagle", "nodelay")
@@ -40,10 +41,7 @@ def read_exactly(conn: socket.socket, size: int) -> bytes:
 
 
 def serve(port: int, size: int) -> None:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(5)
+    listener = listener_on(port, 5)
     emit("listening", port=port)
     while True:
         conn, address = listener.accept()

@@ -16,6 +16,7 @@ import threading
 import time
 
 from probes.events import emit
+from probes.sockets import listener as listener_on
 
 END = b"END"
 BIG = 65536
@@ -58,10 +59,7 @@ def receive_datagrams(udp: socket.socket) -> None:
 
 
 def serve(port: int, settle: float) -> None:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(1)
+    listener = listener_on(port, 1)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("0.0.0.0", port))
     # Datagrams are read as they come (a thread), so none is lost to a full receive buffer meanwhile.

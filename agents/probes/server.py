@@ -21,6 +21,7 @@ from types import FrameType
 from typing import NoReturn
 
 from probes.events import emit
+from probes.sockets import listener as listener_on
 
 
 def serve_one(conn: socket.socket, peer: str, delay: float) -> None:
@@ -95,10 +96,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_term(args.on_term))
     signal.signal(signal.SIGCHLD, SIGCHLD[args.sigchld])
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", args.port))
-    listener.listen(args.backlog)
+    listener = listener_on(args.port, args.backlog)
     emit("listening", port=args.port, backlog=args.backlog, pid=os.getpid(), model=args.model, sigchld=args.sigchld)
     if args.hold:
         while not go.wait(0.1):

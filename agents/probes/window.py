@@ -19,6 +19,7 @@ from typing import Any
 
 from probes.events import emit
 from probes.kernel import counters
+from probes.sockets import listener as listener_on
 from probes.tcpinfo import queues, tcp_info
 
 CHUNK = 65536
@@ -44,10 +45,7 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 def serve(port: int, interval: float) -> None:
     resume = threading.Event()
     signal.signal(signal.SIGUSR1, lambda _s, _f: resume.set())
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(1)
+    listener = listener_on(port, 1)
     emit("listening", port=port)
     conn, _ = listener.accept()
     before = tcp_ext()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from probes import kernel, tcpinfo
+from probes import kernel, sockets, tcpinfo
 from support import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the probes read Linux's /proc")
@@ -27,6 +27,21 @@ def run_probe(*args: str, timeout: float = 30) -> list[dict]:
 def test_counters_have_the_listen_overflow_names():
     counters = kernel.counters()
     assert "ListenOverflows" in counters["TcpExt"] and "RetransSegs" in counters["Tcp"]
+
+
+def test_a_probes_listener_takes_its_port_again_while_a_connection_of_it_is_in_time_wait():
+    first = sockets.listener(0, 1)
+    port = first.getsockname()[1]
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        accepted, _ = first.accept()
+        accepted.close()  # the server's side closes first: it holds TIME_WAIT on the port
+        assert client.recv(1) == b""
+    first.close()
+    again = sockets.listener(port, 1)
+    try:
+        assert again.getsockname()[1] == port
+    finally:
+        again.close()
 
 
 def test_a_sleeping_process_shows_state_and_wait_channel():
