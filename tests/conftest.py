@@ -18,11 +18,12 @@ import pytest
 import support_session
 from socklab.images.build import ImageSet, ImageSpec, build, build_images, contract_versions, ensure_base
 from socklab.lab import reaper
-from socklab.lab.labels import new_run_id, remove_run, run_labels
+from socklab.lab.labels import RUN, new_run_id, remove_run, run_labels
 from socklab.lab.sidecar import tools_image as tools_image_of
 from socklab.paths import ROOT
 from socklab.progress import to_stderr
 from support_session import INSTALL_MISSING
+from support_wheel import once
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
@@ -167,16 +168,27 @@ def is_socklab_python_server(server_labels: dict[str, str]) -> bool:
 
 
 @pytest.fixture(scope="session")
-def broken_images(docker_client: docker.DockerClient, session_id: str, lab_images: ImageSet) -> dict[str, str]:
-    """Deliberately broken servers (tests/fixtures/broken), one per flaw: the proof that checks can fail."""
-    images = {}
-    for flaw in ("echo", "close", "serial", "late"):
-        spec = ImageSpec(
-            f"socklab-test/broken:{session_id}-{flaw}",
-            "Dockerfile",
-            {"FLAW": flaw},
-            context=ROOT / "tests" / "fixtures" / "broken",
-        )
-        build(docker_client, spec, labels=run_labels(session_id, "test"), progress=to_stderr("tests"))
-        images[flaw] = spec.tag
-    return images
+def shared_labels(request: pytest.FixtureRequest, session_id: str) -> dict[str, str]:
+    """The labels of what a worker makes once for the whole run (``once`` in ``run_folder``): under xdist the
+    controller's run, which it removes after the last worker; in one process the session's."""
+    return support_session.shared_labels(request.config) or run_labels(session_id, "test")
+
+
+FLAWS = ("echo", "close", "serial", "late")
+
+
+@pytest.fixture(scope="session")
+def broken_images(
+    docker_client: docker.DockerClient, shared_labels: dict[str, str], run_folder: Path, lab_images: ImageSet
+) -> dict[str, str]:
+    """Deliberately broken servers (tests/fixtures/broken), one per flaw: the proof that checks can fail.
+    Built once per run, by the first worker to ask."""
+    tags = {flaw: f"socklab-test/broken:{shared_labels[RUN]}-{flaw}" for flaw in FLAWS}
+
+    def build_all(_folder: Path) -> None:
+        for flaw, tag in tags.items():
+            spec = ImageSpec(tag, "Dockerfile", {"FLAW": flaw}, context=ROOT / "tests" / "fixtures" / "broken")
+            build(docker_client, spec, labels=shared_labels, progress=to_stderr("tests"))
+
+    once(run_folder / "broken-images", build_all)
+    return tags

@@ -4,8 +4,10 @@ The controller (the one pytest process, or xdist's controller before it starts a
 ``socklab prepare`` for what the selected tests can need: host packages (with consent: ``make`` gives it),
 the Compose plugin, the base, tools, probes and swarm node images, the C binaries. Under xdist it also builds
 the run's own images of every version once, under its own run id, and hands their tags and a shared folder to
-each worker (``workerinput``); it removes them when the last worker is done. So no worker ever runs apt or
-waits on another's build, and no test's bounded wait contains a first-use build.
+each worker (``workerinput``), with the labels of its run for what a worker makes once for all
+(``shared_labels``: the broken servers, the wheel's images); it removes everything so labelled when the last
+worker is done, and its reaper does if it is killed. So no worker ever runs apt or waits on another's build,
+and no test's bounded wait contains a first-use build.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 from socklab.images.build import ImageSet, build_images
@@ -40,6 +43,7 @@ class _Run:
     def __init__(self) -> None:
         self.id = new_run_id()
         self.images: ImageSet | None = None
+        self.watched = False  # under xdist: everything labelled with the run's id goes at the end
         self.folder = Path(tempfile.mkdtemp(prefix=f"socklab-run-{self.id}-"))
 
 
@@ -88,14 +92,17 @@ def start(config: pytest.Config) -> None:
         _say(config, [*problems, "socklab prepare: the tests that need these will say so"])
     run = _Run()
     config.stash[_RUN_KEY] = run
-    if _distributed(config) and "base" in wanted and not any(o.name == "base" and not o.ok for o in outcomes):
+    if not _distributed(config) or "base" not in wanted:
+        return
+    reaper.watch(run.id)  # what the run shares goes even if the controller is killed
+    run.watched = True
+    if not any(o.name == "base" and not o.ok for o in outcomes):
         with _uncaptured(config):
             run.images = _build_images(run, progress)
 
 
 def _build_images(run: _Run, progress: Any) -> ImageSet | None:
     client = docker.from_env()
-    reaper.watch(run.id)  # the controller's images go even if it is killed
     try:
         return build_images(
             client,
@@ -113,8 +120,15 @@ def configure_node(node: Any) -> None:
     run = node.config.stash.get(_RUN_KEY, None)
     if run is None:
         return
-    shared = {"folder": str(run.folder), "images": asdict(run.images) if run.images is not None else None}
-    node.workerinput[KEY] = json.dumps(shared)
+    node.workerinput[KEY] = json.dumps(_what_is_shared(run))
+
+
+def _what_is_shared(run: _Run) -> dict[str, Any]:
+    return {
+        "folder": str(run.folder),
+        "images": asdict(run.images) if run.images is not None else None,
+        "labels": run_labels(run.id, "test") if run.watched else None,
+    }
 
 
 def _shared(config: pytest.Config) -> dict[str, Any] | None:
@@ -122,9 +136,7 @@ def _shared(config: pytest.Config) -> dict[str, Any] | None:
         text = config.workerinput.get(KEY)  # type: ignore[attr-defined]
         return None if text is None else dict(json.loads(text))
     run = config.stash.get(_RUN_KEY, None)
-    if run is None:
-        return None
-    return {"folder": str(run.folder), "images": asdict(run.images) if run.images is not None else None}
+    return None if run is None else _what_is_shared(run)
 
 
 def shared_images(config: pytest.Config) -> ImageSet | None:
@@ -133,6 +145,13 @@ def shared_images(config: pytest.Config) -> ImageSet | None:
     if shared is None or shared["images"] is None:
         return None
     return ImageSet(**shared["images"])
+
+
+def shared_labels(config: pytest.Config) -> dict[str, str] | None:
+    """The labels of the controller's run (under xdist), for what a worker makes once for every worker; the
+    controller removes it all after the last worker. None in one process: label it with the session's."""
+    shared = _shared(config)
+    return None if shared is None or shared["labels"] is None else dict(shared["labels"])
 
 
 def shared_folder(config: pytest.Config) -> Path | None:
@@ -145,15 +164,20 @@ def finish(config: pytest.Config) -> None:
     run = config.stash.get(_RUN_KEY, None)
     if run is None or _is_worker(config):
         return
-    if run.images is not None:
-        client = docker.from_env()
+    if run.watched:
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as exc:  # the reaper tries again when this process exits
+            _say(config, [f"socklab: the run's shared objects stay for the reaper: {exc}"])
+            shutil.rmtree(run.folder, ignore_errors=True)
+            return
         try:
             removed = remove_run(client, run.id)
         except LeftBehind as exc:  # the reaper tries again when this process exits
             _say(config, [f"socklab: {exc}"])
         else:
             reaper.done(run.id)
-            _say(config, [f"socklab: removed the run's shared images: {len(removed)}"])
+            _say(config, [f"socklab: removed what the run shared: {len(removed)} objects"])
         finally:
             client.close()
     shutil.rmtree(run.folder, ignore_errors=True)

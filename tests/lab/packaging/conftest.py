@@ -3,8 +3,8 @@
 Building the wheel (``python -m build``: an sdist, then the wheel from it) and installing it with its
 dependencies take minutes: once per test run, for every xdist worker (``once``, in the run's shared folder),
 and from a copy of the checkout, since setuptools writes into the folder it builds (the sdist's staging
-folder, the egg-info), which must never meet another build or a test reading the tree. Every image is
-tagged with the session's id and labelled with its run (owner: this pytest), and removed at the end.
+folder, the egg-info), which must never meet another build or a test reading the tree. The wheel's images
+are built once per run too, labelled with the run that removes them at its end (``shared_labels``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
-from socklab.lab.labels import run_labels
+from socklab.lab.labels import RUN
 from support_wheel import copy_of_checkout, must, once, run
 
 
@@ -63,17 +61,14 @@ print(json.dumps({"root": str(ROOT), "servers": images.servers, "clients": image
 
 
 @pytest.fixture(scope="session")
-def wheel_images(
-    venv: Path, outside: Path, session_id: str, docker_client: docker.DockerClient
-) -> Iterator[dict[str, object]]:
-    """The Python server versions and client, built by the installed wheel from its own build contexts."""
-    labels = run_labels(session_id, "test")  # owned by this pytest, so no sweep takes them for a dead run's
-    out = must(
-        run([venv / "bin" / "python", "-c", BUILD_SCRIPT, f"{session_id}-wheel", json.dumps(labels)], cwd=outside)
-    )
-    built = json.loads(out.strip().splitlines()[-1])
-    try:
-        yield built
-    finally:
-        for tag in [*built["servers"].values(), *built["clients"].values()]:
-            docker_client.images.remove(tag, force=True)
+def wheel_images(venv: Path, outside: Path, run_folder: Path, shared_labels: dict[str, str]) -> dict[str, object]:
+    """The Python server versions and client, built by the installed wheel from its own build contexts: once
+    per run, by the first worker to ask, labelled with the run's shared labels (removed at its end)."""
+
+    def build(folder: Path) -> None:
+        session = f"{shared_labels[RUN]}-wheel"
+        command = [venv / "bin" / "python", "-c", BUILD_SCRIPT, session, json.dumps(shared_labels)]
+        out = must(run(command, cwd=outside))
+        (folder / "images.json").write_text(out.strip().splitlines()[-1])
+
+    return dict(json.loads((once(run_folder / "wheel-images", build) / "images.json").read_text()))

@@ -12,9 +12,7 @@ import docker
 import pytest
 
 from socklab.checks.contract import RULES
-from socklab.images.build import ImageSpec, build
-from socklab.lab.labels import OWNER_PID, PROJECT, run_labels
-from socklab.paths import CHECKOUT
+from socklab.lab.labels import OWNER_PID, PROJECT
 from support_wheel import run
 
 pytestmark = pytest.mark.lab
@@ -58,16 +56,9 @@ OWN = ("test_our_server_answers_b", "test_three_clients_at_once")
 
 
 @pytest.fixture(scope="session")
-def broken_echo(docker_client: docker.DockerClient, session_id: str) -> str:
+def broken_echo(broken_images: dict[str, str]) -> str:
     """tests/fixtures/broken with FLAW=echo: answers the byte unchanged."""
-    spec = ImageSpec(
-        f"socklab-test/broken:{session_id}-plugin-echo",
-        "Dockerfile",
-        {"FLAW": "echo"},
-        context=CHECKOUT / "tests" / "fixtures" / "broken",
-    )
-    build(docker_client, spec, labels=run_labels(session_id, "test"))
-    return spec.tag
+    return broken_images["echo"]
 
 
 @pytest.fixture

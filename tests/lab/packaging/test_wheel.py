@@ -44,7 +44,7 @@ def test_socklab_help_works_outside_a_checkout(venv: Path, outside: Path):
 
 
 def test_images_build_from_the_wheels_own_contexts(
-    venv: Path, wheel_images: dict[str, object], docker_client: docker.DockerClient, session_id: str
+    venv: Path, wheel_images: dict[str, object], docker_client: docker.DockerClient, shared_labels: dict[str, str]
 ):
     root = Path(str(wheel_images["root"]))
     assert root.is_relative_to(venv) and root.name == "_tree", root  # not this checkout
@@ -53,6 +53,6 @@ def test_images_build_from_the_wheels_own_contexts(
     assert isinstance(servers, dict) and isinstance(clients, dict)
     for tag, role in [(servers["fork"], "server"), (clients["python"], "client")]:
         labels = docker_client.images.get(tag).labels
-        assert labels[RUN] == session_id and labels["io.socklab.role"] == role, labels
+        assert labels[RUN] == shared_labels[RUN] and labels["io.socklab.role"] == role, labels  # removed with the run
     version = (root / "server" / "__init__.py").read_text().split('__version__ = "')[1].split('"')[0]
     assert docker_client.images.get(servers["fork"]).labels["org.opencontainers.image.version"] == version
