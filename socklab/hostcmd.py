@@ -64,7 +64,7 @@ def locked(path: Path, *, what: str = "", waiting: Callable[[str], None] | None 
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if waiting is not None:
-                waiting(f"waiting for {what or path.name}: another process is preparing it ({path})")
+                waiting(f"waiting for {what or path.name}: another socklab process or thread holds it ({path})")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -89,7 +89,7 @@ def install(packages: Sequence[str], *, why: str, consent: bool, progress: Progr
         )
     if os.geteuid() != 0:
         raise MissingTool(f"{why}; installing it needs root: run `sudo {' '.join(command)}`")
-    with hostcmd.locked(hostcmd.lock_file("apt"), what="apt (another socklab process installs)", waiting=progress):
+    with hostcmd.locked(hostcmd.lock_file("apt"), what="apt-get (one install at a time)", waiting=progress):
         wanted = missing(packages)  # whoever held the lock may have installed them
         if not wanted:
             return []

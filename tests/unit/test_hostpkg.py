@@ -89,7 +89,7 @@ def test_two_processes_asking_at_once_install_once(monkeypatch, tmp_path):
     )
     second.start()
     assert waiting.wait(10), "the second never said it waits"
-    assert second.is_alive() and "waiting for apt" in said[0], said
+    assert second.is_alive() and "waiting for apt-get" in said[0] and "holds it" in said[0], said
     release.set()
     first.join(10)
     second.join(10)
