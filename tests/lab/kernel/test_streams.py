@@ -62,6 +62,10 @@ def test_sockets_the_listener_with_its_backlog_and_each_connection_from_both_end
     assert sampled["server"] <= 0.1 and {f"client-{k}" for k in (1, 2, 3)} <= sampled.keys()
 
 
+def fin_senders(seen: list[dict]) -> list[str]:
+    return list(dict.fromkeys(p["src"] for p in seen if "FIN" in p["flags"]))
+
+
 def test_packets_each_connection_on_the_wire_at_both_ends(observed):
     _model, events, conns = observed
     for index, conn in enumerate(conns, start=1):
@@ -72,8 +76,15 @@ def test_packets_each_connection_on_the_wire_at_both_ends(observed):
             for label in ("SYN", "SYN-ACK", "'A'", "'B'"):
                 assert label in labels, (host, conn, labels)
             assert labels.index("SYN") < labels.index("'A'") < labels.index("'B'"), labels
-            fins = {p["src"] for p in seen if "FIN" in p["flags"]}
-            assert len(fins) == 2 and client_end in fins, (host, conn, seen)  # both sides closed
+            assert client_end in fin_senders(seen), (host, conn, seen)
+        # Both sides closed, as the server's end saw it (it outlives the run). A client's end sees the server's
+        # FIN too unless the client closed first and its host was gone before that FIN came (a traced child
+        # can be held between write and close on a loaded machine): then the server's end saw the client's
+        # FIN first.
+        at_server = fin_senders([e.data for e in of(events, Kind.PACKET, "server") if e.data["conn"] == conn])
+        assert len(at_server) == 2, (conn, at_server)
+        at_client = fin_senders([e.data for e in of(events, Kind.PACKET, f"client-{index}") if e.data["conn"] == conn])
+        assert len(at_client) == 2 or at_server[0] == client_end, (conn, at_server, at_client)
 
 
 def test_syscalls_socket_bind_listen_then_accept_read_and_write_on_each_connection(observed):
