@@ -85,6 +85,18 @@ def fill(sock: socket.socket, patience: float) -> int:
             time.sleep(0.01)
 
 
+def sample(sock: socket.socket) -> dict[str, Any]:
+    info = tcp_info(sock)
+    return {
+        "at": time.time(),
+        "snd_wnd": info.get("snd_wnd"),
+        "probes": info.get("probes"),
+        "backoff": info.get("backoff"),
+        "rto_us": info.get("rto"),
+        **queues(sock),
+    }
+
+
 def send(address: tuple[str, int], patience: float, interval: float, watch: float) -> None:
     before = tcp_ext()
     sock = socket.create_connection(address)
@@ -92,24 +104,15 @@ def send(address: tuple[str, int], patience: float, interval: float, watch: floa
     sent = fill(sock, patience)
     blocked_at = time.time()
     local = "{}:{}".format(*sock.getsockname())
-    emit("blocked", sent=sent, local=local, **queues(sock), snd_wnd=tcp_info(sock).get("snd_wnd"))
-    samples: list[dict[str, Any]] = []
+    # The first sample is the moment it blocked, taken before saying so: whoever lets the reader read on
+    # hearing "blocked" cannot reopen the window before it is sampled closed.
+    samples = [sample(sock)]
+    first = samples[0]
+    emit("blocked", sent=sent, local=local, **{k: first[k] for k in ("unread", "unacked_out", "snd_wnd")})
     deadline = time.monotonic() + watch
-    while time.monotonic() < deadline:
-        info, queued = tcp_info(sock), queues(sock)
-        samples.append(
-            {
-                "at": time.time(),
-                "snd_wnd": info.get("snd_wnd"),
-                "probes": info.get("probes"),
-                "backoff": info.get("backoff"),
-                "rto_us": info.get("rto"),
-                **queued,
-            }
-        )
-        if queued["unacked_out"] == 0:
-            break
+    while time.monotonic() < deadline and samples[-1]["unacked_out"] != 0:
         time.sleep(interval)
+        samples.append(sample(sock))
     drained = queues(sock)["unacked_out"] == 0
     sock.close()
     emit("done", sent=sent, blocked_at=blocked_at, drained=drained, samples=samples, counters=delta(before, tcp_ext()))
