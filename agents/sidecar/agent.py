@@ -133,14 +133,30 @@ def undo(commands: list[list[str]]) -> list[str]:
     return errors
 
 
+def own_view(state: dict[str, list[str]], spec: FaultSpec, plan: rules.Plan) -> dict[str, list[str]]:
+    """The namespace as this fault answers for it: without another socklab fault's rules. A scenario may
+    hold two faults on one target at once (a partition ending while a loss begins); each is verified, and
+    swept, on its own, never the other's."""
+    mine = rules.chain_name(spec.id)
+    uses_qdiscs = any(argv[0] == "tc" for argv in plan.apply)
+    return {
+        "iptables": [line for line in state["iptables"] if rules.CHAIN_PREFIX not in line or mine in line],
+        "qdiscs": [line for line in state["qdiscs"] if uses_qdiscs or rules.QDISC_HANDLE not in line],
+    }
+
+
 def fault(spec: FaultSpec) -> int:
     interfaces = rules.interfaces_from(run(["ip", "-o", "link", "show"]).stdout)
     plan = rules.plan(spec, interfaces)
-    before = snapshot()
     if spec.armed:
         emit(Ready(time.time(), plan.mechanism, interfaces=tuple(interfaces)))
         if not await_apply():
             return 0
+
+    def mine() -> dict[str, list[str]]:
+        return own_view(snapshot(), spec, plan)
+
+    before = mine()  # when it applies, not when it was armed: another fault may have come or gone since
     applied: list[list[str]] = []
     try:
         for argv in plan.apply:
@@ -148,7 +164,7 @@ def fault(spec: FaultSpec) -> int:
             applied.append(argv)
     except RuntimeError as exc:
         undo(plan.undo)  # whatever part went in comes out; errors for the parts that never did are expected
-        after = snapshot()
+        after = mine()
         left = tuple(differences(before, after))
         emit(Failed(time.time(), str(exc), mechanism=plan.mechanism, clean=after == before, diff=left))
         linger()
@@ -157,11 +173,11 @@ def fault(spec: FaultSpec) -> int:
     emit(Applied(time.time(), plan.mechanism, commands=commands, interfaces=tuple(interfaces)))
     reason = hold(spec.seconds)
     errors = undo(plan.undo)
-    after = snapshot()
+    after = mine()
     diff = differences(before, after)
-    if diff:  # one more try with the leftover sweep before failing loudly
+    if diff:  # one more try with the leftover sweep (of this fault's own rules) before failing loudly
         errors += undo(rules.leftovers("\n".join(after["iptables"]), "\n".join(after["qdiscs"])))
-        after = snapshot()
+        after = mine()
         diff = differences(before, after)
     emit(Undone(time.time(), reason, clean=not diff, diff=tuple(diff), errors=tuple(errors)))
     linger()

@@ -142,7 +142,7 @@ class FaultSpec(_Message):
     ms: float | None = None  # latency: > 0
     jitter_ms: float | None = None  # latency: >= 0
     direction: str | None = None  # loss, partition: to | from | both (None: both)
-    # Armed: the agent gets ready (interfaces, snapshot, plan), says ``ready`` and applies only when the
+    # Armed: the agent gets ready (interfaces, plan), says ``ready`` and applies (snapshot first) only when the
     # holder writes ``apply`` on stdin, so a fault planned for a moment takes effect at that moment.
     armed: bool = False
 

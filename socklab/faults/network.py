@@ -92,8 +92,9 @@ class NetworkFault(Fault):
                 self._own_lab = None
 
     def prepare(self) -> None:
-        """Start the agent armed (its container, its snapshot and plan), so that ``apply`` takes effect at
-        once: a scenario prepares a fault ahead of its moment. Nothing is touched until ``apply``."""
+        """Start the agent armed (its container and plan; the snapshot it verifies against is taken at apply),
+        so that ``apply`` takes effect at once: a scenario prepares a fault ahead of its moment. Nothing is
+        touched until ``apply``."""
         if self.sidecar is not None:
             return
         lab, container = self._lab_and_target = self._target()

@@ -164,3 +164,22 @@ def _rules(env: dict[str, str]) -> list[str]:
     state_file = Path(env["FAKE_NET_STATE"])
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     return [*state.get("rules", []), *state.get("chains", [])]
+
+
+def test_two_faults_on_one_namespace_each_undo_and_verify_only_their_own(fake_env: dict[str, str]) -> None:
+    # A scenario's partition ends while a loss, armed meanwhile, begins; then a loss outlives a partition.
+    loss = Agent({"kind": "loss", "id": "o1", "percent": 20, "armed": True}, fake_env)
+    assert loss.next()["event"] == "ready"
+    partition = Agent({"kind": "partition", "id": "o2"}, fake_env)
+    assert partition.next()["event"] == "applied"
+    loss.say("apply")
+    assert loss.next()["event"] == "applied"
+    partition.say("undo")
+    undone = partition.next()
+    assert undone["clean"] is True and undone["diff"] == [], undone
+    assert any("SOCKLAB-F-o1" in rule for rule in _rules(fake_env)), "the partition's undo took the loss's rules"
+    loss.say("undo")
+    undone = loss.next()
+    assert undone["clean"] is True and undone["diff"] == [], undone
+    assert not _rules(fake_env)
+    assert partition.let_go() == 0 and loss.let_go() == 0
