@@ -24,6 +24,7 @@ from .protocol import (
     Applied,
     Clean,
     Cleaned,
+    Drained,
     Established,
     Event,
     Failed,
@@ -34,6 +35,7 @@ from .protocol import (
     Ready,
     TimedOut,
     Undone,
+    WaitDrained,
     WaitEstablished,
     parse_spec,
 )
@@ -221,6 +223,25 @@ def wait_established(spec: WaitEstablished) -> int:
     return 1
 
 
+def wait_drained(spec: WaitDrained) -> int:
+    """Wait until no TCP socket of local ``port`` holds unacknowledged bytes (netlink's send queue, the
+    observer's sampler): a closed connection's answer still being retransmitted counts too."""
+    from observer.sockets import Sampler
+
+    sampler = Sampler()
+    started = time.monotonic()
+    held = 0
+    while time.monotonic() - started < spec.timeout:
+        rows = sampler.sample()
+        held = sum(r.local.rsplit(":", 1)[1] == str(spec.port) and bool(r.send_q) for r in rows)
+        if not held:
+            emit(Drained(time.time(), waited=round(time.monotonic() - started, 3)))
+            return 0
+        time.sleep(0.02)
+    emit(TimedOut(time.time(), count=held))
+    return 1
+
+
 def main(argv: list[str]) -> int:
     try:
         spec = parse_spec(argv[0] if argv else "")
@@ -234,6 +255,8 @@ def main(argv: list[str]) -> int:
         task = clean
     elif isinstance(spec, WaitEstablished):
         task = lambda: wait_established(spec)  # noqa: E731 - a task like the others
+    elif isinstance(spec, WaitDrained):
+        task = lambda: wait_drained(spec)  # noqa: E731 - a task like the others
     # PID 1 in a container ignores SIGTERM unless it handles it: a fault undoes, a task just ends.
     signal.signal(signal.SIGTERM, _exit_on_sigterm if task is not None else _on_sigterm)
     try:

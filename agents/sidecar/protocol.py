@@ -22,6 +22,7 @@ __all__ = [
     "Applied",
     "Clean",
     "Cleaned",
+    "Drained",
     "Established",
     "Event",
     "Failed",
@@ -33,6 +34,7 @@ __all__ = [
     "Spec",
     "TimedOut",
     "Undone",
+    "WaitDrained",
     "WaitEstablished",
     "parse_event",
     "parse_spec",
@@ -206,9 +208,24 @@ class WaitEstablished(_Message):
         _number("timeout", self.timeout, low=0, low_open=True)
 
 
-Spec = FaultSpec | ProbeNetem | Clean | WaitEstablished
-TASKS: dict[str, type[ProbeNetem | Clean | WaitEstablished]] = {
-    cls.tag: cls for cls in (ProbeNetem, Clean, WaitEstablished)
+@dataclass(frozen=True)
+class WaitDrained(_Message):
+    """Wait until no TCP socket of local ``port`` holds bytes its peer has not acknowledged: what a server
+    wrote is delivered (a retransmission backed off by a fault included) before its namespace may go."""
+
+    tag_key: ClassVar[str] = "kind"
+    tag: ClassVar[str] = "wait-drained"
+    port: int
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        _whole("port", self.port, low=1, high=65535)
+        _number("timeout", self.timeout, low=0, low_open=True)
+
+
+Spec = FaultSpec | ProbeNetem | Clean | WaitEstablished | WaitDrained
+TASKS: dict[str, type[ProbeNetem | Clean | WaitEstablished | WaitDrained]] = {
+    cls.tag: cls for cls in (ProbeNetem, Clean, WaitEstablished, WaitDrained)
 }
 
 
@@ -309,8 +326,16 @@ class TimedOut(Event):
     count: int
 
 
+@dataclass(frozen=True)
+class Drained(Event):
+    """Nothing unacknowledged is left on the port (``waited``: seconds it took)."""
+
+    tag: ClassVar[str] = "drained"
+    waited: float
+
+
 EVENTS: dict[str, type[Event]] = {
-    cls.tag: cls for cls in (Ready, Applied, Failed, Undone, ProbeResult, Cleaned, Established, TimedOut)
+    cls.tag: cls for cls in (Ready, Applied, Failed, Undone, ProbeResult, Cleaned, Established, TimedOut, Drained)
 }
 
 

@@ -1,7 +1,9 @@
 """Swapping the server version under load: replace the container behind the alias ``server`` while
 clients keep connecting, and count what was lost.
 
-The old server gets SIGTERM (``docker stop``): it stops accepting, answers what it had accepted and
+First the old server's kernel delivers what it has sent: a connection's answer written and closed, still
+being retransmitted (a fault just before backs the timer off for seconds), would die with its namespace.
+Then the old server gets SIGTERM (``docker stop``): it stops accepting, answers what it had accepted and
 exits; the new one starts under the same alias. Meanwhile each client's connect retry ("refused",
 "name not found") bridges the gap. Nothing may be lost: every exchange sent must be answered.
 """
@@ -13,8 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from socklab.lab.lab import Lab
+from socklab.lab.sidecar import ToolsUnavailable, run_agent, tools_image
 from socklab.lab.topology import SERVER
 from socklab.progress import Progress, quiet
+from socklab.sidecar.protocol import Drained, WaitDrained
 from socklab.wire.config import ClientConfig
 
 
@@ -57,23 +61,44 @@ class Swapped:
     start_seconds: float
     drained_at: float  # POSIX: when the old server had exited
     ready_at: float  # POSIX: when the new one accepted
+    delivered: str = ""  # what its kernel still had to deliver before the stop, said
 
     def describe(self, image: str) -> str:
         return (
-            f"old server exited {self.exit_code} after draining {self.drain_seconds:.2f} s; {image} accepting "
-            f"{self.start_seconds:.2f} s later"
+            f"{self.delivered}old server exited {self.exit_code} after draining {self.drain_seconds:.2f} s; "
+            f"{image} accepting {self.start_seconds:.2f} s later"
         )
 
 
+DELIVERY_WAIT = 10.0  # seconds the old server's kernel may take to deliver what it sent (RTO backed off)
+
+
+def wait_delivered(lab: Lab) -> str:
+    """Until no connection of the server's port holds unacknowledged bytes, seen from inside its namespace
+    (a one-shot agent of the tools image); what it found, as the start of the swap's line."""
+    assert lab.server is not None
+    try:
+        event = run_agent(
+            lab, lab.server, WaitDrained(port=lab.port, timeout=DELIVERY_WAIT), image=tools_image(lab.docker)
+        )
+    except ToolsUnavailable as exc:
+        return f"not waited for the old kernel's delivery ({exc}); "
+    if isinstance(event, Drained):
+        return f"old kernel delivered all it had sent ({event.waited:.2f} s); " if event.waited >= 0.05 else ""
+    return f"old kernel still held unacknowledged bytes after {DELIVERY_WAIT:g} s; "
+
+
 def swap_server(lab: Lab, to_image: str, *, alias: str = SERVER, progress: Progress = quiet) -> Swapped:
-    """Replace the lab's server: ``docker stop`` the old one (SIGTERM: it drains), then the new one under
-    the same alias (``UPSTREAM`` while the impairment proxy holds ``server``), once it accepts."""
+    """Replace the lab's server: once its kernel has delivered what it sent, ``docker stop`` the old one
+    (SIGTERM: it drains), then the new one under the same alias (``UPSTREAM`` while the impairment proxy
+    holds ``server``), once it accepts."""
+    delivered = wait_delivered(lab)
     started = time.monotonic()
     exit_code = lab.stop_server(timeout=15)
     drained, drained_wall = time.monotonic(), time.time()
-    progress(f"old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
+    progress(f"{delivered}old server exited {exit_code} after {drained - started:.2f} s; starting {to_image}")
     lab.start_server(to_image, role=lab.new_role("server"), alias=alias)
-    return Swapped(exit_code, drained - started, time.monotonic() - drained, drained_wall, time.time())
+    return Swapped(exit_code, drained - started, time.monotonic() - drained, drained_wall, time.time(), delivered)
 
 
 def swap_under_load(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -183,3 +184,28 @@ def test_two_faults_on_one_namespace_each_undo_and_verify_only_their_own(fake_en
     assert undone["clean"] is True and undone["diff"] == [], undone
     assert not _rules(fake_env)
     assert partition.let_go() == 0 and loss.let_go() == 0
+
+
+def test_wait_drained_holds_while_a_peer_has_not_acknowledged_and_ends_once_it_has(fake_env: dict[str, str]) -> None:
+    # A reader that does not read: its window closes and the writer's kernel holds bytes unacknowledged
+    # (what a closed connection's backed-off retransmission holds), on this machine's loopback, via netlink.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        reader = socket.create_connection(("127.0.0.1", port))
+        writer, _ = listener.accept()  # the server's end writes, on the port: what a server's answer is
+        with writer, reader:
+            writer.setblocking(False)
+            written = 0
+            while True:
+                try:
+                    written += writer.send(b"x" * 65536)
+                except BlockingIOError:
+                    break
+            held = Agent({"kind": "wait-drained", "port": port, "timeout": 0.5}, fake_env).next()
+            assert held["event"] == "timeout" and held["count"] >= 1, held
+            got = 0
+            reader.settimeout(5)
+            while got < written:
+                got += len(reader.recv(1 << 20))
+            drained = Agent({"kind": "wait-drained", "port": port, "timeout": 5}, fake_env).next()
+            assert drained["event"] == "drained" and drained["waited"] < 5, drained

@@ -16,6 +16,7 @@ from socklab.sidecar.protocol import (
     Applied,
     Clean,
     Cleaned,
+    Drained,
     Established,
     Event,
     Failed,
@@ -27,6 +28,7 @@ from socklab.sidecar.protocol import (
     Spec,
     TimedOut,
     Undone,
+    WaitDrained,
     WaitEstablished,
     parse_event,
     parse_spec,
@@ -44,6 +46,7 @@ SPECS: list[Spec] = [
     ProbeNetem(),
     Clean(),
     WaitEstablished(port=9736, count=3, timeout=60),
+    WaitDrained(port=9736, timeout=5),
 ]
 NOW = 1_764_680_000.25
 EVENTS_SAID: list[Event] = [
@@ -57,6 +60,7 @@ EVENTS_SAID: list[Event] = [
     Cleaned(NOW, commands=("iptables -w -F SOCKLAB-F-old",), errors=()),
     Established(NOW, count=3),
     TimedOut(NOW, count=1),
+    Drained(NOW, waited=1.25),
 ]
 
 
@@ -121,6 +125,7 @@ def test_the_wire_format_is_the_agents_json_lines() -> None:
         ('{"kind": "clean", "port": 1}', r"clean: unknown field\(s\) port"),
         ('{"kind": "wait-established", "port": 0, "count": 1}', "port 0 must be 1..65535"),
         ('{"kind": "wait-established", "port": 9736}', r"missing field\(s\) count"),
+        ('{"kind": "wait-drained", "port": 9736, "timeout": 0}', r"timeout 0 must be in \(0, inf\]"),
     ],
 )
 def test_a_bad_spec_is_named(text: str, message: str) -> None:
