@@ -101,13 +101,10 @@ class Running:
         self._lock = threading.Lock()
 
     def start(self) -> Running:
-        self.container = self.lab.add(self.node)
         if self.node.extra.get("stdin_open"):
-            try:
-                self._stdin = self.container.attach_stdin()
-            except BaseException:
-                self.lab.remove(self.container)
-                raise
+            self.container, self._stdin = self.lab.add_attached(self.node)
+        else:
+            self.container = self.lab.add(self.node)
         threading.Thread(target=self._read, args=(self.container,), name=f"{self.node.role}-lines", daemon=True).start()
         return self
 

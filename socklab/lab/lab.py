@@ -13,6 +13,7 @@ import itertools
 import math
 import os
 import random
+import socket
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -250,6 +251,16 @@ class Lab(LabRecording, LabKernel):
     def new_role(self, prefix: str) -> str:
         """A role no container of this lab has had yet: ``prefix-1``, ``prefix-2``… (safe across threads)."""
         return f"{prefix}-{next(self._roles)}"
+
+    def add_attached(self, node: Node) -> tuple[LabContainer, socket.socket]:
+        """``add``, with the container's stdin attached (a helper the host writes to); the container goes
+        again if its stdin cannot be attached."""
+        container = self.add(node)
+        try:
+            return container, container.attach_stdin()
+        except BaseException:
+            self.remove(container)
+            raise
 
     def remove(self, container: LabContainer) -> None:
         """Remove one container now (idempotent) and forget its role."""

@@ -142,12 +142,7 @@ class Agent:
         return self.lab.topology.container_name(self.node.role)
 
     def start(self) -> None:
-        self.container = self.lab.add(self.node)
-        try:
-            self._stdin = self.container.attach_stdin()
-        except BaseException:
-            self.lab.remove(self.container)
-            raise
+        self.container, self._stdin = self.lab.add_attached(self.node)
         threading.Thread(target=self._read, args=(self.container,), name=f"{self.name}-events", daemon=True).start()
 
     def _read(self, container: LabContainer) -> None:
